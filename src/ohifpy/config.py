@@ -1,0 +1,195 @@
+"""App configuration: DICOMweb data sources with OHIF's keys, validated with clear errors.
+
+The JSON shape follows OHIF's ``dataSources[].configuration`` so an OHIF config can be
+reused: a list of data sources, one of them the default, plus optional ``oidc``.
+Validation happens in the constructors (highdicom's habit): an invalid config never
+becomes an object, and the error names the key and the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["ConfigError", "DicomWebSource", "OidcConfig", "AppConfig", "load_config"]
+
+
+class ConfigError(ValueError):
+    """The app config is missing a key, has a wrong type, or is not JSON."""
+
+
+QueryEncoding = Literal["minimal", "strict"]
+
+
+@dataclass(frozen=True)
+class DicomWebSource:
+    """One DICOMweb server, described with OHIF's data-source keys.
+
+    ``queryEncoding`` is ours: ``"minimal"`` sends ``, * ^`` literally in query strings
+    (legal there, and what Orthanc 1.10's DICOMweb plugin needs because it does not
+    percent-decode), ``"strict"`` percent-encodes everything but unreserved characters.
+    """
+
+    name: str
+    qidoRoot: str
+    wadoRoot: str
+    friendlyName: str = ""
+    wadoUriRoot: str = ""
+    stowRoot: str = ""
+    qidoSupportsIncludeField: bool = False
+    supportsFuzzyMatching: bool = False
+    supportsWildcard: bool = True
+    imageRendering: str = "wadors"
+    thumbnailRendering: str = "wadors"
+    enableStudyLazyLoad: bool = True
+    staticWado: bool = False
+    acceptHeader: tuple[str, ...] = ()
+    requestTransferSyntaxUID: str = ""
+    omitQuotationForMultipartRequest: bool = False
+    queryLimit: int = 101
+    queryEncoding: QueryEncoding = "minimal"
+    timeout: float = 30.0
+    maxRetries: int = 3
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "acceptHeader":
+                if isinstance(value, str):
+                    object.__setattr__(self, "acceptHeader", (value,))
+                elif isinstance(value, list):
+                    object.__setattr__(self, "acceptHeader", tuple(value))
+                continue
+            expected = {"bool": bool, "int": int, "float": (int, float), "str": str}.get(
+                str(f.type), str
+            )
+            if str(f.type) == "QueryEncoding":
+                if value not in ("minimal", "strict"):
+                    raise ConfigError(
+                        f"data source {self.name!r}: queryEncoding must be 'minimal' or "
+                        f"'strict', not {value!r}"
+                    )
+                continue
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ConfigError(
+                    f"data source {self.name!r}: {f.name} must be {str(f.type)}, "
+                    f"not {type(value).__name__} {value!r}"
+                )
+        if not self.qidoRoot or not self.wadoRoot:
+            raise ConfigError(f"data source {self.name!r}: qidoRoot and wadoRoot are required")
+        if self.queryLimit < 1:
+            raise ConfigError(f"data source {self.name!r}: queryLimit must be at least 1")
+        for key in ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot"):
+            object.__setattr__(self, key, getattr(self, key).rstrip("/"))
+        if not self.stowRoot:
+            object.__setattr__(self, "stowRoot", self.wadoRoot)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> DicomWebSource:
+        """A source whose QIDO, WADO and STOW roots are all ``url`` (the common case)."""
+        return cls(name=options.pop("name", "dicomweb"), qidoRoot=url, wadoRoot=url, **options)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> DicomWebSource:
+        """Build from an OHIF data-source entry (``{"configuration": {...}}``) or a flat dict."""
+        conf = dict(obj.get("configuration", obj))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(conf) - known)
+        name = conf.get("name") or obj.get("sourceName") or "dicomweb"
+        if unknown:
+            # OHIF configs carry keys we do not use (e.g. singlepart, bulkDataURI); keep going.
+            conf = {k: v for k, v in conf.items() if k in known}
+        conf["name"] = name
+        try:
+            return cls(**conf)
+        except TypeError as exc:
+            raise ConfigError(f"data source {name!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    """OpenID Connect settings for a protected DICOMweb server (authorization code + PKCE)."""
+
+    authority: str
+    client_id: str
+    redirect_uri: str
+    scope: str = "openid"
+    response_type: str = "code"
+    post_logout_redirect_uri: str = ""
+
+    def __post_init__(self) -> None:
+        if self.response_type != "code":
+            raise ConfigError("oidc.response_type must be 'code' (authorization code with PKCE)")
+        for key in ("authority", "client_id", "redirect_uri"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key):
+                raise ConfigError(f"oidc.{key} is required")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The whole app config: data sources, which one is the default, optional OIDC."""
+
+    dataSources: tuple[DicomWebSource, ...]
+    defaultDataSourceName: str = ""
+    oidc: OidcConfig | None = None
+    allowConfigUrl: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.dataSources:
+            raise ConfigError("config has no dataSources")
+        names = [s.name for s in self.dataSources]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"data source names must be unique: {names}")
+        if not self.defaultDataSourceName:
+            object.__setattr__(self, "defaultDataSourceName", names[0])
+        elif self.defaultDataSourceName not in names:
+            raise ConfigError(
+                f"defaultDataSourceName {self.defaultDataSourceName!r} is not one of {names}"
+            )
+
+    @property
+    def default_source(self) -> DicomWebSource:
+        return self.source(self.defaultDataSourceName)
+
+    def source(self, name: str) -> DicomWebSource:
+        for s in self.dataSources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"no data source named {name!r}")
+
+    @classmethod
+    def from_json(cls, obj: Any) -> AppConfig:
+        if not isinstance(obj, dict):
+            raise ConfigError("config must be a JSON object")
+        sources = obj.get("dataSources")
+        if not isinstance(sources, list):
+            raise ConfigError("config.dataSources must be a list")
+        oidc = obj.get("oidc")
+        if isinstance(oidc, list):  # OHIF writes oidc as a list of one
+            oidc = oidc[0] if oidc else None
+        known = {"dataSources", "defaultDataSourceName", "oidc", "allowConfigUrl"}
+        return cls(
+            dataSources=tuple(DicomWebSource.from_json(s) for s in sources),
+            defaultDataSourceName=obj.get("defaultDataSourceName", ""),
+            oidc=OidcConfig(**oidc) if isinstance(oidc, dict) else None,
+            allowConfigUrl=bool(obj.get("allowConfigUrl", False)),
+            extra={k: v for k, v in obj.items() if k not in known},
+        )
+
+
+def load_config(path: str | Path) -> AppConfig:
+    """Read and validate a config file; errors name the file."""
+    p = Path(path)
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{p}: not valid JSON: {exc}") from None
+    try:
+        return AppConfig.from_json(obj)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None

@@ -1,0 +1,30 @@
+"""DICOMweb client (QIDO-RS, WADO-RS, STOW-RS) over a pluggable async transport."""
+
+from .client import DICOMwebClient, Frame
+from .errors import (
+    DicomJSONError,
+    DICOMwebConnectionError,
+    DICOMwebError,
+    DICOMwebTimeout,
+    HTTPStatusError,
+    MultipartError,
+)
+from .multipart import Part, parse_multipart_related
+from .query import StudyQuery
+from .transport import Response, Transport
+
+__all__ = [
+    "DICOMwebClient",
+    "Frame",
+    "StudyQuery",
+    "Part",
+    "parse_multipart_related",
+    "Transport",
+    "Response",
+    "DICOMwebError",
+    "HTTPStatusError",
+    "DICOMwebTimeout",
+    "DICOMwebConnectionError",
+    "MultipartError",
+    "DicomJSONError",
+]

@@ -1,0 +1,471 @@
+"""The DICOMweb client: QIDO-RS, WADO-RS and STOW-RS transactions of PS3.18.
+
+Method names follow dicomweb-client (``search_for_studies``,
+``retrieve_instance_frames``, ...). All I/O goes through a :class:`Transport`, so
+the same client runs over httpx in CPython and over ``fetch`` in Pyodide; nothing
+here imports httpx at module level. Every failure surfaces as a
+:class:`~ohifpy.dicomweb.errors.DICOMwebError` that names the URL, and the client
+stays usable after one.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from urllib.parse import quote, urljoin
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from ..config import DicomWebSource
+from .dicom_json import datasets_from_json, iter_bulk_data, set_bulk_data
+from .errors import DicomJSONError, DICOMwebError, HTTPStatusError, MultipartError
+from .media_types import (
+    OCTET_STREAM,
+    frames_accept_header,
+    multipart_accept_header,
+    transfer_syntax_of_part,
+)
+from .multipart import build_multipart_related, parse_multipart_related
+from .query import SERIES_LIST_FIELDS, STUDY_LIST_FIELDS, StudyQuery, qido_params, with_query
+from .retry import request_with_retries
+from .transport import Response, Transport
+
+__all__ = ["DICOMwebClient", "Frame"]
+
+DICOM_JSON = "application/dicom+json"
+_DETAIL_CHARS = 200
+
+# Failure Reason (0008,1197) values of STOW-RS (PS3.18 Table I.2-1 / PS3.4 Annex B).
+_FAILURE_REASONS = {
+    0x0110: "processing failure",
+    0x0122: "SOP class not supported",
+    0x0124: "not authorized",
+    0xC122: "transfer syntax not supported",
+}
+_FAILURE_REASON_RANGES = {0xA700: "out of resources", 0xA900: "does not match its SOP class"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a WADO-RS frames response, still encoded.
+
+    ``transfer_syntax_uid`` comes from the part's ``transfer-syntax`` parameter or,
+    without one, is the syntax its media type implies (native Explicit VR Little
+    Endian for ``application/octet-stream``).
+    """
+
+    frame_number: int
+    data: bytes
+    transfer_syntax_uid: str
+    content_type: str
+
+
+class DICOMwebClient:
+    """Client of one DICOMweb server described by a :class:`DicomWebSource`.
+
+    Parameters
+    ----------
+    source : DicomWebSource
+        Roots and OHIF options of the server.
+    transport : Transport, optional
+        How requests are sent; CPython's httpx transport by default.
+    headers : Mapping[str, str], optional
+        Sent with every request, e.g. ``Authorization``. Kept in the mutable
+        ``headers`` attribute so a refreshed token can replace the old one.
+    """
+
+    def __init__(
+        self,
+        source: DicomWebSource,
+        transport: Transport | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if transport is None:
+            from .httpx_transport import HttpxTransport  # CPython only; Pyodide passes fetch's
+
+            transport = HttpxTransport()
+        self.source = source
+        self.transport = transport
+        self.headers: dict[str, str] = dict(headers or {})
+
+    async def __aenter__(self) -> DICOMwebClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the transport's connections."""
+        await self.transport.aclose()
+
+    # QIDO-RS
+
+    async def search_for_studies(
+        self,
+        query: StudyQuery | None = None,
+        *,
+        fields: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Dataset]:
+        """Studies matching OHIF's study-list filters, ``limit`` defaulting to ``queryLimit``.
+
+        Asks for the study list's columns with ``includefield`` where supported.
+        """
+        return await self._search(
+            f"{self.source.qidoRoot}/studies",
+            (query or StudyQuery()).to_params(self.source),
+            fields=[*STUDY_LIST_FIELDS, *fields],
+            limit=self.source.queryLimit if limit is None else limit,
+            offset=offset,
+        )
+
+    async def search_for_series(
+        self,
+        study_instance_uid: str | None = None,
+        *,
+        search_filters: Mapping[str, str] | None = None,
+        fields: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Dataset]:
+        """Series of one study, or of all studies; ``search_filters`` are matching keys."""
+        url = _resource_url(self.source.qidoRoot, study_instance_uid)
+        filters = (search_filters or {}).items()
+        fields = [*SERIES_LIST_FIELDS, *fields]
+        return await self._search(
+            f"{url}/series", filters, fields=fields, limit=limit, offset=offset
+        )
+
+    async def search_for_instances(
+        self,
+        study_instance_uid: str | None = None,
+        series_instance_uid: str | None = None,
+        *,
+        search_filters: Mapping[str, str] | None = None,
+        fields: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Dataset]:
+        """Instances of one series, one study, or all studies."""
+        url = _resource_url(self.source.qidoRoot, study_instance_uid, series_instance_uid)
+        filters = (search_filters or {}).items()
+        return await self._search(
+            f"{url}/instances", filters, fields=fields, limit=limit, offset=offset
+        )
+
+    # WADO-RS metadata and bulk data
+
+    async def retrieve_study_metadata(self, study_instance_uid: str) -> list[Dataset]:
+        """Metadata of every instance of a study."""
+        url = _resource_url(self.source.wadoRoot, study_instance_uid)
+        return await self._get_datasets(f"{url}/metadata")
+
+    async def retrieve_series_metadata(
+        self, study_instance_uid: str, series_instance_uid: str
+    ) -> list[Dataset]:
+        """Metadata of every instance of a series."""
+        url = _resource_url(self.source.wadoRoot, study_instance_uid, series_instance_uid)
+        return await self._get_datasets(f"{url}/metadata")
+
+    async def retrieve_instance_metadata(
+        self, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str
+    ) -> Dataset:
+        """Metadata of one instance."""
+        url = _resource_url(
+            self.source.wadoRoot, study_instance_uid, series_instance_uid, sop_instance_uid
+        )
+        datasets = await self._get_datasets(f"{url}/metadata")
+        if not datasets:
+            raise DicomJSONError("instance metadata response holds no dataset", f"{url}/metadata")
+        return datasets[0]
+
+    async def retrieve_bulkdata(self, uri: str) -> bytes:
+        """The value of one bulk data element; a relative ``uri`` is taken from ``wadoRoot``."""
+        url = urljoin(f"{self.source.wadoRoot}/", uri)
+        response = await self._request(
+            "GET", url, multipart_accept_header(OCTET_STREAM, self.source)
+        )
+        return _single_part_content(response)
+
+    async def load_bulkdata(self, dataset: Dataset) -> Dataset:
+        """Fetch every bulk data value of ``dataset`` but pixel data, filling it in place.
+
+        Covers sequence items too (VOI/modality LUT data, overlays, ...); pixel data
+        comes frame by frame from :meth:`retrieve_instance_frames` instead.
+        """
+        for item, tag, uri in list(iter_bulk_data(dataset)):
+            set_bulk_data(item, tag, await self.retrieve_bulkdata(uri))
+        return dataset
+
+    # WADO-RS pixel data
+
+    async def retrieve_instance_frames(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        frame_numbers: Sequence[int],
+        *,
+        transfer_syntax_uid: str | None = None,
+    ) -> list[Frame]:
+        """Frames (1-based numbers) as stored, or in ``transfer_syntax_uid`` if given.
+
+        Without an explicit syntax the source's ``acceptHeader`` /
+        ``requestTransferSyntaxUID`` apply, else ``transfer-syntax=*``.
+        """
+        numbers = list(frame_numbers)
+        if not numbers or any(
+            isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in numbers
+        ):
+            raise ValueError(f"frame numbers must be integers from 1, not {numbers!r}")
+        url = _resource_url(
+            self.source.wadoRoot, study_instance_uid, series_instance_uid, sop_instance_uid
+        )
+        url = f"{url}/frames/{','.join(map(str, numbers))}"
+        response = await self._request(
+            "GET", url, frames_accept_header(self.source, transfer_syntax_uid)
+        )
+        parts = parse_multipart_related(response.body, response.content_type, response.url)
+        if len(parts) != len(numbers):
+            raise MultipartError(
+                f"asked for {len(numbers)} frame(s), the response has {len(parts)} part(s)", url
+            )
+        frames = []
+        for number, part in zip(numbers, parts, strict=True):
+            content_type = part.content_type or OCTET_STREAM
+            syntax = transfer_syntax_of_part(content_type)
+            if not syntax:
+                raise DICOMwebError(
+                    f"frame {number} has Content-Type {content_type!r}, which names no "
+                    "transfer syntax",
+                    url,
+                )
+            frames.append(Frame(number, part.content, syntax, content_type))
+        return frames
+
+    async def retrieve_rendered(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+        frame_number: int | None = None,
+        *,
+        media_type: str = "image/png",
+        window: tuple[float, float, str] | None = None,
+        viewport: tuple[int, int] | None = None,
+    ) -> bytes:
+        """A server-rendered image; ``window`` is (center, width, function), e.g. ``linear``."""
+        params = []
+        if window is not None:
+            center, width, function = window
+            params.append(("window", f"{_number(center)},{_number(width)},{function}"))
+        return await self._rendered(
+            "rendered",
+            (study_instance_uid, series_instance_uid, sop_instance_uid, frame_number),
+            media_type,
+            params,
+            viewport,
+        )
+
+    async def retrieve_thumbnail(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+        frame_number: int | None = None,
+        *,
+        media_type: str = "image/png",
+        viewport: tuple[int, int] | None = None,
+    ) -> bytes:
+        """A server-made thumbnail (Orthanc 1.10 answers 404: fall back to rendering)."""
+        return await self._rendered(
+            "thumbnail",
+            (study_instance_uid, series_instance_uid, sop_instance_uid, frame_number),
+            media_type,
+            [],
+            viewport,
+        )
+
+    # STOW-RS
+
+    async def store_instances(
+        self, datasets: Sequence[Dataset | bytes], study_instance_uid: str | None = None
+    ) -> Dataset:
+        """Store instances (datasets or DICOM file bytes); returns the server's response dataset.
+
+        A 202 with a FailedSOPSequence is returned (partial success, the caller
+        looks); a 4xx/409 raises :class:`HTTPStatusError` naming the failed SOP instances.
+        """
+        if not datasets:
+            raise ValueError("store_instances needs at least one instance")
+        contents = [_dicom_file(d, i) for i, d in enumerate(datasets)]
+        body, content_type = build_multipart_related(
+            contents,
+            "application/dicom",
+            quote_type=not self.source.omitQuotationForMultipartRequest,
+        )
+        if study_instance_uid:
+            url = _resource_url(self.source.stowRoot, study_instance_uid)
+        else:
+            url = f"{self.source.stowRoot}/studies"
+        response = await self._request(
+            "POST", url, DICOM_JSON, body=body, content_type=content_type
+        )
+        results = datasets_from_json(response.body, response.url)
+        return results[0] if results else Dataset()
+
+    # plumbing
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        accept: str,
+        *,
+        body: bytes | None = None,
+        content_type: str = "",
+    ) -> Response:
+        """Send with retries; a 4xx/5xx status becomes :class:`HTTPStatusError`."""
+        headers = {**self.headers, "Accept": accept}
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = await request_with_retries(
+            self.transport,
+            method,
+            url,
+            headers=headers,
+            body=body,
+            timeout=self.source.timeout,
+            max_retries=self.source.maxRetries,
+        )
+        if response.status >= 400:
+            raise HTTPStatusError(response.status, response.reason, url, _error_detail(response))
+        return response
+
+    async def _get_datasets(self, url: str) -> list[Dataset]:
+        response = await self._request("GET", url, DICOM_JSON)
+        return datasets_from_json(response.body, response.url)
+
+    async def _search(
+        self,
+        url: str,
+        filters: Iterable[tuple[str, str]],
+        *,
+        fields: Sequence[str],
+        limit: int | None,
+        offset: int,
+    ) -> list[Dataset]:
+        params = qido_params(self.source, filters, fields=fields, limit=limit, offset=offset)
+        return await self._get_datasets(with_query(url, params, self.source.queryEncoding))
+
+    async def _rendered(
+        self,
+        resource: str,
+        uids: tuple[str, str | None, str | None, int | None],
+        media_type: str,
+        params: list[tuple[str, str]],
+        viewport: tuple[int, int] | None,
+    ) -> bytes:
+        study, series, instance, frame_number = uids
+        url = _resource_url(self.source.wadoRoot, study, series, instance)
+        if frame_number is not None:
+            if not instance:
+                raise ValueError("a frame number needs a SOP Instance UID")
+            url = f"{url}/frames/{int(frame_number)}"
+        if viewport is not None:
+            params = [*params, ("viewport", f"{int(viewport[0])},{int(viewport[1])}")]
+        url = with_query(f"{url}/{resource}", params, self.source.queryEncoding)
+        return _single_part_content(await self._request("GET", url, media_type))
+
+
+def _resource_url(
+    root: str,
+    study: str | None = None,
+    series: str | None = None,
+    instance: str | None = None,
+) -> str:
+    """``root/studies/{study}[/series/{series}[/instances/{instance}]]``, UIDs escaped."""
+    if (series and not study) or (instance and not series):
+        raise ValueError("a series needs its study UID and an instance its series UID")
+    url = root
+    for level, uid in (("studies", study), ("series", series), ("instances", instance)):
+        if not uid:
+            break
+        if not uid.strip("."):
+            raise ValueError(f"{uid!r} is not a UID")
+        url += f"/{level}/{quote(uid, safe='')}"
+    return url
+
+
+def _number(value: float) -> str:
+    """A window value as servers parse it: ``40`` rather than ``40.0``."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _single_part_content(response: Response) -> bytes:
+    """The content of a response that carries one item, multipart-wrapped or not."""
+    parts = parse_multipart_related(response.body, response.content_type, response.url)
+    if len(parts) != 1:
+        raise MultipartError(f"expected one part, the response has {len(parts)}", response.url)
+    return parts[0].content
+
+
+def _dicom_file(instance: Dataset | bytes, index: int) -> bytes:
+    """The Part 10 file of a dataset for STOW-RS (file meta required: servers store files)."""
+    if isinstance(instance, (bytes, bytearray, memoryview)):
+        return bytes(instance)
+    buffer = io.BytesIO()
+    try:
+        pydicom.dcmwrite(buffer, instance, enforce_file_format=True)
+    except (ValueError, AttributeError, TypeError) as exc:
+        uid = instance.get("SOPInstanceUID", "without SOP Instance UID")
+        raise ValueError(
+            f"instance {index + 1} ({uid}) cannot be written as a DICOM file: {exc}"
+        ) from None
+    return buffer.getvalue()
+
+
+def _error_detail(response: Response) -> str:
+    """What the server said went wrong: failed SOP instances, else the body's start."""
+    failures = _failed_sop_instances(response)
+    if failures:
+        return failures
+    text = response.body[: _DETAIL_CHARS * 4].decode("utf-8", "replace")
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text[:_DETAIL_CHARS]
+
+
+def _failed_sop_instances(response: Response) -> str:
+    """``"1.2.3: out of resources (0xA700); ..."`` from a STOW-RS FailedSOPSequence."""
+    if not response.body.lstrip().startswith((b"{", b"[")):
+        return ""
+    try:
+        datasets = datasets_from_json(response.body, response.url)
+    except DicomJSONError:
+        return ""
+    items = datasets[0].get("FailedSOPSequence", []) if datasets else []
+    failures = []
+    for item in items:
+        uid = item.get("ReferencedSOPInstanceUID", "") or "unknown SOP instance"
+        reason = item.get("FailureReason")
+        failures.append(f"{uid}: {_failure_reason(reason)}")
+    return "; ".join(failures)
+
+
+def _failure_reason(code: object) -> str:
+    if not isinstance(code, int):
+        return "failed" if code is None else f"failure reason {code}"
+    meaning = _FAILURE_REASONS.get(code) or _FAILURE_REASON_RANGES.get(code & 0xFF00)
+    if meaning is None and code & 0xF000 == 0xC000:
+        meaning = "cannot understand"
+    return f"{meaning} (0x{code:04X})" if meaning else f"failure reason 0x{code:04X}"

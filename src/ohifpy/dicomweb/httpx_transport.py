@@ -1,0 +1,61 @@
+"""The CPython transport: one ``httpx.AsyncClient`` (keep-alive) behind :class:`Transport`.
+
+The only module that imports httpx, which does not exist in Pyodide (the browser
+has its ``fetch`` transport). It sends the URL's query exactly as the client
+encoded it: httpx only percent-encodes what the WHATWG query set requires (space,
+``"``, ``#``, ``<``, ``>``), which the client never leaves unencoded, and keeps
+existing ``%XX`` escapes and ``, * ^`` as they are. No retries here: the client
+retries, the same way over every transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+from .errors import DICOMwebConnectionError, DICOMwebError, DICOMwebTimeout
+from .transport import Response
+
+__all__ = ["HttpxTransport"]
+
+
+class HttpxTransport:
+    """Sends requests over a pooled ``httpx.AsyncClient``; HTTP errors are responses."""
+
+    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+        self._client = client or httpx.AsyncClient(follow_redirects=True)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float = 30.0,
+    ) -> Response:
+        try:
+            response = await self._client.request(
+                method, url, headers=headers, content=body, timeout=httpx.Timeout(timeout)
+            )
+        except httpx.TimeoutException as exc:
+            raise DICOMwebTimeout(
+                f"{method} timed out after {timeout:g} s ({type(exc).__name__})", url
+            ) from None
+        except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
+            raise DICOMwebConnectionError(
+                f"{method} failed: cannot reach the server ({type(exc).__name__}: {exc})", url
+            ) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise DICOMwebError(f"{method} failed: {type(exc).__name__}: {exc}", url) from None
+        return Response(
+            status=response.status_code,
+            url=str(response.url),
+            body=response.content,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            reason=response.reason_phrase,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

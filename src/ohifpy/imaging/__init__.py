@@ -1,0 +1,44 @@
+"""The pixel pipeline: frame bytes -> stored values -> modality -> VOI -> colour -> RGBA.
+
+The same code renders in CPython (``ohifpy render``) and in the browser
+worker, which registers its WebAssembly codecs with :func:`register_decoder`.
+No I/O happens here: frames and metadata come in as bytes and Datasets.
+"""
+
+from ohifpy.imaging.codecs import (
+    DecodedFrame,
+    FrameDecodeError,
+    FrameDecoder,
+    UnsupportedTransferSyntaxError,
+    decode_frame,
+    get_decoder,
+    register_decoder,
+)
+from ohifpy.imaging.color import PaletteColorLUT
+from ohifpy.imaging.lut import LookupTable, LUTError
+from ohifpy.imaging.modality import ModalityTransform
+from ohifpy.imaging.pixel_module import PixelModule, PixelModuleError
+from ohifpy.imaging.render import ImageFrame, prepare_frame, render_frame, render_rgba
+from ohifpy.imaging.voi import VOIWindow, voi_windows
+
+__all__ = [
+    "DecodedFrame",
+    "FrameDecodeError",
+    "FrameDecoder",
+    "ImageFrame",
+    "LUTError",
+    "LookupTable",
+    "ModalityTransform",
+    "PaletteColorLUT",
+    "PixelModule",
+    "PixelModuleError",
+    "UnsupportedTransferSyntaxError",
+    "VOIWindow",
+    "decode_frame",
+    "get_decoder",
+    "prepare_frame",
+    "register_decoder",
+    "render_frame",
+    "render_rgba",
+    "voi_windows",
+]

@@ -1,0 +1,209 @@
+"""Frame decoders keyed by transfer syntax UID.
+
+One registry serves both runtimes: in CPython the decoders come from pydicom,
+looked up on first use of a syntax, with whichever of its pylibjpeg / Pillow
+plugins are installed (none is needed to import this module); in the browser
+the worker registers its WebAssembly codecs with :func:`register_decoder`,
+which take precedence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydicom.encaps import encapsulate
+from pydicom.pixels import get_decoder as get_pydicom_decoder
+from pydicom.uid import UID
+
+from ohifpy.imaging.pixel_module import COLOR, MONOCHROME, PALETTE_COLOR, PixelModule
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedFrame:
+    """A decoded frame of stored values.
+
+    ``pixels`` is ``(rows, columns)`` or, for three samples, ``(rows, columns, 3)``
+    interleaved (planar configuration 0) whatever the encoding was; the dtype is
+    signed when Pixel Representation is 1. ``photometric_interpretation`` says
+    what the samples are *after* decoding: a codec that converts YBR to RGB (as
+    JPEG 2000 decoders do for YBR_ICT/YBR_RCT) reports ``"RGB"``.
+    """
+
+    pixels: np.ndarray
+    photometric_interpretation: str
+
+
+FrameDecoder = Callable[[bytes, PixelModule], DecodedFrame]
+
+
+class FrameDecodeError(ValueError):
+    """A frame could not be decoded; the message names the transfer syntax and why."""
+
+    def __init__(self, transfer_syntax_uid: str, reason: str) -> None:
+        self.transfer_syntax_uid = str(transfer_syntax_uid)
+        super().__init__(
+            f"cannot decode frame in transfer syntax {_describe(transfer_syntax_uid)}: {reason}"
+        )
+
+
+class UnsupportedTransferSyntaxError(FrameDecodeError):
+    """No decoder is registered (or available) for the transfer syntax."""
+
+    def __init__(self, transfer_syntax_uid: str) -> None:
+        super().__init__(
+            transfer_syntax_uid,
+            "no decoder is available for it here; ask the server to transcode the frames "
+            "(data source option requestTransferSyntaxUID, e.g. 1.2.840.10008.1.2.1 for "
+            "Explicit VR Little Endian) or use its server-side /rendered images",
+        )
+
+
+_DECODERS: dict[str, FrameDecoder] = {}
+
+
+def register_decoder(transfer_syntax_uid: str, decoder: FrameDecoder) -> None:
+    """Use `decoder` for frames in `transfer_syntax_uid`, replacing any previous one."""
+    uid = str(transfer_syntax_uid).strip()
+    if not uid:
+        raise ValueError("register_decoder: the transfer syntax UID is empty")
+    if not callable(decoder):
+        raise TypeError(f"register_decoder: decoder for {uid} is not callable: {decoder!r}")
+    _DECODERS[uid] = decoder
+
+
+def get_decoder(transfer_syntax_uid: str) -> FrameDecoder:
+    """Return the decoder for `transfer_syntax_uid`.
+
+    Registered decoders win; otherwise pydicom's decoder is used when it and
+    its plugins for that syntax are importable.
+
+    Raises
+    ------
+    UnsupportedTransferSyntaxError
+        If neither exists.
+    """
+    uid = str(transfer_syntax_uid).strip()
+    decoder = _DECODERS.get(uid) or _pydicom_decoder(uid)
+    if decoder is None:
+        raise UnsupportedTransferSyntaxError(uid)
+    _DECODERS.setdefault(uid, decoder)
+    return decoder
+
+
+def decode_frame(data: bytes, transfer_syntax_uid: str, pixel: PixelModule) -> DecodedFrame:
+    """Decode one frame (as WADO-RS returns it) into stored values.
+
+    The decoder's result is checked against `pixel` and put in native byte
+    order, so whatever codec ran (pydicom's or a browser one) the rest of the
+    pipeline sees the same shape and dtype.
+    """
+    decoder = get_decoder(transfer_syntax_uid)
+    if not data:
+        raise FrameDecodeError(transfer_syntax_uid, "the frame is empty (0 bytes)")
+    decoded = decoder(bytes(data), pixel)
+    problem = _mismatch(decoded, pixel)
+    if problem:
+        raise FrameDecodeError(transfer_syntax_uid, f"the decoder returned {problem}")
+    pixels = decoded.pixels
+    if not pixels.dtype.isnative:
+        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
+        decoded = DecodedFrame(pixels, decoded.photometric_interpretation)
+    return decoded
+
+
+def _mismatch(decoded: object, pixel: PixelModule) -> str:
+    """What is wrong with a decoder's result for `pixel`, or '' when it fits."""
+    if not isinstance(decoded, DecodedFrame) or not isinstance(decoded.pixels, np.ndarray):
+        return f"{type(decoded).__name__} instead of a DecodedFrame holding an ndarray"
+    photometric = decoded.photometric_interpretation
+    if photometric in (*MONOCHROME, PALETTE_COLOR):
+        samples = 1
+    elif photometric in COLOR:
+        samples = 3
+    else:
+        return f"photometric interpretation {photometric!r}, which cannot be displayed"
+    expected = (pixel.rows, pixel.columns) + ((3,) if samples == 3 else ())
+    if decoded.pixels.shape != expected or samples != pixel.samples_per_pixel:
+        return (
+            f"{photometric} pixels of shape {decoded.pixels.shape} for a "
+            f"{pixel.rows}x{pixel.columns} {pixel.photometric_interpretation} frame"
+        )
+    return ""
+
+
+def native_frame_length(pixel: PixelModule) -> int:
+    """Bytes in one native (uncompressed) frame, without the padding byte of odd lengths.
+
+    Bit-packed (1-bit) frames round up to whole bytes; native YBR_FULL_422 keeps
+    two samples in three (PS3.3 C.7.6.3.1.2).
+    """
+    samples = pixel.rows * pixel.columns * pixel.samples_per_pixel
+    if pixel.bits_allocated == 1:
+        return math.ceil(samples / 8)
+    length = samples * pixel.bits_allocated // 8
+    if pixel.photometric_interpretation == "YBR_FULL_422":
+        length = length // 3 * 2
+    return length
+
+
+def _describe(transfer_syntax_uid: str) -> str:
+    """'Name (UID)' for messages, or just the UID when pydicom doesn't know it."""
+    uid = UID(str(transfer_syntax_uid).strip())
+    return f"{uid.name} ({uid})" if uid.name != str(uid) else str(uid)
+
+
+def _pydicom_decoder(uid: str) -> FrameDecoder | None:
+    """pydicom's decoder for `uid` wrapped as a FrameDecoder, or None if unavailable."""
+    try:
+        decoder = get_pydicom_decoder(uid)
+    except NotImplementedError:
+        return None
+    if not decoder.is_available:
+        return None
+
+    def decode(data: bytes, pixel: PixelModule) -> DecodedFrame:
+        if not decoder.is_encapsulated:
+            data = _native_source(data, uid, pixel)
+        try:
+            source = encapsulate([data]) if decoder.is_encapsulated else data
+            pixels, properties = decoder.as_array(source, **_decode_options(pixel))
+        except Exception as exc:  # plugins raise anything from RuntimeError to struct.error
+            raise FrameDecodeError(uid, f"{type(exc).__name__}: {exc}") from exc
+        return DecodedFrame(pixels, str(properties["photometric_interpretation"]))
+
+    return decode
+
+
+def _decode_options(pixel: PixelModule) -> dict[str, Any]:
+    """pydicom decoding options for one frame from a buffer (see its DecodeRunner)."""
+    return {
+        "rows": pixel.rows,
+        "columns": pixel.columns,
+        "samples_per_pixel": pixel.samples_per_pixel,
+        "bits_allocated": pixel.bits_allocated,
+        "bits_stored": pixel.bits_stored,
+        "pixel_representation": pixel.pixel_representation,
+        "photometric_interpretation": pixel.photometric_interpretation,
+        "planar_configuration": pixel.planar_configuration,
+        "number_of_frames": 1,
+        "pixel_keyword": "PixelData",
+        # Colour conversion is color.py's job, the same for every decoder.
+        "as_rgb": False,
+    }
+
+
+def _native_source(data: bytes, uid: str, pixel: PixelModule) -> bytes:
+    """The frame bytes without padding, after checking the length fits `pixel`."""
+    expected = native_frame_length(pixel)
+    if len(data) not in (expected, expected + expected % 2):
+        raise FrameDecodeError(
+            uid,
+            f"expected {expected} bytes for a {pixel.rows}x{pixel.columns} "
+            f"{pixel.photometric_interpretation} frame of {pixel.samples_per_pixel} sample(s) "
+            f"with {pixel.bits_allocated} bits allocated, got {len(data)}",
+        )
+    return data[:expected]

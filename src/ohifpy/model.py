@@ -1,0 +1,343 @@
+"""Studies, series, instances and display sets, built from DICOMweb metadata.
+
+A *display set* is what a viewport shows and scrolls through: an ordered list of
+images (instance + frame). As in OHIF, a series of single-frame images becomes one
+display set sorted by geometry, each multi-frame instance its own display set (one
+image per frame), and instances without pixel data (SR, presentation states) none.
+
+Objects validate in their constructors and are built with ``from_dataset``
+(highdicom's habit), so a half-formed model never exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+from pydicom import Dataset
+
+__all__ = [
+    "ModelError",
+    "Instance",
+    "ImageRef",
+    "DisplaySet",
+    "Series",
+    "Study",
+    "display_sets_from_instances",
+    "sort_by_position",
+]
+
+
+class ModelError(ValueError):
+    """Metadata that cannot form a study/series/instance (a required UID is missing)."""
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    """A tag's value as a plain string ('' when absent or empty); PN gives its Alphabetic form."""
+    value = ds.get(keyword)
+    return "" if value is None else str(value)
+
+
+def _int(ds: Dataset, keyword: str) -> int | None:
+    value = ds.get(keyword)
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _floats(ds: Dataset | None, keyword: str, count: int) -> np.ndarray | None:
+    """A multi-valued DS tag as a float vector, or None when absent or malformed."""
+    value = None if ds is None else ds.get(keyword)
+    if value is None:
+        return None
+    try:
+        vec = np.asarray([float(v) for v in (value if isinstance(value, Sequence) else [value])])
+    except (TypeError, ValueError):
+        return None
+    return vec if vec.shape == (count,) and np.all(np.isfinite(vec)) else None
+
+
+def _required_uid(ds: Dataset, keyword: str, what: str) -> str:
+    uid = _text(ds, keyword)
+    if not uid:
+        raise ModelError(f"{what} metadata has no {keyword}")
+    return uid
+
+
+def _frame_group(ds: Dataset, frame_index: int, sequence: str) -> Dataset | None:
+    """The functional-group item for a frame: per-frame if present, else shared (enhanced IODs)."""
+    for groups, index in (
+        (ds.get("PerFrameFunctionalGroupsSequence"), frame_index),
+        (ds.get("SharedFunctionalGroupsSequence"), 0),
+    ):
+        if groups and index < len(groups) and sequence in groups[index]:
+            items = groups[index][sequence].value
+            if items:
+                return items[0]
+    return None
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One displayable image: a frame (1-based, as in WADO-RS) of an instance, with its plane."""
+
+    instance: "Instance"
+    frame_number: int
+    image_position: np.ndarray | None = field(default=None, compare=False, repr=False)
+    image_orientation: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.frame_number <= self.instance.number_of_frames:
+            raise ModelError(
+                f"frame {self.frame_number} out of range 1..{self.instance.number_of_frames} "
+                f"for SOP instance {self.instance.sop_instance_uid}"
+            )
+
+    @property
+    def frame_index(self) -> int:
+        """0-based index, as the pixel pipeline counts frames."""
+        return self.frame_number - 1
+
+    @property
+    def normal(self) -> np.ndarray | None:
+        """Unit slice normal: row direction cosine × column direction cosine."""
+        if self.image_orientation is None:
+            return None
+        n = np.cross(self.image_orientation[:3], self.image_orientation[3:])
+        norm = float(np.linalg.norm(n))
+        return n / norm if norm > 1e-6 else None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An SOP instance as described by its WADO-RS metadata (``metadata`` kept for the pipeline)."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    instance_number: int | None
+    number_of_frames: int
+    rows: int
+    columns: int
+    metadata: Dataset = field(compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.number_of_frames < 1:
+            raise ModelError(f"SOP instance {self.sop_instance_uid}: NumberOfFrames < 1")
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> Instance:
+        return cls(
+            study_instance_uid=_required_uid(ds, "StudyInstanceUID", "instance"),
+            series_instance_uid=_required_uid(ds, "SeriesInstanceUID", "instance"),
+            sop_instance_uid=_required_uid(ds, "SOPInstanceUID", "instance"),
+            sop_class_uid=_text(ds, "SOPClassUID"),
+            instance_number=_int(ds, "InstanceNumber"),
+            number_of_frames=max(_int(ds, "NumberOfFrames") or 1, 1),
+            rows=_int(ds, "Rows") or 0,
+            columns=_int(ds, "Columns") or 0,
+            metadata=ds,
+        )
+
+    @property
+    def has_pixels(self) -> bool:
+        """Images have Rows/Columns; SR, KO and presentation states do not."""
+        return self.rows > 0 and self.columns > 0
+
+    def frames(self) -> list[ImageRef]:
+        """Every frame as an image, with its plane (per-frame functional groups when enhanced)."""
+        ds = self.metadata
+        refs = []
+        for index in range(self.number_of_frames):
+            position = _floats(_frame_group(ds, index, "PlanePositionSequence"),
+                               "ImagePositionPatient", 3)
+            orientation = _floats(_frame_group(ds, index, "PlaneOrientationSequence"),
+                                  "ImageOrientationPatient", 6)
+            if position is None and self.number_of_frames == 1:
+                position = _floats(ds, "ImagePositionPatient", 3)
+            if orientation is None:
+                orientation = _floats(ds, "ImageOrientationPatient", 6)
+            refs.append(ImageRef(self, index + 1, position, orientation))
+        return refs
+
+
+def sort_by_position(images: Sequence[ImageRef]) -> list[ImageRef]:
+    """Order images along the slice normal, falling back to InstanceNumber then frame.
+
+    Position is ImagePositionPatient · normal (cornerstone3D's ordering, ascending).
+    When InstanceNumbers run against that direction (the usual head-first CT, numbered
+    from the top), the order is reversed so the stack opens where the acquisition began,
+    as it does in OHIF's stack viewport. Images without geometry, or with differing
+    orientations, are ordered by InstanceNumber alone.
+    """
+
+    def by_number(ref: ImageRef) -> tuple[int, int, str]:
+        number = ref.instance.instance_number
+        return (number if number is not None else 1 << 30, ref.frame_number,
+                ref.instance.sop_instance_uid)
+
+    images = list(images)
+    normal = images[0].normal if images else None
+    if (
+        normal is None
+        or any(r.image_position is None or r.image_orientation is None for r in images)
+        or any(not np.allclose(r.image_orientation, images[0].image_orientation, atol=1e-4)
+               for r in images)
+    ):
+        return sorted(images, key=by_number)
+    ordered = sorted(images, key=lambda r: (float(np.dot(r.image_position, normal)), by_number(r)))
+    numbers = [r.instance.instance_number for r in ordered]
+    if None not in numbers and len(ordered) > 1:
+        steps = np.sign(np.diff(np.asarray(numbers, dtype=float)))
+        if steps.sum() < 0:
+            ordered.reverse()
+    return ordered
+
+
+@dataclass(frozen=True)
+class DisplaySet:
+    """An ordered stack of images a viewport scrolls through.
+
+    ``spacing_between_slices`` is the mean distance between adjacent positions along the
+    normal (None without geometry); ``is_reconstructable`` says whether MPR may use it:
+    one orientation, uniform spacing and equal image size, as OHIF checks.
+    """
+
+    display_set_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    modality: str
+    series_description: str
+    series_number: int | None
+    images: tuple[ImageRef, ...]
+    spacing_between_slices: float | None = None
+    is_reconstructable: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.images:
+            raise ModelError(f"display set of series {self.series_instance_uid} has no images")
+
+    @property
+    def is_multiframe(self) -> bool:
+        return len(self.images) > 1 and len({r.instance.sop_instance_uid for r in self.images}) == 1
+
+    @property
+    def pixel_spacing(self) -> np.ndarray | None:
+        """(row spacing, column spacing) in mm of the first image, when known."""
+        ds = self.images[0].instance.metadata
+        measures = _frame_group(ds, self.images[0].frame_index, "PixelMeasuresSequence")
+        return _floats(measures, "PixelSpacing", 2) if measures is not None else _floats(
+            ds, "PixelSpacing", 2
+        )
+
+
+def _geometry(images: Sequence[ImageRef]) -> tuple[float | None, bool]:
+    """Mean spacing along the normal, and whether the stack is uniform enough for MPR."""
+    normal = images[0].normal
+    if normal is None or len(images) < 2 or any(r.image_position is None for r in images):
+        return None, False
+    distances = np.asarray([float(np.dot(r.image_position, normal)) for r in images])
+    steps = np.abs(np.diff(distances))
+    spacing = float(steps.mean())
+    same_size = len({(r.instance.rows, r.instance.columns) for r in images}) == 1
+    uniform = spacing > 0 and bool(np.all(np.abs(steps - spacing) <= 0.01 * spacing + 1e-3))
+    return spacing, uniform and same_size
+
+
+def display_sets_from_instances(instances: Iterable[Instance]) -> list[DisplaySet]:
+    """Split a series' instances into display sets (OHIF's default SOP class handler).
+
+    Single-frame images of one series share a display set, sorted by position; every
+    multi-frame instance is its own (sorted by its per-frame positions when it has them);
+    instances without pixels are left out.
+    """
+    groups: dict[tuple[str, str], list[Instance]] = {}
+    for inst in instances:
+        if not inst.has_pixels:
+            continue
+        key = (inst.series_instance_uid,
+               inst.sop_instance_uid if inst.number_of_frames > 1 else "")
+        groups.setdefault(key, []).append(inst)
+    result = []
+    for (series_uid, multiframe_uid), members in groups.items():
+        first = members[0].metadata
+        images = sort_by_position([ref for inst in members for ref in inst.frames()])
+        spacing, reconstructable = _geometry(images)
+        result.append(
+            DisplaySet(
+                display_set_uid=f"{series_uid}/{multiframe_uid}" if multiframe_uid else series_uid,
+                study_instance_uid=members[0].study_instance_uid,
+                series_instance_uid=series_uid,
+                modality=_text(first, "Modality"),
+                series_description=_text(first, "SeriesDescription"),
+                series_number=_int(first, "SeriesNumber"),
+                images=tuple(images),
+                spacing_between_slices=spacing,
+                is_reconstructable=reconstructable,
+            )
+        )
+    result.sort(key=lambda d: (d.series_number if d.series_number is not None else 1 << 30,
+                               d.display_set_uid))
+    return result
+
+
+@dataclass(frozen=True)
+class Series:
+    """A series row from QIDO (what the study list and series panel show)."""
+
+    series_instance_uid: str
+    modality: str = ""
+    series_description: str = ""
+    series_number: int | None = None
+    number_of_instances: int | None = None
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> Series:
+        return cls(
+            series_instance_uid=_required_uid(ds, "SeriesInstanceUID", "series"),
+            modality=_text(ds, "Modality"),
+            series_description=_text(ds, "SeriesDescription"),
+            series_number=_int(ds, "SeriesNumber"),
+            number_of_instances=_int(ds, "NumberOfSeriesRelatedInstances"),
+        )
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study row from QIDO. Missing attributes stay empty: a row is shown, never dropped."""
+
+    study_instance_uid: str
+    patient_name: str = ""
+    patient_id: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    modalities_in_study: tuple[str, ...] = ()
+    number_of_instances: int | None = None
+    number_of_series: int | None = None
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> Study:
+        modalities = ds.get("ModalitiesInStudy")
+        if modalities is None or modalities == "":
+            modalities_tuple: tuple[str, ...] = ()
+        elif isinstance(modalities, str):
+            modalities_tuple = tuple(m for m in modalities.split("\\") if m)
+        else:
+            modalities_tuple = tuple(str(m) for m in modalities if m)
+        return cls(
+            study_instance_uid=_required_uid(ds, "StudyInstanceUID", "study"),
+            patient_name=_text(ds, "PatientName"),
+            patient_id=_text(ds, "PatientID"),
+            study_date=_text(ds, "StudyDate"),
+            study_time=_text(ds, "StudyTime"),
+            study_description=_text(ds, "StudyDescription"),
+            accession_number=_text(ds, "AccessionNumber"),
+            modalities_in_study=modalities_tuple,
+            number_of_instances=_int(ds, "NumberOfStudyRelatedInstances"),
+            number_of_series=_int(ds, "NumberOfStudyRelatedSeries"),
+        )

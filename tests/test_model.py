@@ -1,0 +1,146 @@
+"""Display sets from metadata: geometry sort, InstanceNumber fallback, multi-frame split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydicom import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+
+from ohifpy.model import (
+    Instance,
+    ModelError,
+    Study,
+    display_sets_from_instances,
+    sort_by_position,
+)
+
+STUDY = "1.2.3"
+SERIES = "1.2.3.4"
+
+
+def image(sop: str, number: int | None, z: float | None, *, series: str = SERIES,
+          orientation=(1, 0, 0, 0, 1, 0), frames: int | None = None) -> Dataset:
+    ds = Dataset()
+    ds.StudyInstanceUID = STUDY
+    ds.SeriesInstanceUID = series
+    ds.SOPInstanceUID = sop
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.Modality = "CT"
+    ds.Rows = ds.Columns = 4
+    if number is not None:
+        ds.InstanceNumber = number
+    if z is not None:
+        ds.ImagePositionPatient = [0, 0, z]
+        ds.ImageOrientationPatient = list(orientation)
+    if frames:
+        ds.NumberOfFrames = frames
+    ds.PixelSpacing = [0.5, 0.7]
+    return ds
+
+
+def instances(*datasets: Dataset) -> list[Instance]:
+    return [Instance.from_dataset(ds) for ds in datasets]
+
+
+def test_stack_sorted_by_position_and_opens_where_numbering_starts():
+    # Head-first CT numbered from the top: z falls as InstanceNumber rises.
+    # Shuffled input, and one InstanceNumber out of order, still sort by position.
+    data = [image(f"1.{n}", n, 100.0 - 2.5 * n) for n in (3, 1, 5, 2, 4)]
+    data[0].InstanceNumber = 9  # slice at z=92.5 mis-numbered
+    (ds,) = display_sets_from_instances(instances(*data))
+    zs = [float(r.image_position[2]) for r in ds.images]
+    assert zs == [97.5, 95.0, 92.5, 90.0, 87.5]
+    assert ds.spacing_between_slices == pytest.approx(2.5)
+    assert ds.is_reconstructable
+
+
+def test_ascending_numbering_keeps_ascending_position():
+    data = [image(f"1.{n}", n, 10.0 * n) for n in (2, 0, 1)]
+    (ds,) = display_sets_from_instances(instances(*data))
+    assert [float(r.image_position[2]) for r in ds.images] == [0.0, 10.0, 20.0]
+
+
+def test_oblique_normal_is_used_not_z():
+    # Sagittal: row = +y, column = -z → normal = +x; z is the same for all.
+    ori = (0, 1, 0, 0, 0, -1)
+    data = []
+    for n, x in ((1, -4.0), (2, 0.0), (3, 4.0)):
+        ds = image(f"1.{n}", n, 0.0, orientation=ori)
+        ds.ImagePositionPatient = [x, 0, 0]
+        data.append(ds)
+    (dset,) = display_sets_from_instances(instances(*reversed(data)))
+    assert [float(r.image_position[0]) for r in dset.images] == [-4.0, 0.0, 4.0]
+
+
+def test_falls_back_to_instance_number_without_geometry():
+    data = [image(f"1.{n}", n, None) for n in (3, 1, 2)]
+    (ds,) = display_sets_from_instances(instances(*data))
+    assert [r.instance.instance_number for r in ds.images] == [1, 2, 3]
+    assert ds.spacing_between_slices is None and not ds.is_reconstructable
+
+
+def test_mixed_orientation_falls_back_to_instance_number():
+    a = image("1.1", 2, 0.0)
+    b = image("1.2", 1, 5.0, orientation=(0, 1, 0, 0, 0, -1))
+    refs = [r for i in instances(a, b) for r in i.frames()]
+    assert [r.instance.instance_number for r in sort_by_position(refs)] == [1, 2]
+
+
+def test_multiframe_instance_is_its_own_display_set_with_every_frame():
+    mf = image("2.1", 1, None, series="1.2.3.5", frames=5)
+    single = image("1.1", 1, 0.0)
+    sets = display_sets_from_instances(instances(single, mf))
+    by_series = {d.series_instance_uid: d for d in sets}
+    multi = by_series["1.2.3.5"]
+    assert [r.frame_number for r in multi.images] == [1, 2, 3, 4, 5]
+    assert multi.is_multiframe and not by_series[SERIES].is_multiframe
+
+
+def test_enhanced_per_frame_positions_sort_frames():
+    mf = image("3.1", 1, None, frames=3)
+    shared = Dataset()
+    orient = Dataset()
+    orient.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    shared.PlaneOrientationSequence = DicomSequence([orient])
+    measures = Dataset()
+    measures.PixelSpacing = [0.25, 0.25]
+    shared.PixelMeasuresSequence = DicomSequence([measures])
+    mf.SharedFunctionalGroupsSequence = DicomSequence([shared])
+    per_frame = []
+    for z in (20.0, 0.0, 10.0):
+        item, pos = Dataset(), Dataset()
+        pos.ImagePositionPatient = [0, 0, z]
+        item.PlanePositionSequence = DicomSequence([pos])
+        per_frame.append(item)
+    mf.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+    (ds,) = display_sets_from_instances(instances(mf))
+    assert [r.frame_number for r in ds.images] == [2, 3, 1]
+    np.testing.assert_allclose(ds.pixel_spacing, [0.25, 0.25])
+    assert ds.spacing_between_slices == pytest.approx(10.0)
+
+
+def test_instances_without_pixels_are_left_out():
+    sr = image("9.1", 1, None)
+    del sr.Rows, sr.Columns
+    assert display_sets_from_instances(instances(sr)) == []
+
+
+def test_missing_uid_is_a_clear_error():
+    ds = image("1.1", 1, 0.0)
+    del ds.SOPInstanceUID
+    with pytest.raises(ModelError, match="SOPInstanceUID"):
+        Instance.from_dataset(ds)
+
+
+def test_study_row_tolerates_missing_and_single_modalities():
+    ds = Dataset()
+    ds.StudyInstanceUID = STUDY
+    assert Study.from_dataset(ds).modalities_in_study == ()
+    ds.ModalitiesInStudy = "CT"
+    ds.PatientName = "<img src=x onerror=alert(1)>"
+    row = Study.from_dataset(ds)
+    assert row.modalities_in_study == ("CT",)
+    assert row.patient_name == "<img src=x onerror=alert(1)>"
+    ds.ModalitiesInStudy = ["CT", "SR"]
+    assert Study.from_dataset(ds).modalities_in_study == ("CT", "SR")
