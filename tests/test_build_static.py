@@ -1,0 +1,310 @@
+"""scripts/build_static.py: one real build (npm packages, Pyodide under Node) checked file by file.
+
+The build is slow (Pyodide compiles the stdlib on a cold cache), so it runs once per
+session with ``--base-path /ohifpy/`` and every test reads that dist. Node and npm are
+required: without them the build cannot run, and that is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import build_static
+
+BASE = "/ohifpy/"
+
+
+def _build(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_static.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> None:
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not found: the static build needs Node.js 18+ with npm "
+            "(Debian: apt-get install nodejs npm)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("build") / "dist"
+    proc = _build("--out", str(out), "--base-path", BASE)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return out
+
+
+@pytest.fixture(scope="session")
+def lock(dist: Path) -> dict[str, Any]:
+    return json.loads((dist / "pyodide" / "pyodide-lock.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def npm_lock(dist: Path) -> dict[str, Any]:
+    # Read after the build, which runs npm ci when node_modules is missing.
+    return json.loads((ROOT / "node_modules" / "pyodide" / "pyodide-lock.json").read_text())
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _sw_build(dist: Path) -> dict[str, Any]:
+    text = (dist / "service_worker.js").read_text()
+    match = re.search(r"^const BUILD = (.*);$", text, re.MULTILINE)
+    assert match, "service_worker.js has no BUILD line"
+    return json.loads(match.group(1))
+
+
+# ---------------------------------------------------------------- Pyodide and the lock
+
+
+def test_every_lock_entry_matches_its_file(dist: Path, lock: dict[str, Any]) -> None:
+    assert set(lock["packages"]) == {"numpy", "pillow", "pydicom", "ohifpy"}
+    for key, entry in lock["packages"].items():
+        path = dist / "pyodide" / entry["file_name"]
+        assert path.is_file(), f"{key}: {path} missing"
+        assert _sha256(path) == entry["sha256"], key
+    assert lock["info"]["version"] == "0.27.7"
+
+
+def test_official_wheels_are_the_npm_locks_files(
+    lock: dict[str, Any], npm_lock: dict[str, Any]
+) -> None:
+    for key in ("numpy", "pillow"):
+        assert lock["packages"][key] == npm_lock["packages"][key]
+    assert lock["packages"]["numpy"]["version"] == "2.0.2"
+    assert lock["packages"]["pillow"]["version"] == "10.2.0"
+
+
+def test_our_packages_are_loadable_from_the_lock(lock: dict[str, Any]) -> None:
+    ohifpy = lock["packages"]["ohifpy"]
+    assert ohifpy["depends"] == ["numpy", "pydicom"]
+    assert ohifpy["imports"] == ["ohifpy"] and ohifpy["install_dir"] == "site"
+    assert lock["packages"]["pydicom"]["version"] == "3.0.2"
+    assert lock["packages"]["pydicom"]["depends"] == []
+
+
+def test_pyodide_core_copied_from_npm(dist: Path) -> None:
+    for name in ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm"):
+        assert _sha256(dist / "pyodide" / name) == _sha256(ROOT / "node_modules" / "pyodide" / name)
+
+
+@pytest.mark.parametrize("key", ["pydicom", "ohifpy"])
+def test_pure_wheels_hold_bytecode_only(dist: Path, lock: dict[str, Any], key: str) -> None:
+    entry = lock["packages"][key]
+    assert entry["file_name"].endswith("-cp312-none-any.whl")
+    with zipfile.ZipFile(dist / "pyodide" / entry["file_name"]) as whl:
+        names = whl.namelist()
+        assert not [n for n in names if n.endswith(".py")]
+        assert f"{key}/__init__.pyc" in names
+        # The .pyc are Python 3.12's (magic number 3.12 = 0x0dcb).
+        assert whl.read(f"{key}/__init__.pyc")[:2] == (3531).to_bytes(2, "little")
+        record_name = next(n for n in names if n.endswith(".dist-info/RECORD"))
+        record = {}
+        for line in whl.read(record_name).decode().splitlines():
+            path, digest, size = line.rsplit(",", 2)
+            record[path] = (digest, size)
+        for name in names:
+            if name == record_name or name.endswith("/"):
+                continue
+            data = whl.read(name)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            assert record[name] == ("sha256=" + digest.decode(), str(len(data))), name
+        wheel_file = whl.read(next(n for n in names if n.endswith(".dist-info/WHEEL")))
+        assert b"Tag: cp312-none-any" in wheel_file
+    if key == "pydicom":
+        assert not [n for n in names if n.startswith("pydicom/data/test_files/")]
+        assert any(n.startswith("pydicom/data/palettes/") for n in names)
+
+
+def test_stdlib_zip_precompiled(dist: Path) -> None:
+    with zipfile.ZipFile(dist / "pyodide" / "python_stdlib.zip") as z:
+        names = z.namelist()
+    assert "asyncio/__init__.pyc" in names and "json/decoder.pyc" in names
+    assert not [n for n in names if n.endswith(".py")]
+
+
+def test_node_smoke_test_imports_the_core(dist: Path) -> None:
+    proc = subprocess.run(
+        [
+            "node",
+            str(ROOT / "scripts" / "pyodide_node.mjs"),
+            "smoke",
+            str(dist / "pyodide"),
+            "ohifpy",
+            "ohifpy,pydicom,numpy",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["modules"] == {"ohifpy": "0.1.0", "pydicom": "3.0.2", "numpy": "2.0.2"}
+
+
+# ---------------------------------------------------------------- shell, config, codecs
+
+
+def test_every_page_has_the_base_path(dist: Path) -> None:
+    pages = sorted(p.relative_to(dist).as_posix() for p in dist.rglob("*.html"))
+    assert {"index.html", "viewer/index.html", "local/index.html"} <= set(pages)
+    for page in pages:
+        html = (dist / page).read_text()
+        assert html.count("<base ") == 1 and f'<base href="{BASE}">' in html, page
+    manifest = json.loads((dist / "manifest.webmanifest").read_text())
+    assert manifest["start_url"] == BASE and manifest["scope"] == BASE
+    assert {i["sizes"] for i in manifest["icons"]} == {"192x192", "512x512"}
+    for icon in manifest["icons"]:
+        assert (dist / icon["src"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_config_is_the_validated_demo_config(dist: Path) -> None:
+    assert (dist / "config" / "app-config.json").read_bytes() == (
+        ROOT / "config" / "demo.json"
+    ).read_bytes()
+
+
+def test_codecs_listed_and_copied(dist: Path) -> None:
+    index = json.loads((dist / "codecs" / "codecs.json").read_text())
+    assert set(index) == {"openjpeg", "charls", "libjpeg-turbo-8bit", "openjph", "jpeg-lossless"}
+    for codec in index.values():
+        script = dist / "codecs" / codec["script"]
+        assert script.is_file()
+        wasm = re.search(rb'"([\w-]+\.wasm)"', script.read_bytes())
+        if codec["type"] == "classic":  # Emscripten loaders fetch their .wasm beside them
+            assert wasm and (dist / "codecs" / wasm.group(1).decode()).is_file()
+
+
+# ---------------------------------------------------------------- service worker
+
+
+def test_precache_list_is_the_app_shell(dist: Path) -> None:
+    build = _sw_build(dist)
+    files = {p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()}
+    shell = {f for f in files if not f.startswith("demo/") and f != "service_worker.js"}
+    assert set(build["files"]) == shell
+    assert any(f.startswith("demo/") for f in files)
+    for name, integrity in build["files"].items():
+        if name in build["networkFirst"]:
+            assert integrity == ""
+            continue
+        digest = base64.b64encode(hashlib.sha256((dist / name).read_bytes()).digest()).decode()
+        assert integrity == "sha256-" + digest, name
+    assert build["networkFirst"] == ["config/app-config.json"]
+    assert re.fullmatch(r"[0-9a-f]{16}", build["version"])
+
+
+def test_precache_version_follows_content(tmp_path: Path) -> None:
+    (tmp_path / "a.js").write_text("one")
+    first = build_static.precache_manifest(tmp_path)
+    assert build_static.precache_manifest(tmp_path) == first
+    (tmp_path / "a.js").write_text("two")
+    assert build_static.precache_manifest(tmp_path)["version"] != first["version"]
+
+
+# ---------------------------------------------------------------- demo data
+
+
+def test_demo_is_a_static_dicomweb_tree(dist: Path) -> None:
+    root = dist / "demo" / "dicom-web"
+    studies = json.loads((root / "studies" / "index.json").read_text())
+    assert len(studies) >= 1
+    study = studies[0]["0020000D"]["Value"][0]
+    series = json.loads((root / "studies" / study / "series" / "index.json").read_text())
+    series_uid = series[0]["0020000E"]["Value"][0]
+    metadata_url = f"studies/{study}/series/{series_uid}/metadata"
+    metadata = json.loads((root / metadata_url).read_text())
+    frames = urljoin(metadata_url, metadata[0]["7FE00010"]["BulkDataURI"])
+    assert (root / frames / "1").is_file()
+
+
+# ---------------------------------------------------------------- failures
+
+
+def test_bad_config_stops_the_build(node_tools: None, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"dataSources": [{"configuration": {"name": "x", "qidoRoot": "q"}}]}))
+    out = tmp_path / "dist"
+    proc = _build("--out", str(out), "--config", str(bad), "--no-demo")
+    assert proc.returncode == 1
+    assert "invalid app config" in proc.stderr and "wadoRoot" in proc.stderr
+    assert not out.exists()
+
+
+def test_tampered_wheel_stops_the_build(
+    dist: Path, lock: dict[str, Any], npm_lock: dict[str, Any], tmp_path: Path
+) -> None:
+    source = tmp_path / "pyodide-dist"
+    source.mkdir()
+    for key in ("numpy", "pillow"):
+        name = lock["packages"][key]["file_name"]
+        shutil.copyfile(dist / "pyodide" / name, source / name)
+    pillow = source / lock["packages"]["pillow"]["file_name"]
+    pillow.write_bytes(pillow.read_bytes() + b"tampered")
+    out = tmp_path / "dist"
+    proc = _build("--out", str(out), "--pyodide-dist", str(source), "--no-demo")
+    assert proc.returncode == 1
+    assert pillow.name in proc.stderr
+    assert npm_lock["packages"]["pillow"]["sha256"] in proc.stderr
+    assert _sha256(pillow) in proc.stderr
+    assert not out.exists()
+
+
+def test_rebuild_never_replaces_a_foreign_directory(tmp_path: Path) -> None:
+    foreign = tmp_path / "site"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    built = tmp_path / "built"
+    built.mkdir()
+    with pytest.raises(build_static.BuildError, match="not an ohifpy build"):
+        build_static.replace_dir(built, foreign)
+    assert (foreign / "precious.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("/", "/"), ("", "/"), ("sub", "/sub/"), ("/a/b", "/a/b/"), ("/a/b/", "/a/b/")],
+)
+def test_base_path_normalized(given: str, expected: str) -> None:
+    assert build_static.normalize_base_path(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["/a b/", '/"x"/', "/a//b/"])
+def test_base_path_rejected(bad: str) -> None:
+    with pytest.raises(build_static.BuildError):
+        build_static.normalize_base_path(bad)
+
+
+def test_set_base_replaces_an_existing_base() -> None:
+    html = '<html><HEAD lang="x"><base href="/old/"><title>t</title></head></html>'
+    out = build_static.set_base(html, "/new/", "page")
+    assert out.count("<base") == 1 and '<base href="/new/">' in out
+    with pytest.raises(build_static.BuildError, match="no <head>"):
+        build_static.set_base("<p>hi</p>", "/", "page")
