@@ -8,6 +8,7 @@ skip: a skipped server test would pass silently.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import sys
 import time
@@ -52,6 +53,31 @@ class LoadedOrthanc:
     @property
     def dicomweb_root(self) -> str:
         return self.server.dicomweb_root
+
+
+def _marked_cpython_only(module: Path) -> bool:
+    """Whether a test module's top-level ``pytestmark`` includes ``cpython_only``."""
+    for node in ast.parse(module.read_bytes(), str(module)).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "pytestmark" for target in node.targets
+        ):
+            return any(
+                isinstance(mark, ast.Attribute) and mark.attr == "cpython_only"
+                for mark in ast.walk(node.value)
+            )
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """Under Pyodide, a module marked ``cpython_only`` as a whole is not even imported.
+
+    Such modules may start servers or subprocesses, or import what Pyodide lacks, at
+    import time: a collection error there would hide that the rest passes.
+    """
+    if (sys.platform == "emscripten" and collection_path.name.startswith("test_")
+            and collection_path.suffix == ".py" and _marked_cpython_only(collection_path)):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -108,3 +134,45 @@ def dicomweb_source(orthanc: LoadedOrthanc) -> DicomWebSource:
     return DicomWebSource.from_url(orthanc.dicomweb_root, name="orthanc",
                                    queryEncoding="minimal", qidoSupportsIncludeField=False,
                                    supportsFuzzyMatching=False)
+
+
+@dataclass(frozen=True)
+class BadStudy:
+    """A study stored in Orthanc whose first instance has a corrupt compressed frame."""
+
+    study_uid: str
+    series_uid: str
+    corrupt_sop_uid: str
+    good_sop_uid: str
+    transfer_syntax_uid: str
+
+
+@pytest.fixture(scope="session")
+def corrupt_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory) -> BadStudy:
+    """Two JPEG-LS CT slices under new UIDs; the first one's codestream cut and garbled.
+
+    Orthanc stores it (it does not decode on store), so the damage is only seen by a
+    client that decodes the frame: exactly the case the viewer must survive.
+    """
+    import pydicom
+    from pydicom.encaps import encapsulate, generate_frames
+    from pydicom.uid import generate_uid
+
+    source = orthanc.manifest.study("ct-jpeg-ls")
+    study_uid, series_uid = generate_uid(entropy_srcs=["corrupt"]), generate_uid(
+        entropy_srcs=["corrupt", "series"])
+    folder = tmp_path_factory.mktemp("corrupt")
+    sops = []
+    for index, entry in enumerate(source.instances[:2]):
+        ds = pydicom.dcmread(orthanc.manifest.root / entry.path)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
+            entropy_srcs=["corrupt", str(index)])
+        ds.PatientID, ds.StudyDescription = "OHIFPY-CORRUPT", "Corrupt JPEG-LS frame"
+        if index == 0:
+            (frame,) = generate_frames(ds.PixelData, number_of_frames=1)
+            ds.PixelData = encapsulate([frame[:64] + bytes(range(256)) * 4])
+        ds.save_as(folder / f"{index}.dcm", enforce_file_format=True)
+        sops.append(str(ds.SOPInstanceUID))
+    orthanc.server.upload(sorted(folder.glob("*.dcm")))
+    return BadStudy(study_uid, series_uid, sops[0], sops[1], source.transfer_syntax_uids[0])

@@ -11,6 +11,8 @@ from pydicom.encaps import generate_frames
 
 from ohifpy.config import DicomWebSource
 
+pytestmark = pytest.mark.cpython_only  # the Orthanc process
+
 FRAMES_AS_STORED = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
 NOT_SERVED_AS_STORED = {
     "1.2.840.10008.1.2.2",  # explicit big endian
@@ -62,7 +64,7 @@ def test_orthanc_holds_every_study(orthanc: LoadedOrthanc) -> None:
     stats = orthanc.server.get_json("/statistics")
     studies = orthanc.server.get_json("/dicom-web/studies")
     found = {s["0020000D"]["Value"][0] for s in studies}
-    assert found == {s.study_uid for s in orthanc.manifest.studies}
+    assert found >= {s.study_uid for s in orthanc.manifest.studies}  # tests may add more
     assert stats["CountStudies"] == len(found)
 
 

@@ -93,15 +93,18 @@ def format_study_table(studies: Sequence[Study]) -> str:
 
 
 async def _studies(args: argparse.Namespace) -> int:
-    query = StudyQuery(
-        patient_name=args.patient_name or "",
-        patient_id=args.patient_id or "",
-        accession_number=args.accession or "",
-        study_description=args.description or "",
-        modalities_in_study=tuple(args.modality or ()),
-        study_date_from=args.date_from or "",
-        study_date_to=args.date_to or "",
-    )
+    try:
+        query = StudyQuery(
+            patient_name=args.patient_name or "",
+            patient_id=args.patient_id or "",
+            accession_number=args.accession or "",
+            study_description=args.description or "",
+            modalities_in_study=tuple(args.modality or ()),
+            study_date_from=args.date_from or "",
+            study_date_to=args.date_to or "",
+        )
+    except ValueError as exc:  # a filter that is not a valid QIDO value (e.g. a date)
+        raise CLIError(str(exc)) from None
     async with DICOMwebClient(_source(args)) as client:
         datasets = await client.search_for_studies(query, limit=args.limit, offset=args.offset)
     if args.json:

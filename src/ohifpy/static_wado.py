@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset
-from pydicom.encaps import generate_frames
-from pydicom.pixels.utils import get_expected_length, get_nr_frames
+
+from .dicomweb.dicom_json import PIXEL_DATA_TAGS
+from .dicomweb.part10 import split_frames
 
 __all__ = ["StaticTree", "StaticWadoError", "write_static_dicomweb"]
 
-PIXEL_DATA_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)  # Float, Double Float, Pixel Data
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _ALL_INLINE = 2**62  # to_json_dict threshold that never moves a value to bulk data
 
@@ -97,52 +97,11 @@ def _uid(ds: Dataset, keyword: str, where: str) -> str:
     return value
 
 
-def _transfer_syntax(ds: Dataset, where: str) -> Any:
-    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    if ts is None:
-        raise StaticWadoError(
-            f"{where}: file_meta.TransferSyntaxUID is needed to split PixelData into frames"
-        )
-    return ts
-
-
 def _frames(ds: Dataset, where: str) -> list[bytes]:
-    """The stored bytes of each frame of ``ds`` (none when it has no pixel data)."""
-    tag = next((t for t in PIXEL_DATA_TAGS if t in ds), None)
-    if tag is None:
-        return []
-    data = ds[tag].value
-    nr_frames = get_nr_frames(ds, warn=False)
-    if _transfer_syntax(ds, where).is_encapsulated:
-        offsets = None
-        if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
-            offsets = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
-        try:
-            frames = list(
-                generate_frames(data, number_of_frames=nr_frames, extended_offsets=offsets)
-            )
-        except ValueError as exc:
-            raise StaticWadoError(f"{where}: cannot split encapsulated pixel data: {exc}") from None
-        if len(frames) != nr_frames:
-            raise StaticWadoError(
-                f"{where}: NumberOfFrames is {nr_frames} but the pixel data holds {len(frames)}"
-            )
-        return frames
     try:
-        expected = get_expected_length(ds, unit="bytes")
-    except (AttributeError, ValueError) as exc:
-        raise StaticWadoError(f"{where}: cannot size native pixel data: {exc}") from None
-    if len(data) < expected:
-        raise StaticWadoError(
-            f"{where}: pixel data has {len(data)} bytes, {nr_frames} frame(s) need {expected}"
-        )
-    if expected % nr_frames:
-        raise StaticWadoError(
-            f"{where}: {nr_frames} frames of {ds.get('BitsAllocated')}-bit pixels do not end on "
-            "byte boundaries; WADO-RS frames cannot be cut from it"
-        )
-    size = expected // nr_frames
-    return [bytes(data[i * size : (i + 1) * size]) for i in range(nr_frames)]
+        return split_frames(ds)
+    except ValueError as exc:
+        raise StaticWadoError(f"{where}: {exc}") from None
 
 
 def _metadata(ds: Dataset, frames_uri: str) -> dict[str, Any]:

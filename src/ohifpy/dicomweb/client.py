@@ -25,10 +25,12 @@ from .errors import DicomJSONError, DICOMwebError, HTTPStatusError, MultipartErr
 from .media_types import (
     OCTET_STREAM,
     frames_accept_header,
+    media_type_for_transfer_syntax,
     multipart_accept_header,
     transfer_syntax_of_part,
 )
 from .multipart import build_multipart_related, parse_multipart_related
+from .part10 import read_instance, split_frames, stored_transfer_syntax
 from .query import SERIES_LIST_FIELDS, STUDY_LIST_FIELDS, StudyQuery, qido_params, with_query
 from .retry import request_with_retries
 from .transport import Response, Transport
@@ -36,6 +38,10 @@ from .transport import Response, Transport
 __all__ = ["DICOMwebClient", "Frame"]
 
 DICOM_JSON = "application/dicom+json"
+# Frame errors that the whole instance would not cure: auth, missing, throttled.
+_NO_FALLBACK_STATUSES = frozenset({401, 403, 404, 429})
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
 _DETAIL_CHARS = 200
 
 # Failure Reason (0008,1197) values of STOW-RS (PS3.18 Table I.2-1 / PS3.4 Annex B).
@@ -232,9 +238,18 @@ class DICOMwebClient:
             self.source.wadoRoot, study_instance_uid, series_instance_uid, sop_instance_uid
         )
         url = f"{url}/frames/{','.join(map(str, numbers))}"
-        response = await self._request(
-            "GET", url, frames_accept_header(self.source, transfer_syntax_uid)
-        )
+        accept = frames_accept_header(self.source, transfer_syntax_uid)
+        try:
+            response = await self._request("GET", url, accept)
+        except HTTPStatusError as exc:
+            if exc.status in _NO_FALLBACK_STATUSES or not accept.endswith("transfer-syntax=*"):
+                raise
+            # Some servers fail on frames of certain stored syntaxes (Orthanc 1.10: 500 for
+            # big endian, deflated and HTJ2K, 400 for odd-length big-endian frames) yet
+            # serve the instance as stored: cut the frames from it.
+            return await self._frames_from_instance(
+                study_instance_uid, series_instance_uid, sop_instance_uid, numbers, exc
+            )
         parts = parse_multipart_related(response.body, response.content_type, response.url)
         if len(parts) != len(numbers):
             raise MultipartError(
@@ -252,6 +267,53 @@ class DICOMwebClient:
                 )
             frames.append(Frame(number, part.content, syntax, content_type))
         return frames
+
+    async def retrieve_instance(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        *,
+        transfer_syntax_uid: str = "*",
+    ) -> bytes:
+        """The instance as a DICOM Part 10 file, by default in its stored syntax."""
+        url = _resource_url(
+            self.source.wadoRoot, study_instance_uid, series_instance_uid, sop_instance_uid
+        )
+        accept = multipart_accept_header("application/dicom", self.source, transfer_syntax_uid)
+        return _single_part_content(await self._request("GET", url, accept))
+
+    async def _frames_from_instance(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        numbers: list[int],
+        frames_error: HTTPStatusError,
+    ) -> list[Frame]:
+        """Frames cut from the whole stored instance, after the frames endpoint failed."""
+        url = frames_error.url
+        try:
+            data = await self.retrieve_instance(
+                study_instance_uid, series_instance_uid, sop_instance_uid
+            )
+        except DICOMwebError:
+            raise frames_error from None
+        try:
+            ds = read_instance(data)
+            syntax = str(stored_transfer_syntax(ds))
+            stored = split_frames(ds)
+        except ValueError as exc:
+            raise DICOMwebError(f"{frames_error}; the instance itself: {exc}", url) from None
+        if any(n > len(stored) for n in numbers):
+            raise DICOMwebError(f"asked for frames {numbers}, the instance has {len(stored)}", url)
+        if syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+            syntax = EXPLICIT_VR_LITTLE_ENDIAN  # pydicom inflated it while reading
+        media_type = media_type_for_transfer_syntax(syntax)
+        return [
+            Frame(n, stored[n - 1], syntax, f"{media_type}; transfer-syntax={syntax}")
+            for n in numbers
+        ]
 
     async def retrieve_rendered(
         self,

@@ -104,6 +104,7 @@ def decode_frame(data: bytes, transfer_syntax_uid: str, pixel: PixelModule) -> D
     decoder = get_decoder(transfer_syntax_uid)
     if not data:
         raise FrameDecodeError(transfer_syntax_uid, "the frame is empty (0 bytes)")
+    _check_codestream(data, transfer_syntax_uid)
     decoded = decoder(bytes(data), pixel)
     problem = _mismatch(decoded, pixel)
     if problem:
@@ -113,6 +114,31 @@ def decode_frame(data: bytes, transfer_syntax_uid: str, pixel: PixelModule) -> D
         pixels = pixels.astype(pixels.dtype.newbyteorder("="))
         decoded = DecodedFrame(pixels, decoded.photometric_interpretation)
     return decoded
+
+
+# JPEG (ISO 10918), JPEG-LS and JPEG 2000 / HTJ2K codestreams end with an EOI/EOC marker.
+_MARKER_TERMINATED = frozenset({
+    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
+})
+_END_MARKER = b"\xff\xd9"
+
+
+def _check_codestream(data: bytes, transfer_syntax_uid: str) -> None:
+    """Refuse a JPEG-family frame that lost its end marker (a truncated transfer).
+
+    Some decoders (libjpeg's JPEG-LS among them) return a partly grey image for a
+    truncated codestream instead of failing; a user must see an error, not a
+    plausible-looking wrong image, whatever codec runs. Padding after the marker
+    (a fragment's trailing zero, a few stray bytes) is tolerated.
+    """
+    if transfer_syntax_uid in _MARKER_TERMINATED and _END_MARKER not in data.rstrip(b"\x00")[-16:]:
+        raise FrameDecodeError(
+            transfer_syntax_uid,
+            f"the {len(data)}-byte codestream has no end marker (FFD9): truncated or corrupt",
+        )
 
 
 def _mismatch(decoded: object, pixel: PixelModule) -> str:

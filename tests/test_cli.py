@@ -1,0 +1,148 @@
+"""The ``ohifpy`` command as a user runs it: tables, JSON, PNGs, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import BadStudy, LoadedOrthanc
+
+from ohifpy.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_studies_table_lists_the_ct_and_filters(orthanc: LoadedOrthanc, capsys) -> None:
+    ct = orthanc.manifest.study("ct")
+    code, out, _ = run(capsys, "studies", "--dicomweb", orthanc.dicomweb_root,
+                       "--patient-id", ct.patient_id)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["Patient", "MRN", "Date"]
+    assert ct.study_uid in out and ct.patient_id in out and "200" in lines[1]
+    assert lines[-1] == "1 study"
+
+    code, out, _ = run(capsys, "studies", "--dicomweb", orthanc.dicomweb_root,
+                       "--patient-name", "Phantom", "--modality", "MR")
+    assert code == 0 and orthanc.manifest.study("mr").study_uid in out
+    assert ct.study_uid not in out
+
+
+def test_studies_json_is_dicom_json(orthanc: LoadedOrthanc, capsys) -> None:
+    code, out, _ = run(capsys, "studies", "--dicomweb", orthanc.dicomweb_root, "--json",
+                       "--limit", "1000")
+    assert code == 0
+    rows = json.loads(out)
+    # Other tests may add studies (corrupt_study): every generated one must be listed.
+    assert {r["0020000D"]["Value"][0] for r in rows} >= {
+        s.study_uid for s in orthanc.manifest.studies}
+
+
+def test_hostile_strings_stay_on_one_row(orthanc: LoadedOrthanc, capsys) -> None:
+    xss = orthanc.manifest.study("xss")
+    code, out, _ = run(capsys, "studies", "--dicomweb", orthanc.dicomweb_root,
+                       "--patient-id", xss.patient_id)
+    assert code == 0
+    assert len(out.splitlines()) == 3  # header, one row, count
+    assert "<img src=x onerror=alert(1)>" in out or "<script>" in out
+
+
+def test_render_frame_of_multiframe(orthanc: LoadedOrthanc, tmp_path: Path, capsys) -> None:
+    cine = orthanc.manifest.study("xa-cine")
+    out = tmp_path / "f3.png"
+    code, _, err = run(capsys, "render", "--dicomweb", orthanc.dicomweb_root,
+                       "--study", cine.study_uid, "--frame", "3", "-o", str(out))
+    assert code == 0 and "frame 3" in err and out.stat().st_size > 0
+    code, _, err = run(capsys, "render", "--dicomweb", orthanc.dicomweb_root,
+                       "--study", cine.study_uid, "--frame", "99", "-o", str(out))
+    assert code == 1 and err.strip().endswith("the instance has 30 frame(s)")
+
+
+def test_corrupt_frame_is_one_clear_line_then_the_next_render_works(
+        orthanc: LoadedOrthanc, corrupt_study: BadStudy, tmp_path: Path, capsys) -> None:
+    base = ["render", "--dicomweb", orthanc.dicomweb_root, "--study", corrupt_study.study_uid,
+            "--series", corrupt_study.series_uid]
+    code, out, err = run(capsys, *base, "--instance", corrupt_study.corrupt_sop_uid,
+                         "-o", str(tmp_path / "bad.png"))
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "JPEG-LS Lossless" in err and "Traceback" not in err
+    assert not (tmp_path / "bad.png").exists()
+    code, _, _ = run(capsys, *base, "--instance", corrupt_study.good_sop_uid,
+                     "-o", str(tmp_path / "good.png"))
+    assert code == 0 and (tmp_path / "good.png").exists()
+
+
+def test_unknown_study_and_bad_arguments(orthanc: LoadedOrthanc, tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "x.png")
+    code, _, err = run(capsys, "render", "--dicomweb", orthanc.dicomweb_root,
+                       "--study", "1.2.3.999", "-o", out)
+    assert code == 1 and "HTTP 404" in err and "1.2.3.999" in err
+    code, _, err = run(capsys, "render", "--dicomweb", orthanc.dicomweb_root,
+                       "--study", "1.2.3", "--window", "forty", "-o", out)
+    assert code == 1 and "--window must be CENTER,WIDTH" in err
+    code, _, err = run(capsys, "studies", "--dicomweb", orthanc.dicomweb_root,
+                       "--date-from", "yesterday")
+    assert code == 1 and "YYYYMMDD" in err
+
+
+def test_unreachable_server_is_one_line(tmp_path: Path, capsys) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nobody listens there
+    code, out, err = run(capsys, "studies", "--dicomweb", f"http://127.0.0.1:{port}/dicom-web")
+    assert code == 1 and out == ""
+    assert f"127.0.0.1:{port}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_timeout_is_one_line(capsys) -> None:
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            time.sleep(2)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/dicom-web"
+        started = time.monotonic()
+        code, _, err = run(capsys, "studies", "--dicomweb", url, "--timeout", "0.3")
+        assert time.monotonic() - started < 1.8
+        assert code == 1 and "timed out" in err.lower() or "timeout" in err.lower()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_config_file_selects_the_source(orthanc: LoadedOrthanc, tmp_path: Path, capsys) -> None:
+    config = tmp_path / "app-config.json"
+    config.write_text(json.dumps({
+        "defaultDataSourceName": "nowhere",
+        "dataSources": [
+            {"sourceName": "nowhere", "configuration": {
+                "name": "nowhere", "qidoRoot": "http://127.0.0.1:9/x", "wadoRoot": "http://127.0.0.1:9/x"}},
+            {"sourceName": "orthanc", "configuration": {
+                "name": "orthanc", "qidoRoot": orthanc.dicomweb_root,
+                "wadoRoot": orthanc.dicomweb_root}},
+        ]}))
+    ct = orthanc.manifest.study("ct")
+    code, out, _ = run(capsys, "studies", "--config", str(config), "--source", "orthanc",
+                       "--patient-id", ct.patient_id)
+    assert code == 0 and ct.study_uid in out
+    config.write_text("{not json")
+    code, _, err = run(capsys, "studies", "--config", str(config))
+    assert code == 1 and "not valid JSON" in err and str(config) in err
