@@ -106,7 +106,7 @@ def test_unreachable_server_is_one_line(tmp_path: Path, capsys) -> None:
 
 def test_timeout_is_one_line(capsys) -> None:
     class Slow(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             time.sleep(2)
             self.send_response(200)
             self.end_headers()

@@ -2,7 +2,8 @@
 
 ``studies`` runs the study list's QIDO search; ``render`` writes one frame to PNG
 through exactly the viewer's pipeline (metadata → display set → WADO-RS frame →
-decode → modality LUT → VOI → RGBA). Expected failures print one line on stderr
+decode → modality LUT → VOI → RGBA); ``serve`` serves a built dist, with an optional
+same-origin reverse proxy to a DICOMweb server. Expected failures print one line on stderr
 and exit 1; usage errors exit 2 (argparse's convention).
 """
 
@@ -12,7 +13,8 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pydicom import Dataset
 
@@ -21,6 +23,7 @@ from .config import AppConfig, ConfigError, DicomWebSource, load_config
 from .dicomweb import DICOMwebClient, DICOMwebError, StudyQuery
 from .imaging import FrameDecodeError, VOIWindow, prepare_frame, render_rgba
 from .model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
+from .serve import add_serve_arguments, run_serve
 
 __all__ = ["main", "render_image"]
 
@@ -223,11 +226,17 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--window", metavar="C,W", help="window center,width (default: header's first)")
     render.add_argument("-o", "--output", required=True, metavar="PNG")
     render.set_defaults(run=_render)
+
+    serve = sub.add_parser("serve", help="serve a built dist, optionally proxying DICOMweb")
+    add_serve_arguments(serve)
+    serve.set_defaults(run=None)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return run_serve(args)
     try:
         return asyncio.run(args.run(args))
     except (CLIError, *EXPECTED_ERRORS) as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["ConfigError", "DicomWebSource", "OidcConfig", "AppConfig", "load_config"]
+__all__ = ["AppConfig", "ConfigError", "DicomWebSource", "OidcConfig", "load_config"]
 
 
 class ConfigError(ValueError):
@@ -72,9 +72,9 @@ class DicomWebSource:
                         f"'strict', not {value!r}"
                     )
                 continue
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
                 raise ConfigError(
-                    f"data source {self.name!r}: {f.name} must be {str(f.type)}, "
+                    f"data source {self.name!r}: {f.name} must be {f.type!s}, "
                     f"not {type(value).__name__} {value!r}"
                 )
         if not self.qidoRoot or not self.wadoRoot:
@@ -171,6 +171,12 @@ class AppConfig:
         if isinstance(oidc, list):  # OHIF writes oidc as a list of one
             oidc = oidc[0] if oidc else None
         known = {"dataSources", "defaultDataSourceName", "oidc", "allowConfigUrl"}
+        if oidc is not None and not isinstance(oidc, dict):
+            raise ConfigError("config.oidc must be an object")
+        if isinstance(oidc, dict):
+            unknown = sorted(set(oidc) - {f.name for f in fields(OidcConfig)})
+            if unknown:
+                raise ConfigError(f"config.oidc has unknown keys: {', '.join(unknown)}")
         return cls(
             dataSources=tuple(DicomWebSource.from_json(s) for s in sources),
             defaultDataSourceName=obj.get("defaultDataSourceName", ""),

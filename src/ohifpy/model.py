@@ -11,17 +11,19 @@ Objects validate in their constructors and are built with ``from_dataset``
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 from pydicom import Dataset
 
+from .imaging.functional_groups import frame_functional_group
+
 __all__ = [
-    "ModelError",
-    "Instance",
-    "ImageRef",
     "DisplaySet",
+    "ImageRef",
+    "Instance",
+    "ModelError",
     "Series",
     "Study",
     "display_sets_from_instances",
@@ -66,24 +68,11 @@ def _required_uid(ds: Dataset, keyword: str, what: str) -> str:
     return uid
 
 
-def _frame_group(ds: Dataset, frame_index: int, sequence: str) -> Dataset | None:
-    """The functional-group item for a frame: per-frame if present, else shared (enhanced IODs)."""
-    for groups, index in (
-        (ds.get("PerFrameFunctionalGroupsSequence"), frame_index),
-        (ds.get("SharedFunctionalGroupsSequence"), 0),
-    ):
-        if groups and index < len(groups) and sequence in groups[index]:
-            items = groups[index][sequence].value
-            if items:
-                return items[0]
-    return None
-
-
 @dataclass(frozen=True)
 class ImageRef:
     """One displayable image: a frame (1-based, as in WADO-RS) of an instance, with its plane."""
 
-    instance: "Instance"
+    instance: Instance
     frame_number: int
     image_position: np.ndarray | None = field(default=None, compare=False, repr=False)
     image_orientation: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -152,9 +141,9 @@ class Instance:
         ds = self.metadata
         refs = []
         for index in range(self.number_of_frames):
-            position = _floats(_frame_group(ds, index, "PlanePositionSequence"),
+            position = _floats(frame_functional_group(ds, index, "PlanePositionSequence"),
                                "ImagePositionPatient", 3)
-            orientation = _floats(_frame_group(ds, index, "PlaneOrientationSequence"),
+            orientation = _floats(frame_functional_group(ds, index, "PlaneOrientationSequence"),
                                   "ImageOrientationPatient", 6)
             if position is None and self.number_of_frames == 1:
                 position = _floats(ds, "ImagePositionPatient", 3)
@@ -228,7 +217,7 @@ class DisplaySet:
     def pixel_spacing(self) -> np.ndarray | None:
         """(row spacing, column spacing) in mm of the first image, when known."""
         ds = self.images[0].instance.metadata
-        measures = _frame_group(ds, self.images[0].frame_index, "PixelMeasuresSequence")
+        measures = frame_functional_group(ds, self.images[0].frame_index, "PixelMeasuresSequence")
         return _floats(measures, "PixelSpacing", 2) if measures is not None else _floats(
             ds, "PixelSpacing", 2
         )

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
 
-from pydicom.dataelem import RawDataElement, convert_raw_data_element, empty_value_for_VR
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
@@ -25,9 +25,9 @@ from .errors import DicomJSONError
 
 __all__ = [
     "PIXEL_DATA_TAGS",
-    "datasets_from_json",
-    "dataset_from_json",
     "bulk_data_uris",
+    "dataset_from_json",
+    "datasets_from_json",
     "iter_bulk_data",
     "set_bulk_data",
 ]
@@ -68,16 +68,14 @@ def dataset_from_json(obj: Any, url: str, index: int = 0) -> Dataset:
             f"dataset {index + 1} is a JSON {type(obj).__name__}, not an object", url
         )
     try:
-        ds = Dataset.from_json(obj, bulk_data_uri_handler=_value_left_on_server)
+        # No handler: pydicom then leaves bulk data values empty (fetched later), and
+        # skips the inspect.signature() call it makes per element when given one
+        # (40% of parsing a 200-instance series' metadata).
+        ds = Dataset.from_json(obj)
         _record_bulk_data_uris(ds, obj, url)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DicomJSONError(f"dataset {index + 1} is not DICOM JSON: {exc}", url) from None
     return ds
-
-
-def _value_left_on_server(tag: str, vr: str, uri: str) -> Any:
-    """Bulk data handler for pydicom: the value stays empty until it is fetched."""
-    return empty_value_for_VR(vr)
 
 
 def _record_bulk_data_uris(ds: Dataset, obj: dict[str, Any], base_url: str) -> None:
