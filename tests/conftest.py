@@ -138,18 +138,20 @@ def dicomweb_source(orthanc: LoadedOrthanc) -> DicomWebSource:
 
 @dataclass(frozen=True)
 class BadStudy:
-    """A study stored in Orthanc whose first instance has a corrupt compressed frame."""
+    """A study stored in Orthanc with a corrupt frame, a good one, and one in MPEG-2."""
 
     study_uid: str
     series_uid: str
     corrupt_sop_uid: str
     good_sop_uid: str
+    unsupported_sop_uid: str
     transfer_syntax_uid: str
 
 
 @pytest.fixture(scope="session")
 def corrupt_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory) -> BadStudy:
-    """Two JPEG-LS CT slices under new UIDs; the first one's codestream cut and garbled.
+    """JPEG-LS CT slices under new UIDs: the first one's codestream cut and garbled, the
+    second intact, a third relabelled MPEG-2 video (no image codec decodes it).
 
     Orthanc stores it (it does not decode on store), so the damage is only seen by a
     client that decodes the frame: exactly the case the viewer must survive.
@@ -163,7 +165,7 @@ def corrupt_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFacto
         entropy_srcs=["corrupt", "series"])
     folder = tmp_path_factory.mktemp("corrupt")
     sops = []
-    for index, entry in enumerate(source.instances[:2]):
+    for index, entry in enumerate(source.instances[:3]):
         ds = pydicom.dcmread(orthanc.manifest.root / entry.path)
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
@@ -172,7 +174,10 @@ def corrupt_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFacto
         if index == 0:
             (frame,) = generate_frames(ds.PixelData, number_of_frames=1)
             ds.PixelData = encapsulate([frame[:64] + bytes(range(256)) * 4])
+        if index == 2:
+            ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2 MP@ML
         ds.save_as(folder / f"{index}.dcm", enforce_file_format=True)
         sops.append(str(ds.SOPInstanceUID))
     orthanc.server.upload(sorted(folder.glob("*.dcm")))
-    return BadStudy(study_uid, series_uid, sops[0], sops[1], source.transfer_syntax_uids[0])
+    return BadStudy(study_uid, series_uid, sops[0], sops[1], sops[2],
+                    source.transfer_syntax_uids[0])

@@ -31,7 +31,15 @@ from .media_types import (
 )
 from .multipart import build_multipart_related, parse_multipart_related
 from .part10 import read_instance, split_frames, stored_transfer_syntax
-from .query import SERIES_LIST_FIELDS, STUDY_LIST_FIELDS, StudyQuery, qido_params, with_query
+from .query import (
+    SERIES_LIST_FIELDS,
+    STUDY_LIST_FIELDS,
+    StudyQuery,
+    match_static,
+    qido_params,
+    static_search_url,
+    with_query,
+)
 from .retry import request_with_retries
 from .transport import Response, Transport
 
@@ -309,7 +317,10 @@ class DICOMwebClient:
             raise DICOMwebError(f"asked for frames {numbers}, the instance has {len(stored)}", url)
         if syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
             syntax = EXPLICIT_VR_LITTLE_ENDIAN  # pydicom inflated it while reading
-        media_type = media_type_for_transfer_syntax(syntax)
+        try:
+            media_type = media_type_for_transfer_syntax(syntax)
+        except ValueError:  # e.g. video: no frame media type, the decoder will say so
+            media_type = OCTET_STREAM
         return [
             Frame(n, stored[n - 1], syntax, f"{media_type}; transfer-syntax={syntax}")
             for n in numbers
@@ -427,6 +438,9 @@ class DICOMwebClient:
         limit: int | None,
         offset: int,
     ) -> list[Dataset]:
+        if self.source.staticWado:  # a file tree: read the whole list, match here
+            datasets = await self._get_datasets(static_search_url(url))
+            return match_static(datasets, filters, limit=limit, offset=offset)
         params = qido_params(self.source, filters, fields=fields, limit=limit, offset=offset)
         return await self._get_datasets(with_query(url, params, self.source.queryEncoding))
 
