@@ -9,9 +9,17 @@
 //   node scripts/pyodide_node.mjs smoke INDEX_DIR PACKAGE[,PACKAGE] MODULE[,MODULE]
 //       Load Pyodide from a built dist (INDEX_DIR = dist/pyodide, its own lock and
 //       stdlib), loadPackage the packages, import the modules; prints JSON timings (ms).
+//
+//   node scripts/pyodide_node.mjs pytest INDEX_DIR WHEEL[,WHEEL] PYDICOM_DATA_DIR [PYTEST_ARG...]
+//       Run the core's tests under Pyodide from a built dist: loadPackage ohifpy (with
+//       numpy and pydicom from the dist's lock, as the browser worker does), unpack the
+//       pure-Python wheels (pytest and its dependencies) into site-packages, link
+//       pydicom's test data (PYDICOM_DATA_DIR, the host's pydicom/data: the dist drops
+//       it), then pytest.main(PYTEST_ARGS) with paths relative to the current directory.
+//       Exits with pytest's exit code.
 
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync, writeSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadPyodide } from "pyodide";
 
@@ -60,12 +68,56 @@ async function smoke(indexDir, packages, modules) {
   );
 }
 
+// Runs inside Pyodide: everything host-side is under HOST. Bytecode and hypothesis's
+// example database must not land in the host's tree; fd-level capture (dup2) does not
+// exist in Pyodide, hence --capture=sys; pytest-asyncio and pytest-timeout are not
+// installed, so their pyproject options are unknown here (a warning, silenced).
+const PYTEST_MAIN = `
+import os, sys, zipfile, site
+sys.dont_write_bytecode = True
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = "/tmp/.hypothesis"
+purelib = site.getsitepackages()[0]
+for wheel in wheels:
+    zipfile.ZipFile(wheel).extractall(purelib)
+import pydicom.data
+for name in ("test_files", "charset_files"):
+    link = os.path.join(os.path.dirname(pydicom.data.__file__), name)
+    if not os.path.exists(link):
+        os.symlink(os.path.join(pydicom_data, name), link)
+os.chdir(cwd)
+import pytest
+exit_code = int(pytest.main([
+    "--capture=sys", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestConfigWarning", *args
+]))
+`;
+
+async function runPytest(indexDir, wheels, pydicomData, pytestArgs) {
+  const pyodide = await loadPyodide({ indexURL: indexDir + "/" });
+  pyodide.setStdout({ write: (bytes) => writeSync(1, bytes) });
+  pyodide.setStderr({ write: (bytes) => writeSync(2, bytes) });
+  await pyodide.loadPackage(["ohifpy"], { messageCallback: () => {} });
+  mountHost(pyodide);
+  const namespace = pyodide.toPy({
+    wheels: wheels.split(",").map((wheel) => HOST + resolve(wheel)),
+    pydicom_data: HOST + resolve(pydicomData),
+    cwd: HOST + process.cwd(),
+    args: pytestArgs,
+  });
+  pyodide.runPython(PYTEST_MAIN, { globals: namespace });
+  return namespace.get("exit_code");
+}
+
 const [command, ...args] = process.argv.slice(2);
 if (command === "compile" && args.length === 1) {
   await compile(args[0]);
 } else if (command === "smoke" && args.length === 3) {
   await smoke(...args);
+} else if (command === "pytest" && args.length >= 3) {
+  process.exitCode = await runPytest(args[0], args[1], args[2], args.slice(3));
 } else {
-  console.error("usage: pyodide_node.mjs compile JOBS.json | smoke INDEX_DIR PACKAGES MODULES");
+  console.error(
+    "usage: pyodide_node.mjs compile JOBS.json | smoke INDEX_DIR PACKAGES MODULES" +
+      " | pytest INDEX_DIR WHEEL[,WHEEL] PYDICOM_DATA_DIR [PYTEST_ARG...]",
+  );
   process.exit(2);
 }

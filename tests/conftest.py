@@ -1,15 +1,19 @@
-"""Session fixtures: the generated test data, a real Orthanc loaded with it, a data source.
+"""Session fixtures: the generated test data, a real Orthanc loaded with it, a data source,
+a static build.
 
 ``testdata`` runs scripts/make_test_data.py's generator (cached by content under
 .cache/testdata/); ``orthanc`` starts one Orthanc for the whole session and loads every
 file of the manifest through Orthanc's REST API. A missing Orthanc is a failure, not a
-skip: a skipped server test would pass silently.
+skip: a skipped server test would pass silently. ``dist`` is one real
+scripts/build_static.py build shared by every test that reads a dist.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +27,8 @@ from orthanc import OrthancError, OrthancServer, start_orthanc
 from ohifpy.config import DicomWebSource
 
 ROOT = Path(__file__).resolve().parents[1]
+DIST_BASE_PATH = "/ohifpy/"
+"""The session dist is built for a subpath, the harder case for every URL in it."""
 
 
 def _import_script(name: str) -> ModuleType:
@@ -85,6 +91,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "orthanc" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.orthanc)
+
+
+def build_static_site(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run scripts/build_static.py with `args`; the caller checks the exit code."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_static.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> None:
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not found: the static build needs Node.js 18+ with npm "
+            "(Debian: apt-get install nodejs npm)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real build (npm packages, Pyodide under Node) for the session, slow when cold."""
+    out = tmp_path_factory.mktemp("build") / "dist"
+    proc = build_static_site("--out", str(out), "--base-path", DIST_BASE_PATH)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return out
 
 
 @pytest.fixture(scope="session")

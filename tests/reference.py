@@ -13,12 +13,27 @@ DICOM JSON (:func:`metadata_of`), and small synthetic instances
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import generate_frames
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+
+def needs_codec_plugin(*cases: object) -> list:
+    """Parametrize `cases` that pydicom decodes only through pylibjpeg or Pillow.
+
+    They are marked ``cpython_only``: Pyodide has neither plugin (the browser
+    registers WebAssembly codecs instead). A tuple case spreads over several arguments.
+    """
+    return [
+        pytest.param(*(case if isinstance(case, tuple) else (case,)),
+                     marks=pytest.mark.cpython_only)
+        for case in cases
+    ]
+
 
 #: pydicom's shipped test files (available without download) that the pipeline
 #: decodes and renders, native and encapsulated, with what each exercises.
@@ -40,28 +55,30 @@ RENDERABLE_TEST_FILES = [
     "rtdose_expb.dcm",
     "liver_1frame.dcm",  # 1-bit
     "liver_expb_1frame.dcm",
-    "MR_small_RLE.dcm",
+    "MR_small_RLE.dcm",  # RLE: pydicom's own decoder, also in Pyodide
     "SC_rgb_rle.dcm",
     "SC_rgb_rle_16bit_2frame.dcm",
     "SC_rgb_rle_32bit_2frame.dcm",
     "rtdose_rle.dcm",
-    "SC_rgb_jpeg_dcmtk.dcm",  # JPEG baseline YBR_FULL
-    "SC_rgb_dcmtk_+eb+cy+np.dcm",  # JPEG baseline YBR_FULL_422
-    "SC_rgb_dcmtk_+eb+cr.dcm",  # JPEG baseline RGB
-    "SC_rgb_small_odd_jpeg.dcm",
-    "examples_ybr_color.dcm",  # 30 JPEG frames
-    "JPGExtended.dcm",  # 12-bit JPEG extended
-    "SC_rgb_jpeg_gdcm.dcm",  # JPEG lossless SV1
-    "MR_small_jpeg_ls_lossless.dcm",
-    "JPEGLSNearLossless_08.dcm",
-    "JPEGLSNearLossless_16.dcm",
-    "SC_rgb_jls_lossy_line.dcm",
-    "MR_small_jp2klossless.dcm",
-    "JPEG2000.dcm",
-    "693_J2KI.dcm",  # 14-bit lossy JPEG 2000
-    "J2K_pixelrep_mismatch.dcm",  # codestream signedness differs from the header
-    "examples_jpeg2k.dcm",  # YBR_RCT
-    "GDCMJ2K_TextGBR.dcm",
+    *needs_codec_plugin(
+        "SC_rgb_jpeg_dcmtk.dcm",  # JPEG baseline YBR_FULL
+        "SC_rgb_dcmtk_+eb+cy+np.dcm",  # JPEG baseline YBR_FULL_422
+        "SC_rgb_dcmtk_+eb+cr.dcm",  # JPEG baseline RGB
+        "SC_rgb_small_odd_jpeg.dcm",
+        "examples_ybr_color.dcm",  # 30 JPEG frames
+        "JPGExtended.dcm",  # 12-bit JPEG extended
+        "SC_rgb_jpeg_gdcm.dcm",  # JPEG lossless SV1
+        "MR_small_jpeg_ls_lossless.dcm",
+        "JPEGLSNearLossless_08.dcm",
+        "JPEGLSNearLossless_16.dcm",
+        "SC_rgb_jls_lossy_line.dcm",
+        "MR_small_jp2klossless.dcm",
+        "JPEG2000.dcm",
+        "693_J2KI.dcm",  # 14-bit lossy JPEG 2000
+        "J2K_pixelrep_mismatch.dcm",  # codestream signedness differs from the header
+        "examples_jpeg2k.dcm",  # YBR_RCT
+        "GDCMJ2K_TextGBR.dcm",
+    ),
 ]
 
 _PROBES = np.array([-1e300, 1e300])

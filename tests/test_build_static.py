@@ -1,8 +1,9 @@
 """scripts/build_static.py: one real build (npm packages, Pyodide under Node) checked file by file.
 
 The build is slow (Pyodide compiles the stdlib on a cold cache), so it runs once per
-session with ``--base-path /ohifpy/`` and every test reads that dist. Node and npm are
-required: without them the build cannot run, and that is a failure, not a skip.
+session (conftest's ``dist``, with ``--base-path /ohifpy/``) and every test reads that
+dist. Node and npm are required: without them the build cannot run, and that is a
+failure, not a skip.
 """
 
 from __future__ import annotations
@@ -20,42 +21,14 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
+from conftest import DIST_BASE_PATH as BASE
+from conftest import ROOT, build_static_site
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import build_static
 
-BASE = "/ohifpy/"
-
-
-def _build(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_static.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="session")
-def node_tools() -> None:
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} not found: the static build needs Node.js 18+ with npm "
-            "(Debian: apt-get install nodejs npm)",
-            pytrace=False,
-        )
-
-
-@pytest.fixture(scope="session")
-def dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("build") / "dist"
-    proc = _build("--out", str(out), "--base-path", BASE)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    return out
+pytestmark = pytest.mark.cpython_only  # npm, Node and subprocesses
 
 
 @pytest.fixture(scope="session")
@@ -252,7 +225,7 @@ def test_bad_config_stops_the_build(node_tools: None, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"dataSources": [{"configuration": {"name": "x", "qidoRoot": "q"}}]}))
     out = tmp_path / "dist"
-    proc = _build("--out", str(out), "--config", str(bad), "--no-demo")
+    proc = build_static_site("--out", str(out), "--config", str(bad), "--no-demo")
     assert proc.returncode == 1
     assert "invalid app config" in proc.stderr and "wadoRoot" in proc.stderr
     assert not out.exists()
@@ -269,7 +242,7 @@ def test_tampered_wheel_stops_the_build(
     pillow = source / lock["packages"]["pillow"]["file_name"]
     pillow.write_bytes(pillow.read_bytes() + b"tampered")
     out = tmp_path / "dist"
-    proc = _build("--out", str(out), "--pyodide-dist", str(source), "--no-demo")
+    proc = build_static_site("--out", str(out), "--pyodide-dist", str(source), "--no-demo")
     assert proc.returncode == 1
     assert pillow.name in proc.stderr
     assert npm_lock["packages"]["pillow"]["sha256"] in proc.stderr

@@ -14,6 +14,8 @@ from conftest import BadStudy, LoadedOrthanc
 
 from ohifpy.cli import main
 
+pytestmark = pytest.mark.cpython_only  # Orthanc, httpx, Pillow, the CLI
+
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))

@@ -34,6 +34,8 @@ from ohifpy.dicomweb.dicom_json import bulk_data_uris
 from ohifpy.dicomweb.retry import MAX_DELAY, retry_delay
 from ohifpy.dicomweb.transport import Response
 
+pytestmark = pytest.mark.cpython_only  # httpx and a threaded HTTP server on sockets
+
 JSON = "application/dicom+json"
 STUDY = {
     "0020000D": {"vr": "UI", "Value": ["1.2.3"]},

@@ -13,7 +13,14 @@ import pydicom
 import pytest
 from pydicom.pixels import convert_color_space
 from pydicom.uid import JPEG2000Lossless, RLELossless
-from reference import RENDERABLE_TEST_FILES, frames_of, load, metadata_of, synthetic_instance
+from reference import (
+    RENDERABLE_TEST_FILES,
+    frames_of,
+    load,
+    metadata_of,
+    needs_codec_plugin,
+    synthetic_instance,
+)
 
 from ohifpy.imaging import (
     DecodedFrame,
@@ -99,8 +106,10 @@ def test_decode_frame_equals_pydicom_pixel_array(name):
 @pytest.mark.parametrize(
     ("name", "photometric"),
     [
-        ("examples_jpeg2k.dcm", "RGB"),  # the JPEG 2000 decoder inverts YBR_RCT
-        ("SC_rgb_dcmtk_+eb+cy+np.dcm", "YBR_FULL_422"),  # JPEG decoding leaves YCbCr
+        *needs_codec_plugin(
+            ("examples_jpeg2k.dcm", "RGB"),  # the JPEG 2000 decoder inverts YBR_RCT
+            ("SC_rgb_dcmtk_+eb+cy+np.dcm", "YBR_FULL_422"),  # JPEG decoding leaves YCbCr
+        ),
         ("SC_ybr_full_422_uncompressed.dcm", "YBR_FULL"),  # upsampled native 4:2:2
         ("ExplVR_BigEnd.dcm", "RGB"),
         ("CT_small.dcm", "MONOCHROME2"),
@@ -139,6 +148,7 @@ def _ct_like(shape=(64, 48), seed=5) -> np.ndarray:
     return np.random.default_rng(seed).integers(-2000, 2000, shape).astype(np.int16)
 
 
+@pytest.mark.cpython_only
 @pytest.mark.parametrize(
     ("tool", "args", "syntax"),
     [
@@ -150,7 +160,7 @@ def _ct_like(shape=(64, 48), seed=5) -> np.ndarray:
 )
 def test_signed_lossless_jpeg_family_made_by_dcmtk(tmp_path, tool, args, syntax):
     if shutil.which(tool) is None:
-        pytest.skip(f"{tool} (dcmtk) is not installed")
+        pytest.fail(f"{tool} (dcmtk) is not installed: run scripts/setup.sh")
     original = _ct_like()
     synthetic_instance(original).save_as(tmp_path / "in.dcm", enforce_file_format=True)
     subprocess.run([tool, *args, tmp_path / "in.dcm", tmp_path / "out.dcm"], check=True)
@@ -160,9 +170,10 @@ def test_signed_lossless_jpeg_family_made_by_dcmtk(tmp_path, tool, args, syntax)
     np.testing.assert_array_equal(decoded.pixels, original)
 
 
+@pytest.mark.cpython_only
 def test_jpeg_ls_near_lossless_made_by_dcmtk_stays_within_its_bound(tmp_path):
     if shutil.which("dcmcjpls") is None:
-        pytest.skip("dcmcjpls (dcmtk) is not installed")
+        pytest.fail("dcmcjpls (dcmtk) is not installed: run scripts/setup.sh")
     original = (_ct_like() + 2000).astype(np.uint16)  # dcmtk's near-lossless is unsigned only
     synthetic_instance(original).save_as(tmp_path / "in.dcm", enforce_file_format=True)
     subprocess.run(
@@ -174,7 +185,7 @@ def test_jpeg_ls_near_lossless_made_by_dcmtk_stays_within_its_bound(tmp_path):
     assert np.abs(decoded.pixels.astype(int) - original).max() <= 3
 
 
-@pytest.mark.parametrize("syntax", [RLELossless, JPEG2000Lossless])
+@pytest.mark.parametrize("syntax", [RLELossless, *needs_codec_plugin(JPEG2000Lossless)])
 def test_signed_lossless_made_by_pydicom_encoders(syntax):
     original = _ct_like(seed=6)
     ds = synthetic_instance(original)
@@ -183,6 +194,7 @@ def test_signed_lossless_made_by_pydicom_encoders(syntax):
     np.testing.assert_array_equal(decoded.pixels, original)
 
 
+@pytest.mark.cpython_only
 @pytest.mark.parametrize(
     ("syntax", "options", "tolerance"),
     [
@@ -193,7 +205,7 @@ def test_signed_lossless_made_by_pydicom_encoders(syntax):
 )
 def test_htj2k_made_by_openjph(tmp_path, syntax, options, tolerance):
     if shutil.which("ojph_compress") is None:
-        pytest.skip("ojph_compress (openjph-tools) is not installed")
+        pytest.fail("ojph_compress (openjph-tools) is not installed: run scripts/setup.sh")
     original = np.random.default_rng(7).integers(0, 4096, (32, 48)).astype(np.uint16)
     (tmp_path / "in.pgm").write_bytes(b"P5\n48 32\n4095\n" + original.astype(">u2").tobytes())
     subprocess.run(
@@ -232,11 +244,13 @@ def test_known_syntax_without_decoder_names_it():
     ("name", "cut"),
     [
         ("MR_small_RLE.dcm", 2),  # truncated
-        ("MR_small_jp2klossless.dcm", 2),
-        ("MR_small_jpeg_ls_lossless.dcm", None),  # garbage
-        ("SC_rgb_jpeg_dcmtk.dcm", None),
-        ("SC_rgb_jpeg_gdcm.dcm", None),
-        ("JPGExtended.dcm", None),
+        *needs_codec_plugin(
+            ("MR_small_jp2klossless.dcm", 2),
+            ("MR_small_jpeg_ls_lossless.dcm", None),  # garbage
+            ("SC_rgb_jpeg_dcmtk.dcm", None),
+            ("SC_rgb_jpeg_gdcm.dcm", None),
+            ("JPGExtended.dcm", None),
+        ),
     ],
 )
 def test_corrupt_frame_raises_frame_decode_error_naming_the_syntax(name, cut):
@@ -315,6 +329,7 @@ def test_register_decoder_validates_its_arguments():
         register_decoder(PRIVATE_SYNTAX, "decoder")
 
 
+@pytest.mark.cpython_only  # a subprocess; the Pyodide run itself is the real check
 def test_imaging_works_without_the_codec_plugins():
     """As in Pyodide: no pylibjpeg, openjpeg, libjpeg, rle or Pillow."""
     script = textwrap.dedent(

@@ -10,6 +10,7 @@ from reference import (
     frames_of,
     load,
     metadata_of,
+    needs_codec_plugin,
     reference_render,
     synthetic_instance,
 )
@@ -53,7 +54,9 @@ def test_pydicom_test_files_match_the_reference(name):
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in exp")
-@pytest.mark.parametrize("name", ["MR_small.dcm", "CT_small.dcm", "MR_small_jp2klossless.dcm"])
+@pytest.mark.parametrize(
+    "name", ["MR_small.dcm", "CT_small.dcm", *needs_codec_plugin("MR_small_jp2klossless.dcm")]
+)
 @pytest.mark.parametrize(
     "window",
     [
@@ -159,6 +162,12 @@ def test_wide_32_bit_values_render_per_pixel_like_the_reference():
     assert_matches_reference(ds)
     del ds.WindowCenter, ds.WindowWidth
     assert_matches_reference(ds)
+
+
+@pytest.mark.parametrize(("dtype", "low"), [(np.uint32, 3_000_000_000), (np.int32, -70_000)])
+def test_narrow_32_bit_values_render_through_a_table_like_the_reference(dtype, low):
+    stored = (low + np.random.default_rng(16).integers(0, 300, (16, 16))).astype(dtype)
+    assert_matches_reference(synthetic_instance(stored))
 
 
 def test_constant_image_renders_mid_gray():

@@ -23,6 +23,8 @@ from ohifpy.dicomweb import DICOMwebClient, StudyQuery
 from ohifpy.imaging import PixelModule, decode_frame
 from ohifpy.model import Study
 
+pytestmark = pytest.mark.cpython_only  # Orthanc, httpx, Pillow, the CLI
+
 MANIFEST = make_test_data.ensure()
 STUDY_KEYS = [s.key for s in MANIFEST.studies]
 FRAMES_PER_STUDY = 4

@@ -21,6 +21,8 @@ import pytest
 
 from ohifpy.serve import run_serve
 
+pytestmark = pytest.mark.cpython_only  # a server process, sockets, ssl
+
 QUERY = "/dicom-web/studies?PatientName=A*^B&includefield=00081030,00080061"
 
 

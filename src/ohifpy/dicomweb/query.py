@@ -7,6 +7,10 @@ supports fuzzy matching, lists joined with ``,``. Two deliberate differences: an
 open date range stays open (``from-`` / ``-to``) instead of OHIF's today/1970
 stand-ins, and a list of Study Instance UIDs is joined with ``,`` (PS3.18 UID list
 matching) rather than ``\\``, because Orthanc 1.10 does not percent-decode ``%5C``.
+
+A ``staticWado`` source is a tree of files (see :mod:`ohifpy.static_wado`) that cannot
+answer a query: the client reads the whole list (:func:`static_search_url`) and
+applies the same parameters itself (:func:`match_static`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
+
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataset import Dataset
 
 from ..config import DicomWebSource
 
@@ -25,6 +32,8 @@ __all__ = [
     "qido_params",
     "encode_query",
     "with_query",
+    "static_search_url",
+    "match_static",
 ]
 
 # Attributes the study list shows that servers do not all return by default
@@ -158,3 +167,72 @@ def with_query(
     """``url`` with ``params`` appended as its encoded query string (if any)."""
     items = list(params.items()) if isinstance(params, Mapping) else list(params)
     return f"{url}?{encode_query(items, encoding)}" if items else url
+
+
+def static_search_url(url: str) -> str:
+    """Where a static tree keeps the list a QIDO ``url`` would search (``.../index.json``).
+
+    A path cannot be both the list and the folder of its children, so the list is a file
+    inside that folder.
+    """
+    return f"{url}/index.json"
+
+
+def match_static(
+    datasets: Sequence[Dataset],
+    filters: Iterable[tuple[str, str]],
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Dataset]:
+    """The QIDO-RS answer a server would give, computed over a static list.
+
+    Matching follows PS3.4 C.2.2.2 as DICOMweb servers apply it: ``*``/``?``
+    wildcards, ``a-b`` ranges on dates and times, ``,`` lists of UIDs, any of the
+    values of a multi-valued attribute (ModalitiesInStudy), person names without
+    regard to case. Parameters that are not attributes (``fuzzymatching``) are
+    ignored, as a server that does not support them would.
+    """
+    tests = []
+    for key, value in filters:
+        tag = _tag(key)
+        if tag is not None and value:
+            tests.append((tag, dictionary_VR(tag), value))
+    matched = [ds for ds in datasets if all(_matches(ds, *test) for test in tests)]
+    end = None if limit is None else offset + limit
+    return matched[offset:end]
+
+
+def _tag(key: str) -> int | None:
+    """The tag of a QIDO key (keyword or 8 hex digits), None for other parameters."""
+    if re.fullmatch(r"[0-9A-Fa-f]{8}", key):
+        tag = int(key, 16)
+    else:
+        tag = tag_for_keyword(key)
+    try:
+        return tag if tag is not None and dictionary_VR(tag) else None
+    except KeyError:
+        return None
+
+
+def _matches(ds: Dataset, tag: int, vr: str, query: str) -> bool:
+    values = ds[tag].value if tag in ds else None
+    if values is None or isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        values = [values]
+    texts = ["" if v is None else str(v) for v in values]
+    if vr == "UI":
+        wanted = set(_UID_SEPARATORS.split(query))
+        return any(text in wanted for text in texts)
+    if vr in ("DA", "TM", "DT") and "-" in query:
+        low, high = query.split("-", 1)
+        return any(text and (not low or text >= low) and (not high or text <= high)
+                   for text in texts)
+    alternatives = query.split(",") if vr == "CS" else [query]
+    flags = re.IGNORECASE if vr == "PN" else 0
+    patterns = [re.compile(_wildcard_regex(a), flags) for a in alternatives]
+    return any(p.fullmatch(text) for p in patterns for text in texts)
+
+
+def _wildcard_regex(value: str) -> str:
+    """A QIDO value with ``*`` and ``?`` wildcards as a regular expression."""
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value)

@@ -94,4 +94,4 @@ class PaletteColorLUT:
     def lookup(self, stored: np.ndarray) -> np.ndarray:
         """RGB of each stored value, shape ``stored.shape + (3,)``."""
         index = np.clip(stored.astype(np.int64) - self.first_mapped, 0, len(self.rgb) - 1)
-        return np.take(self.rgb, index, axis=0)
+        return np.take(self.rgb, index.astype(np.intp), axis=0)  # np.take: intp, int32 in wasm32

@@ -79,4 +79,4 @@ class LookupTable:
         """Map `values` (rounded to integers) through the table."""
         index = np.rint(values) if values.dtype.kind == "f" else values
         index = np.clip(index.astype(np.int64) - self.first_mapped, 0, self.data.size - 1)
-        return np.take(self.data, index)
+        return np.take(self.data, index.astype(np.intp))  # np.take: intp, int32 in wasm32

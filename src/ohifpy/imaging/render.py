@@ -169,7 +169,8 @@ def _table_index(frame: ImageFrame) -> tuple[np.ndarray, np.ndarray] | None:
     low, high = (int(end) for end in frame.stored_range)
     if high - low >= max(1 << 16, stored.size):
         return None
-    return np.arange(low, high + 1, dtype=np.int64), stored - stored.dtype.type(low)
+    index = (stored - stored.dtype.type(low)).astype(np.intp)  # np.take: intp, int32 in wasm32
+    return np.arange(low, high + 1, dtype=np.int64), index
 
 
 def _gray_levels(

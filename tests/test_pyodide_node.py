@@ -1,0 +1,66 @@
+"""The core's own tests under Pyodide in Node, from a built dist: CPython-only assumptions fail here.
+
+``scripts/pyodide_node.mjs pytest`` loads the dist's Pyodide and its ``ohifpy`` package
+(numpy and pydicom from the dist's lock, as the browser worker does), installs pytest and
+hypothesis from PyPI wheels of the versions this run uses, and runs this directory
+without what is marked ``cpython_only`` or needs Orthanc. A module marked
+``cpython_only`` as a whole is not even imported there (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import pydicom.data
+import pytest
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from build_static import NODE_SCRIPT, pip_download
+
+pytestmark = pytest.mark.cpython_only  # Node in a subprocess
+
+TEST_WHEELS = (
+    "pytest", "pluggy", "iniconfig", "packaging", "pygments", "hypothesis", "sortedcontainers"
+)
+"""pytest and hypothesis with their dependencies on Python 3.12: all pure Python."""
+MIN_PASSED = 250
+"""Of 288 when this was written: a much smaller count means tests went missing."""
+
+
+def test_core_tests_pass_under_pyodide(dist: Path) -> None:
+    wheels = [pip_download(f"{name}=={version(name)}") for name in TEST_WHEELS]
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            "node",
+            str(NODE_SCRIPT),
+            "pytest",
+            str(dist / "pyodide"),
+            ",".join(map(str, wheels)),
+            str(Path(pydicom.data.__file__).parent),
+            "tests",
+            "-m", "not cpython_only and not orthanc",
+            "--ignore=tests/browser",  # the Chromium suite
+            "-q",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    output = f"{proc.stdout[-8000:]}\n{proc.stderr[-3000:]}"
+    summaries = re.findall(r"^=* ?((?:\d+ \w+, )*\d+ \w+) in [\d.]+s", proc.stdout, re.MULTILINE)
+    assert summaries, f"no pytest summary (exit {proc.returncode}):\n{output}"
+    print(f"Pyodide: {summaries[-1]} ({seconds:.1f} s in Node)")
+    counts = {word: int(n) for n, word in re.findall(r"(\d+) (\w+)", summaries[-1])}
+    assert proc.returncode == 0 and not counts.get("failed"), output
+    assert counts["passed"] >= MIN_PASSED, output
