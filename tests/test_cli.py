@@ -31,6 +31,7 @@ def test_studies_table_lists_the_ct_and_filters(orthanc: LoadedOrthanc, capsys) 
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["Patient", "MRN", "Date"]
     assert ct.study_uid in out and ct.patient_id in out and "200" in lines[1]
+    assert ct.description in lines[1]  # Orthanc sends it only when asked (includefield)
     assert lines[-1] == "1 study"
 
     code, out, _ = run(capsys, "studies", "--dicomweb", orthanc.dicomweb_root,

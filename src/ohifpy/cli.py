@@ -40,7 +40,9 @@ def _source(args: argparse.Namespace) -> DicomWebSource:
         return config.source(args.source) if args.source else config.default_source
     if not args.dicomweb:
         raise CLIError("give --dicomweb URL or --config FILE")
-    options: dict[str, Any] = {"timeout": args.timeout}
+    # includefield: servers ignore it when unsupported (PS3.18), and without it Orthanc
+    # leaves StudyDescription out of study rows.
+    options: dict[str, Any] = {"timeout": args.timeout, "qidoSupportsIncludeField": True}
     if args.transfer_syntax:
         options["requestTransferSyntaxUID"] = args.transfer_syntax
     return DicomWebSource.from_url(args.dicomweb, **options)
