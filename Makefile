@@ -1,7 +1,7 @@
-# The two commands: `make test` (everything, from a fresh machine) and `make bench`.
+# The two commands of the README: `make demo` (the viewer on its demo data) and `make test`.
 PYTHON := .venv/bin/python
 
-.PHONY: setup test bench testdata
+.PHONY: setup test bench testdata demo
 
 setup:
 	scripts/setup.sh
@@ -18,3 +18,8 @@ bench: setup testdata
 
 testdata: setup
 	$(PYTHON) scripts/make_test_data.py
+
+# Build the static site with the built-in demo data source and serve it on 127.0.0.1.
+demo: setup
+	$(PYTHON) scripts/build_static.py --out dist
+	.venv/bin/ohifpy serve --dist dist --port $${PORT:-8000}

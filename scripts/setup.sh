@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # orthanc*: the DICOMweb server the tests start themselves; dcmtk, libgdcm-tools,
-# openjph-tools: encoders of scripts/make_test_data.py; dicom3tools: dciodvfy for checking files.
-PACKAGES=(orthanc orthanc-dicomweb orthanc-gdcm dcmtk libgdcm-tools openjph-tools dicom3tools)
+# openjph-tools: encoders of scripts/make_test_data.py; dicom3tools: dciodvfy for checking files;
+# chromium: the real browser of the browser tests (Playwright drives it; no browser download).
+PACKAGES=(orthanc orthanc-dicomweb orthanc-gdcm dcmtk libgdcm-tools openjph-tools dicom3tools
+          chromium)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
