@@ -73,7 +73,14 @@ SITE_PACKAGES = "/lib/python3.12/site-packages/"
 STDLIB_MOUNT = "/lib/python312.zip/"
 SMOKE_PACKAGES = ("ohifpy",)
 DEMO_CT_SLICES = 40  # 512x512 slices: 20 MB of demo, enough to scroll, small enough to host
-SMOKE_IMPORTS = ("numpy", "pydicom", "pydicom.pixels", "ohifpy", "ohifpy.config")
+SMOKE_IMPORTS = (
+    "numpy",
+    "pydicom",
+    "pydicom.pixels",
+    "ohifpy",
+    "ohifpy.config",
+    "ohifpy.worker_api",  # what web/worker.js imports: the whole core, fetch transport aside
+)
 
 # dist/codecs/<name> <- node_modules/<package>/<path>: decode-only builds where published.
 CODECS = {

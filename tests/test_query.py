@@ -7,6 +7,7 @@ from urllib.parse import unquote
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydicom import Dataset
 
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import StudyQuery
@@ -14,7 +15,9 @@ from ohifpy.dicomweb.query import (
     SERIES_LIST_FIELDS,
     STUDY_LIST_FIELDS,
     encode_query,
+    match_static,
     qido_params,
+    static_search_url,
     with_query,
 )
 
@@ -180,3 +183,42 @@ def test_any_value_survives_encoding_and_cannot_break_the_query(value, encoding)
 def test_with_query_appends_only_when_there_are_params():
     assert with_query("http://s/studies", [], "minimal") == "http://s/studies"
     assert with_query("http://s/studies", {"limit": "1"}, "minimal") == "http://s/studies?limit=1"
+
+
+def _study(name: str, date: str, modalities: list[str], uid: str) -> Dataset:
+    ds = Dataset()
+    ds.PatientName, ds.StudyDate, ds.StudyInstanceUID = name, date, uid
+    ds.ModalitiesInStudy = modalities
+    return ds
+
+
+STATIC_LIST = [
+    _study("Doe^John", "20200105", ["CT", "SR"], "1.2.3"),
+    _study("Roe^Jane", "20210105", ["MR"], "1.2.4"),
+    _study("Poe^Edgar", "", [], "1.2.5"),
+]
+
+
+@pytest.mark.parametrize(("filters", "names"), [
+    ([], ["Doe^John", "Roe^Jane", "Poe^Edgar"]),
+    ([("PatientName", "doe*")], ["Doe^John"]),  # wildcard, person names ignore case
+    ([("PatientName", "*o?^J*")], ["Doe^John", "Roe^Jane"]),
+    ([("PatientName", "Doe")], []),  # single value matching is whole-value
+    ([("StudyDate", "2021-")], ["Roe^Jane"]),  # open range; empty dates never match one
+    ([("StudyDate", "-20201231")], ["Doe^John"]),
+    ([("StudyDate", "20200105")], ["Doe^John"]),
+    ([("ModalitiesInStudy", "MR,SR")], ["Doe^John", "Roe^Jane"]),  # any of the values
+    ([("0020000D", "1.2.4,1.2.5")], ["Roe^Jane", "Poe^Edgar"]),  # UID list, by tag
+    ([("StudyInstanceUID", "1.2.3"), ("ModalitiesInStudy", "MR")], []),  # all must match
+    ([("fuzzymatching", "true"), ("AccessionNumber", "")], ["Doe^John", "Roe^Jane", "Poe^Edgar"]),
+    ([("AccessionNumber", "A1")], []),  # absent attribute: only universal matching
+])
+def test_static_lists_are_matched_as_a_server_would(filters, names):
+    assert [str(ds.PatientName) for ds in match_static(STATIC_LIST, filters)] == names
+
+
+def test_static_lists_page_with_limit_and_offset():
+    assert [ds.StudyInstanceUID for ds in match_static(STATIC_LIST, [], limit=1, offset=1)] == [
+        "1.2.4"]
+    assert match_static(STATIC_LIST, [], offset=5) == []
+    assert static_search_url("http://h/demo/studies") == "http://h/demo/studies/index.json"

@@ -26,14 +26,14 @@ from pydicom.dataset import Dataset
 from ..config import DicomWebSource
 
 __all__ = [
-    "StudyQuery",
-    "STUDY_LIST_FIELDS",
     "SERIES_LIST_FIELDS",
-    "qido_params",
+    "STUDY_LIST_FIELDS",
+    "StudyQuery",
     "encode_query",
-    "with_query",
-    "static_search_url",
     "match_static",
+    "qido_params",
+    "static_search_url",
+    "with_query",
 ]
 
 # Attributes the study list shows that servers do not all return by default
@@ -225,8 +225,9 @@ def _matches(ds: Dataset, tag: int, vr: str, query: str) -> bool:
         return any(text in wanted for text in texts)
     if vr in ("DA", "TM", "DT") and "-" in query:
         low, high = query.split("-", 1)
-        return any(text and (not low or text >= low) and (not high or text <= high)
-                   for text in texts)
+        return any(
+            text and (not low or text >= low) and (not high or text <= high) for text in texts
+        )
     alternatives = query.split(",") if vr == "CS" else [query]
     flags = re.IGNORECASE if vr == "PN" else 0
     patterns = [re.compile(_wildcard_regex(a), flags) for a in alternatives]

@@ -137,7 +137,7 @@ def render_rgba(
     else:
         packed = _pack_gray(_gray_levels(frame, inputs, window, invert))
     if indexed is not None:
-        packed = np.take(packed, indexed[1])
+        packed = packed[indexed[1]]  # fancy indexing: 5x np.take's speed in Pyodide
     return packed.view(np.uint8).reshape(*frame.stored.shape, 4)
 
 
@@ -198,9 +198,9 @@ def _render_rgb(rgb: np.ndarray, window: VOIWindow | None, invert: bool) -> np.n
         if window is not None:
             table = np.rint(window.apply(table) * 255.0).astype(np.uint8)
         channel = (255 - table if invert else table).astype(_RGBA)
-        packed = np.take(channel, rgb[..., 0])
-        packed |= np.take(channel << np.uint32(8), rgb[..., 1])
-        packed |= np.take(channel << np.uint32(16) | _OPAQUE, rgb[..., 2])
+        packed = channel[rgb[..., 0]]
+        packed |= (channel << np.uint32(8))[rgb[..., 1]]
+        packed |= (channel << np.uint32(16) | _OPAQUE)[rgb[..., 2]]
     return packed.view(np.uint8).reshape(*rgb.shape[:2], 4)
 
 

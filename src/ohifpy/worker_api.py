@@ -1,0 +1,517 @@
+"""The one surface the browser worker calls: a request in, a JSON-able answer out.
+
+``web/worker.js`` hands every message of the page, ``{id, method, args}``, to
+:meth:`WorkerAPI.handle` and posts back what it returns: ``{"result": ...}`` or
+``{"error": {"type", "message"}}``. Everything the page shows is computed here, in
+the same Python that ``ohifpy render`` runs in CPython: the study list rows, the
+display sets of a study, and each image as RGBA bytes with its overlay text. The page
+only paints, transforms the canvas and routes input.
+
+Decoded frames are kept in a byte-bounded LRU cache, so a window/level drag
+re-renders from the cached :class:`~ohifpy.imaging.ImageFrame` (one table lookup per
+pixel) instead of fetching and decoding again. ``loadSeries`` fills that cache for a
+whole stack, nearest images first, and reports progress through the ``emit`` callback
+(the worker posts ``{event, data}``).
+
+Strings from DICOM (names, descriptions) are returned as data; the page renders
+them as text, never as markup. No threads, no JS here: the transport is injected
+(``fetch`` in the browser, httpx in CPython tests) and the browser-only pieces are
+imported by :func:`create_for_browser` alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import sys
+import traceback
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urljoin
+
+from pydicom import Dataset
+from pydicom.uid import ExplicitVRLittleEndian
+
+from .config import AppConfig, ConfigError, DicomWebSource
+from .dicomweb import DICOMwebClient, DICOMwebError, StudyQuery, Transport
+from .imaging import (
+    FrameDecodeError,
+    ImageFrame,
+    PixelModuleError,
+    UnsupportedTransferSyntaxError,
+    VOIWindow,
+    prepare_frame,
+    render_rgba,
+)
+from .imaging.lut import LUTError
+from .model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
+
+__all__ = ["DEFAULT_CACHE_BYTES", "WorkerAPI", "create_for_browser"]
+
+DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
+"""Decoded frames kept for re-rendering: a 200-slice 512x512 CT takes 100 MB (and
+Pyodide's WebAssembly memory is 32-bit)."""
+LOAD_CONCURRENCY = 6
+"""Frame requests in flight while loading a series (what browsers allow per host)."""
+
+# Failures that belong to the data (or its server), told to the page without a traceback.
+EXPECTED_ERRORS = (
+    DICOMwebError,
+    FrameDecodeError,
+    PixelModuleError,
+    LUTError,
+    ConfigError,
+    ModelError,
+    ValueError,
+)
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+class FrameCache:
+    """Decoded frames by key, least recently used dropped first beyond ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._frames: OrderedDict[tuple[str, int], ImageFrame] = OrderedDict()
+
+    def get(self, key: tuple[str, int]) -> ImageFrame | None:
+        frame = self._frames.get(key)
+        if frame is not None:
+            self._frames.move_to_end(key)
+        return frame
+
+    def put(self, key: tuple[str, int], frame: ImageFrame) -> None:
+        if key in self._frames:
+            self.bytes -= self._frames.pop(key).stored.nbytes
+        self._frames[key] = frame
+        self.bytes += frame.stored.nbytes
+        while self.bytes > self.max_bytes and len(self._frames) > 1:
+            self.bytes -= self._frames.popitem(last=False)[1].stored.nbytes
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        return key in self._frames
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+class WorkerAPI:
+    """The viewer's state in the worker: data sources, open display sets, decoded frames.
+
+    Parameters
+    ----------
+    transport : Transport
+        Shared by the DICOMweb clients of every data source.
+    emit : callable, optional
+        ``emit(event, data)`` sends an event to the page (series loading progress).
+    cache_bytes : int
+        Budget of the decoded-frame cache.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        emit: Emit | None = None,
+        *,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
+        self.transport = transport
+        self.emit: Emit = emit or (lambda event, data: None)
+        self.frames = FrameCache(cache_bytes)
+        self.config: AppConfig | None = None
+        self.clients: dict[str, DICOMwebClient] = {}
+        self.display_sets: dict[str, tuple[DisplaySet, DICOMwebClient]] = {}
+        self._pending: dict[tuple[str, int], asyncio.Task[ImageFrame]] = {}
+        self._with_bulk_data: set[str] = set()
+        self._loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
+            "init": self.init,
+            "searchStudies": self.search_studies,
+            "openStudy": self.open_study,
+            "renderImage": self.render_image,
+            "loadSeries": self.load_series,
+            "cancelLoad": self.cancel_load,
+        }
+        # Checked on every request (a render is a few milliseconds): computed once.
+        self._signatures = {name: inspect.signature(m) for name, m in self._methods.items()}
+
+    # ------------------------------------------------------------ the protocol
+
+    async def handle(self, method: str, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Run one request; its answer is ``{"result": ...}`` or ``{"error": {...}}``.
+
+        ``args`` keys are the page's camelCase names (``displaySetUID``); an error
+        never escapes, so one failing viewport does not take the worker down.
+        """
+        handler = self._methods.get(method)
+        if handler is None:
+            return _error(
+                "UnknownMethod", f"no worker method {method!r}; one of {sorted(self._methods)}"
+            )
+        kwargs = {_snake_case(key): value for key, value in (args or {}).items()}
+        try:
+            self._signatures[method].bind(**kwargs)
+        except TypeError as exc:
+            return _error("BadRequest", f"{method}: {exc}")
+        try:
+            return {"result": await handler(**kwargs)}
+        except EXPECTED_ERRORS as exc:
+            return _error(type(exc).__name__, str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported to the page, with the trace in the console
+            traceback.print_exc(file=sys.stderr)
+            return _error(type(exc).__name__, str(exc))
+
+    # ------------------------------------------------------------ methods
+
+    async def init(self, config: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+        """Validate the app config and create a client per data source.
+
+        Roots may be relative to the page (``demo/dicom-web``, ``/dicom-web``): they are
+        resolved against ``base_url`` (the page's ``<base href>``), so the same config
+        works at any origin and subpath.
+        """
+        app_config = AppConfig.from_json(dict(config))
+        self.config = app_config  # the clients share the transport: nothing to close
+        self.clients = {
+            source.name: DICOMwebClient(_resolved(source, base_url), self.transport)
+            for source in app_config.dataSources
+        }
+        return {
+            "dataSources": [
+                {"name": s.name, "friendlyName": s.friendlyName or s.name}
+                for s in app_config.dataSources
+            ],
+            "defaultDataSourceName": app_config.defaultDataSourceName,
+        }
+
+    async def search_studies(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        data_source: str = "",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """The study list: one row of plain strings and numbers per study."""
+        f = dict(filters or {})
+        query = StudyQuery(
+            patient_name=str(f.get("patientName", "")),
+            patient_id=str(f.get("patientId", "")),
+            accession_number=str(f.get("accessionNumber", "")),
+            study_description=str(f.get("studyDescription", "")),
+            modalities_in_study=f.get("modalitiesInStudy", ()),
+            study_date_from=str(f.get("studyDateFrom", "")),
+            study_date_to=str(f.get("studyDateTo", "")),
+            study_instance_uid=str(f.get("studyInstanceUid", "")),
+        )
+        datasets = await self._client(data_source).search_for_studies(
+            query, limit=limit, offset=offset
+        )
+        return {"studies": [_study_row(Study.from_dataset(ds)) for ds in datasets]}
+
+    async def open_study(
+        self,
+        study_instance_uids: Sequence[str] | str,
+        series_instance_uids: Sequence[str] | str = (),
+        data_source: str = "",
+    ) -> dict[str, Any]:
+        """The display sets of one or more studies (only the given series, if any)."""
+        client = self._client(data_source)
+        studies = _uid_list(study_instance_uids, "StudyInstanceUIDs")
+        series = _uid_list(series_instance_uids, "SeriesInstanceUIDs", required=False)
+        metadata: list[Dataset] = []
+        for study in studies:
+            if series:
+                for one in series:
+                    metadata += await client.retrieve_series_metadata(study, one)
+            else:
+                metadata += await client.retrieve_study_metadata(study)
+        display_sets = display_sets_from_instances(Instance.from_dataset(ds) for ds in metadata)
+        if not display_sets:
+            raise ModelError(
+                f"no series with images in {', '.join(studies)}"
+                + (f" (series {', '.join(series)})" if series else "")
+            )
+        for display_set in display_sets:
+            self.display_sets[display_set.display_set_uid] = (display_set, client)
+        return {"displaySets": [_display_set_info(d) for d in display_sets]}
+
+    async def render_image(
+        self,
+        display_set_uid: str,
+        image_index: int = 0,
+        window: Mapping[str, float] | None = None,
+        invert: bool = False,
+    ) -> dict[str, Any]:
+        """One image of a display set as RGBA bytes, with the window used and its overlay.
+
+        Without ``window`` the image's default (the header's first, else min-max) is
+        used; the answer says which, so a drag can start from it.
+        """
+        display_set, _ = self._display_set(display_set_uid)
+        image = _image(display_set, image_index)
+        frame = await self._frame(display_set_uid, image_index)
+        chosen = _window(window) if window else frame.default_window()
+        rgba = render_rgba(frame, chosen, invert=bool(invert))
+        return {
+            "rgba": rgba,  # (rows, columns, 4) uint8: the worker copies it out once
+            "width": int(rgba.shape[1]),
+            "height": int(rgba.shape[0]),
+            "imageIndex": image_index,
+            "window": None if chosen is None else {"center": chosen.center, "width": chosen.width},
+            "overlay": _overlay(display_set, image, image_index, chosen),
+        }
+
+    async def load_series(
+        self, display_set_uid: str, start_index: int = 0, concurrency: int = LOAD_CONCURRENCY
+    ) -> dict[str, Any]:
+        """Fetch and decode every image of a display set into the cache, nearest first.
+
+        Progress goes out as ``progress`` events; a frame that fails is counted and
+        skipped (its viewport shows the error when it is displayed). A new load of the
+        same display set, or :meth:`cancel_load`, stops this one: the answer then has
+        ``cancelled: true``.
+        """
+        display_set, _ = self._display_set(display_set_uid)
+        total = len(display_set.images)
+        start = min(max(int(start_index), 0), total - 1)
+        order = sorted(range(total), key=lambda i: (abs(i - start), i))
+        state = {"loaded": 0, "failed": 0}
+        queue = iter(order)
+
+        async def worker() -> None:
+            for index in queue:
+                try:
+                    await self._frame(display_set_uid, index)
+                    state["loaded"] += 1
+                except EXPECTED_ERRORS:
+                    state["failed"] += 1
+                self.emit("progress", {"displaySetUID": display_set_uid, "total": total, **state})
+
+        async def run() -> dict[str, Any]:
+            await asyncio.gather(*(worker() for _ in range(max(1, int(concurrency)))))
+            return {"displaySetUID": display_set_uid, "total": total, "cancelled": False, **state}
+
+        await self.cancel_load(display_set_uid)
+        task = asyncio.ensure_future(run())
+        self._loads[display_set_uid] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # this request itself was cancelled, not the load
+            return {"displaySetUID": display_set_uid, "total": total, "cancelled": True, **state}
+        finally:
+            if self._loads.get(display_set_uid) is task:
+                del self._loads[display_set_uid]
+
+    async def cancel_load(self, display_set_uid: str) -> dict[str, Any]:
+        """Stop loading a display set; frames already requested still land in the cache."""
+        task = self._loads.pop(display_set_uid, None)
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.sleep(0)  # let it unwind before the caller goes on
+            return {"cancelled": True}
+        return {"cancelled": False}
+
+    # ------------------------------------------------------------ frames
+
+    async def _frame(self, display_set_uid: str, image_index: int) -> ImageFrame:
+        """The decoded frame of an image: from the cache, a fetch already running, or a new one.
+
+        The fetch runs as a task of its own, so a cancelled load does not cancel the
+        render waiting on the same frame.
+        """
+        display_set, client = self._display_set(display_set_uid)
+        image = _image(display_set, image_index)
+        key = (image.instance.sop_instance_uid, image.frame_number)
+        frame = self.frames.get(key)
+        if frame is not None:
+            return frame
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch_frame(client, image))
+            self._pending[key] = task
+            task.add_done_callback(lambda done: self._settled(key, done))
+        return await asyncio.shield(task)
+
+    def _settled(self, key: tuple[str, int], task: asyncio.Task[ImageFrame]) -> None:
+        self._pending.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # seen: whoever awaited it got it (a cancelled load may not have)
+
+    async def _fetch_frame(self, client: DICOMwebClient, image: ImageRef) -> ImageFrame:
+        """Retrieve, decode and cache one frame; without a codec, ask the server to transcode."""
+        instance = image.instance
+        metadata = instance.metadata
+        if instance.sop_instance_uid not in self._with_bulk_data:
+            await client.load_bulkdata(metadata)  # palettes, LUT data given as BulkDataURI
+            self._with_bulk_data.add(instance.sop_instance_uid)
+        uids = (
+            instance.study_instance_uid,
+            instance.series_instance_uid,
+            instance.sop_instance_uid,
+        )
+        (wado,) = await client.retrieve_instance_frames(*uids, [image.frame_number])
+        try:
+            frame = prepare_frame(
+                wado.data, _frame_syntax(wado, metadata, client.source), metadata, image.frame_index
+            )
+        except UnsupportedTransferSyntaxError:
+            (wado,) = await client.retrieve_instance_frames(
+                *uids, [image.frame_number], transfer_syntax_uid=ExplicitVRLittleEndian
+            )
+            frame = prepare_frame(wado.data, wado.transfer_syntax_uid, metadata, image.frame_index)
+        self.frames.put((instance.sop_instance_uid, image.frame_number), frame)
+        return frame
+
+    # ------------------------------------------------------------ lookups
+
+    def _client(self, data_source: str) -> DICOMwebClient:
+        if self.config is None:
+            raise ConfigError("the worker has no config yet: call init first")
+        name = data_source or self.config.defaultDataSourceName
+        if name not in self.clients:
+            raise ConfigError(f"no data source named {name!r}; one of {sorted(self.clients)}")
+        return self.clients[name]
+
+    def _display_set(self, display_set_uid: str) -> tuple[DisplaySet, DICOMwebClient]:
+        try:
+            return self.display_sets[display_set_uid]
+        except KeyError:
+            raise ModelError(
+                f"display set {display_set_uid!r} is not open: call openStudy first"
+            ) from None
+
+
+def create_for_browser(emit: Emit, codecs: Any) -> WorkerAPI:
+    """What ``web/worker.js`` calls once Pyodide and the WebAssembly codecs are loaded."""
+    from js import Object
+    from pyodide.ffi import to_js
+
+    from .dicomweb.fetch_transport import FetchTransport
+    from .imaging import wasm_codecs
+
+    def emit_js(event: str, data: dict[str, Any]) -> None:
+        emit(event, to_js(data, dict_converter=Object.fromEntries))
+
+    wasm_codecs.install(codecs)
+    return WorkerAPI(FetchTransport(), emit_js)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message}}
+
+
+def _snake_case(name: str) -> str:
+    """``displaySetUID`` -> ``display_set_uid``, ``baseUrl`` -> ``base_url``."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z]+)", lambda m: "_" + m.group(1), name).lower()
+
+
+def _resolved(source: DicomWebSource, base_url: str) -> DicomWebSource:
+    """The source with its roots made absolute against the page's base URL."""
+    roots = ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot")
+    return replace(
+        source,
+        **{key: urljoin(base_url, value) for key in roots if (value := getattr(source, key))},
+    )
+
+
+def _uid_list(value: Sequence[str] | str, what: str, *, required: bool = True) -> list[str]:
+    """UIDs from a list or a comma-separated string (as the viewer's URL carries them)."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    uids = [str(item).strip() for item in items if str(item).strip()]
+    if required and not uids:
+        raise ValueError(f"{what} is empty: give at least one UID")
+    return uids
+
+
+def _image(display_set: DisplaySet, image_index: int) -> ImageRef:
+    if isinstance(image_index, bool) or not isinstance(image_index, int):
+        raise ValueError(f"image index must be an integer, not {image_index!r}")  # noqa: TRY004 - page input
+    if not 0 <= image_index < len(display_set.images):
+        raise ValueError(
+            f"image index {image_index} is out of range 0..{len(display_set.images) - 1} "
+            f"of display set {display_set.display_set_uid}"
+        )
+    return display_set.images[image_index]
+
+
+def _window(window: Mapping[str, Any]) -> VOIWindow:
+    """A window from the page (``{center, width}``), its width clamped to LINEAR's minimum."""
+    try:
+        return VOIWindow(float(window["center"]), max(float(window["width"]), 1.0))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"window must be {{center, width}} numbers, not {window!r}") from exc
+
+
+def _frame_syntax(wado: Any, metadata: Dataset, source: DicomWebSource) -> str:
+    """The frame's transfer syntax; a static tree's plain files say it only in the metadata."""
+    if source.staticWado:
+        stored = metadata.get((0x0002, 0x0010))
+        if stored is not None and stored.value:
+            return str(stored.value)
+    return str(wado.transfer_syntax_uid)
+
+
+def _study_row(study: Study) -> dict[str, Any]:
+    return {
+        "studyInstanceUID": study.study_instance_uid,
+        "patientName": study.patient_name,
+        "patientId": study.patient_id,
+        "studyDate": study.study_date,
+        "studyTime": study.study_time,
+        "studyDescription": study.study_description,
+        "accessionNumber": study.accession_number,
+        "modalities": "/".join(study.modalities_in_study),
+        "numberOfSeries": study.number_of_series,
+        "numberOfInstances": study.number_of_instances,
+    }
+
+
+def _display_set_info(display_set: DisplaySet) -> dict[str, Any]:
+    first = display_set.images[0].instance
+    return {
+        "displaySetUID": display_set.display_set_uid,
+        "studyInstanceUID": display_set.study_instance_uid,
+        "seriesInstanceUID": display_set.series_instance_uid,
+        "modality": display_set.modality,
+        "seriesDescription": display_set.series_description,
+        "seriesNumber": display_set.series_number,
+        "numImages": len(display_set.images),
+        "rows": first.rows,
+        "columns": first.columns,
+        "isMultiframe": display_set.is_multiframe,
+        # Which instance each image is, in display order (frames of one repeat its UID).
+        "sopInstanceUIDs": [image.instance.sop_instance_uid for image in display_set.images],
+    }
+
+
+def _overlay(
+    display_set: DisplaySet, image: ImageRef, image_index: int, window: VOIWindow | None
+) -> dict[str, Any]:
+    """The corner texts of a viewport, as plain strings and numbers."""
+    ds = image.instance.metadata
+    return {
+        "patientName": str(ds.get("PatientName", "") or ""),
+        "patientId": str(ds.get("PatientID", "") or ""),
+        "studyDate": str(ds.get("StudyDate", "") or ""),
+        "studyDescription": str(ds.get("StudyDescription", "") or ""),
+        "seriesDescription": display_set.series_description,
+        "seriesNumber": display_set.series_number,
+        "modality": display_set.modality,
+        "instanceNumber": image.instance.instance_number,
+        "sopInstanceUID": image.instance.sop_instance_uid,
+        "frameNumber": image.frame_number,
+        "imageIndex": image_index,
+        "numImages": len(display_set.images),
+        "windowCenter": None if window is None else window.center,
+        "windowWidth": None if window is None else window.width,
+    }

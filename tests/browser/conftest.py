@@ -1,0 +1,296 @@
+"""Browser fixtures: one Debian Chromium per session, real builds served by ``ohifpy serve``.
+
+Two dists are built per session: one for the Orthanc tests (config
+``config/local-orthanc.json``, served at ``/`` with ``--proxy /dicom-web=<Orthanc>``)
+and one with the default config and its static demo tree, served from the subpath
+``/viewer-app/``. Pyodide takes seconds to start in a page, so the tests reuse a page
+and move through the app with its own in-app navigation (``history.pushState``), as a
+user clicking links does.
+
+The tests use Playwright's async API on the session's event loop (pytest-asyncio):
+its sync API would keep a loop running in the test thread for the whole session.
+
+Every browser context records the URL of each request it makes; when the context
+closes, a request to any host but 127.0.0.1 fails the test that used it (Chromium also
+runs with ``--host-resolver-rules`` that make every other host unresolvable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from conftest import ROOT, LoadedOrthanc, build_static_site
+
+from ohifpy.cli import render_image
+from ohifpy.config import DicomWebSource
+from ohifpy.dicomweb import DICOMwebClient
+from ohifpy.imaging import VOIWindow
+from ohifpy.model import DisplaySet, Instance, display_sets_from_instances
+from ohifpy.serve import start_server
+
+playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+SUBPATH = "/viewer-app/"
+BOOT_TIMEOUT_MS = 90_000  # Pyodide's first start in a fresh profile on a slow machine
+MARKS = ("ohifpy:runtime-ready", "ohifpy:first-image", "ohifpy:series-loaded")
+
+
+# ---------------------------------------------------------------- the site
+
+
+class ServedSite:
+    """``ohifpy serve`` for one dist, on its own asyncio loop in a thread; restartable.
+
+    The port stays the same across stop/start, so a page's origin (and its service
+    worker) survives a restart.
+    """
+
+    def __init__(self, dist: Path, base_path: str = "/", proxy: dict[str, str] | None = None):
+        self.dist, self.base_path, self.proxy = dist, base_path, proxy or {}
+        self.port = 0
+        self._stop: Callable[[], None] | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.base_path}"
+
+    def start(self) -> ServedSite:
+        started = threading.Event()
+
+        async def serve() -> None:
+            server = await start_server(
+                self.dist, port=self.port, proxy=self.proxy, base_path=self.base_path
+            )
+            self.port = server.sockets[0].getsockname()[1]
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            self._stop = lambda: loop.call_soon_threadsafe(stop.set)
+            started.set()
+            await stop.wait()
+            server.close()  # asyncio.run then cancels the open connections' handlers
+
+        self._thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True,
+                                        name=f"serve {self.dist}")
+        self._thread.start()
+        if not started.wait(30):
+            raise RuntimeError(f"ohifpy serve did not start for {self.dist}")
+        return self
+
+    def stop(self) -> None:
+        if self._stop is None or self._thread is None:
+            return
+        self._stop()
+        self._thread.join(30)
+        self._stop = self._thread = None
+
+
+def _build(out: Path, *args: str) -> Path:
+    proc = build_static_site("--out", str(out), *args)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return out
+
+
+@pytest.fixture(scope="session")
+def orthanc_dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The viewer configured for a DICOMweb server at the same origin's /dicom-web."""
+    return _build(
+        tmp_path_factory.mktemp("browser") / "dist",
+        "--config", str(ROOT / "config" / "local-orthanc.json"),
+        "--no-demo",
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default build (demo data source and its static tree) for a subpath."""
+    return _build(tmp_path_factory.mktemp("browser-demo") / "dist", "--base-path", SUBPATH)
+
+
+@pytest.fixture(scope="session")
+def site(orthanc_dist: Path, orthanc: LoadedOrthanc) -> Iterator[ServedSite]:
+    served = ServedSite(orthanc_dist, proxy={"/dicom-web": orthanc.dicomweb_root}).start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_site(demo_dist: Path) -> Iterator[ServedSite]:
+    served = ServedSite(demo_dist, base_path=SUBPATH).start()
+    yield served
+    served.stop()
+
+
+# ---------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} not found: apt-get install chromium (never playwright install)",
+                    pytrace=False)
+    async with playwright_api.async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                    args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@dataclass
+class RecordedContext:
+    """A browser context and every URL it requested."""
+
+    context: Any
+    requests: list[str] = field(default_factory=list)
+
+    def foreign_requests(self) -> list[str]:
+        return [url for url in self.requests
+                if urlsplit(url).scheme in ("http", "https", "ws", "wss")
+                and urlsplit(url).hostname != "127.0.0.1"]
+
+
+async def _open_context(browser: Any) -> RecordedContext:
+    context = await browser.new_context(viewport={"width": 1200, "height": 800})
+    recorded = RecordedContext(context)
+    context.on("request", lambda request: recorded.requests.append(request.url))
+    return recorded
+
+
+async def _close_context(recorded: RecordedContext) -> None:
+    await recorded.context.close()
+    foreign = recorded.foreign_requests()
+    assert not foreign, f"requests left 127.0.0.1: {foreign[:10]}"
+
+
+@pytest.fixture
+async def new_context(browser: Any) -> AsyncIterator[Callable[[], Awaitable[RecordedContext]]]:
+    """Fresh contexts (own cache, own service workers) for one test."""
+    opened: list[RecordedContext] = []
+
+    async def make() -> RecordedContext:
+        opened.append(await _open_context(browser))
+        return opened[-1]
+
+    yield make
+    for recorded in opened:
+        await _close_context(recorded)
+
+
+@pytest.fixture(scope="module")
+async def app(browser: Any, site: ServedSite) -> AsyncIterator[App]:
+    """One page with the app started, shared by a module's tests."""
+    recorded = await _open_context(browser)
+    app = App(await recorded.context.new_page(), site)
+    await app.page.goto(site.url)
+    await app.wait_for_mark("ohifpy:runtime-ready")
+    yield app
+    await _close_context(recorded)
+
+
+# ---------------------------------------------------------------- driving the app
+
+
+class App:
+    """What a test does with the app in a page: navigate, wait, look at the viewport."""
+
+    CANVAS = ".viewport canvas"
+
+    def __init__(self, page: Any, site: ServedSite) -> None:
+        self.page, self.site = page, site
+
+    async def wait_for_mark(self, name: str, timeout: float = BOOT_TIMEOUT_MS) -> float:
+        await self.page.wait_for_function(
+            "name => performance.getEntriesByName(name, 'mark').length > 0", arg=name,
+            timeout=timeout)
+        return await self.page.evaluate(
+            "name => performance.getEntriesByName(name, 'mark')[0].startTime", name)
+
+    async def navigate(self, relative: str) -> None:
+        """Go to a route inside the running app (no reload), as an in-app link does."""
+        await self.page.evaluate(
+            "url => { history.pushState(null, '', url); dispatchEvent(new PopStateEvent('popstate')); }",
+            self.site.url + relative)
+
+    async def open_study(self, study_uid: str) -> None:
+        await self.navigate(f"viewer?StudyInstanceUIDs={study_uid}")
+        await self.page.wait_for_selector(".display-sets button", timeout=60_000)
+
+    async def show_display_set(self, display_set_uid: str) -> None:
+        await self.page.click(f".display-sets button[data-display-set-uid='{display_set_uid}']")
+
+    async def wait_for_image(self, index: int, sop_uid: str | None = None,
+                             display_set_uid: str | None = None) -> None:
+        """Until the canvas shows image ``index`` (of that SOP instance / display set)."""
+        selector = f".viewport:not(.failed) canvas[data-image-index='{index}']"
+        if sop_uid:
+            selector += f"[data-sop-instance-uid='{sop_uid}']"
+        if display_set_uid:
+            selector += f"[data-display-set-uid='{display_set_uid}']"
+        await self.page.wait_for_selector(selector, state="attached", timeout=60_000)
+
+    async def go_to_image(self, index: int) -> None:
+        """From image 0, step with the arrow key, as a user would."""
+        await self.page.focus(".viewport")
+        for _ in range(index):
+            await self.page.keyboard.press("ArrowDown")
+
+    async def canvas(self) -> dict[str, str]:
+        return await self.page.eval_on_selector(self.CANVAS, "c => ({...c.dataset})")
+
+    async def pixels(self) -> np.ndarray:
+        """The viewport canvas as ``(rows, columns, 4)`` RGBA, read back from the canvas."""
+        width, height, encoded = await self.page.eval_on_selector(
+            self.CANVAS,
+            """c => {
+                const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let text = '';
+                for (let i = 0; i < data.length; i += 0x8000) {
+                    text += String.fromCharCode.apply(null, data.subarray(i, i + 0x8000));
+                }
+                return [c.width, c.height, btoa(text)];
+            }""")
+        return np.frombuffer(base64.b64decode(encoded), np.uint8).reshape(height, width, 4)
+
+    async def settle(self) -> None:
+        """Let pending renders land (two animation frames)."""
+        await self.page.wait_for_timeout(50)
+        await self.page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+# ---------------------------------------------------------------- CPython references
+
+
+async def cpython_render(source: DicomWebSource, study: str, series: str | None = None,
+                         sop: str | None = None, window: VOIWindow | None = None) -> np.ndarray:
+    """``ohifpy render`` of the same image: the CPython pipeline, same server."""
+    async with DICOMwebClient(source) as client:
+        rgba, _, _ = await render_image(client, study, series, sop, None, window)
+    return rgba
+
+
+async def cpython_display_sets(source: DicomWebSource, study: str) -> list[DisplaySet]:
+    """The study's display sets as the model orders them (the worker runs the same code)."""
+    async with DICOMwebClient(source) as client:
+        metadata = await client.retrieve_study_metadata(study)
+    return display_sets_from_instances(Instance.from_dataset(ds) for ds in metadata)

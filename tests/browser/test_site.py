@@ -1,0 +1,89 @@
+"""The site as deployed: same-origin requests only, offline start from the service worker,
+a subpath, and the built-in demo data source."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import LoadedOrthanc
+
+from ohifpy.config import DicomWebSource
+
+from .conftest import SUBPATH, App, RecordedContext, ServedSite, cpython_render
+
+pytestmark = pytest.mark.cpython_only  # a browser, a server thread, subprocess builds
+
+CACHED_URLS = """async () => {
+    const urls = [];
+    for (const name of await caches.keys()) {
+        for (const request of await (await caches.open(name)).keys()) urls.push(request.url);
+    }
+    return urls;
+}"""
+
+
+def demo_ct_uid(dist: Path) -> str:
+    """The demo tree's CT, read from its static QIDO answer."""
+    studies = json.loads((dist / "demo/dicom-web/studies/index.json").read_text())
+    (ct,) = [s for s in studies if "CT" in s["00080061"]["Value"]]
+    return ct["0020000D"]["Value"][0]
+
+
+async def test_requests_stay_on_the_origin(new_context: Callable[[], Awaitable[RecordedContext]],
+                                     site: ServedSite, orthanc: LoadedOrthanc) -> None:
+    recorded = await new_context()
+    app = App(await recorded.context.new_page(), site)
+    ct = orthanc.manifest.study("ct")
+    await app.page.goto(f"{site.url}viewer?StudyInstanceUIDs={ct.study_uid}")
+    await app.wait_for_mark("ohifpy:first-image")
+    await app.wait_for_mark("ohifpy:series-loaded")
+    assert any("/dicom-web/studies/" in url for url in recorded.requests)
+    assert any(url.endswith("/pyodide/pyodide.asm.wasm") for url in recorded.requests)
+    assert recorded.foreign_requests() == []
+    assert not [url for url in await app.page.evaluate(CACHED_URLS) if "/dicom-web/" in url]
+
+
+async def test_the_demo_from_a_subpath_shows_the_ct(new_context: Callable[[], Awaitable[RecordedContext]],
+                                              demo_site: ServedSite, demo_dist: Path) -> None:
+    app = App(await (await new_context()).context.new_page(), demo_site)
+    await app.page.goto(demo_site.url)
+    uid = demo_ct_uid(demo_dist)
+    link = await app.page.wait_for_selector(f"tr[data-study-instance-uid='{uid}'] a", timeout=90_000)
+    assert await app.page.locator("tbody tr").count() == 2  # the demo CT and MR
+    await link.click()
+    await app.wait_for_mark("ohifpy:first-image")
+    assert app.page.url.startswith(f"{demo_site.url}viewer?StudyInstanceUIDs=")
+    await app.wait_for_image(0)
+    shown = await app.pixels()
+    assert shown.shape == (512, 512, 4)
+    demo = DicomWebSource(name="demo", qidoRoot=demo_site.url + "demo/dicom-web",
+                          wadoRoot=demo_site.url + "demo/dicom-web", staticWado=True)
+    assert np.array_equal(shown, await cpython_render(demo, uid))
+
+
+async def test_second_start_works_offline_from_the_service_worker(
+        new_context: Callable[[], Awaitable[RecordedContext]], demo_dist: Path) -> None:
+    served = ServedSite(demo_dist, base_path=SUBPATH).start()
+    try:
+        app = App(await (await new_context()).context.new_page(), served)
+        await app.page.goto(f"{served.url}viewer?StudyInstanceUIDs={demo_ct_uid(demo_dist)}")
+        await app.wait_for_mark("ohifpy:first-image")
+        await app.page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=90_000)
+        cached = await app.page.evaluate(CACHED_URLS)
+        assert f"{served.url}pyodide/pyodide.asm.wasm" in cached
+        assert f"{served.url}worker.js" in cached
+        assert not [url for url in cached if "/demo/" in url or "dicom-web" in url]
+
+        served.stop()
+        await app.page.reload()
+        await app.wait_for_mark("ohifpy:runtime-ready")
+        assert await app.page.evaluate("navigator.serviceWorker.controller !== null")
+        await app.page.wait_for_selector("text=This study cannot be opened", timeout=60_000)
+        cached = await app.page.evaluate(CACHED_URLS)
+        assert not [url for url in cached if "/demo/" in url or "dicom-web" in url]
+    finally:
+        served.stop()

@@ -1,0 +1,263 @@
+"""ohifpy.worker_api in CPython against the real Orthanc and a static tree (the same code
+answers the browser worker; tests/browser/ runs it in Chromium)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import BadStudy, LoadedOrthanc
+
+from ohifpy.cli import render_image
+from ohifpy.config import DicomWebSource
+from ohifpy.dicomweb import DICOMwebClient
+from ohifpy.dicomweb.httpx_transport import HttpxTransport
+from ohifpy.dicomweb.transport import Response
+from ohifpy.imaging import (
+    UnsupportedTransferSyntaxError,
+    VOIWindow,
+    get_decoder,
+    register_decoder,
+)
+from ohifpy.serve import start_server
+from ohifpy.static_wado import write_static_dicomweb
+from ohifpy.worker_api import FrameCache, WorkerAPI
+
+pytestmark = pytest.mark.cpython_only  # Orthanc, httpx, a server on a socket
+
+ORTHANC_CONFIG = {
+    "dataSources": [{"sourceName": "orthanc", "configuration": {
+        "name": "orthanc", "qidoRoot": "/dicom-web", "wadoRoot": "/dicom-web",
+        "queryEncoding": "minimal", "supportsWildcard": True}}],
+}
+
+
+class CountingTransport(HttpxTransport):
+    """httpx, with each request's URL and Accept header kept for the test to look at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+
+    async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                      **kwargs: Any) -> Response:
+        self.sent.append((url, (headers or {}).get("Accept", "")))
+        return await super().request(method, url, headers=headers, **kwargs)
+
+
+@pytest.fixture
+async def api(orthanc: LoadedOrthanc) -> AsyncIterator[tuple[WorkerAPI, list[tuple[str, Any]]]]:
+    events: list[tuple[str, Any]] = []
+    worker = WorkerAPI(CountingTransport(), lambda event, data: events.append((event, data)))
+    reply = await worker.handle("init", {"config": ORTHANC_CONFIG,
+                                         "baseUrl": orthanc.base_url + "/some/app/"})
+    assert reply == {"result": {"dataSources": [{"name": "orthanc", "friendlyName": "orthanc"}],
+                                "defaultDataSourceName": "orthanc"}}
+    yield worker, events
+    await worker.transport.aclose()
+
+
+async def result(worker: WorkerAPI, method: str, **args: Any) -> Any:
+    reply = await worker.handle(method, args)
+    assert "result" in reply, reply
+    return reply["result"]
+
+
+async def reference(source: DicomWebSource, study: str, sop: str | None = None,
+                    window: VOIWindow | None = None) -> np.ndarray:
+    async with DICOMwebClient(source) as client:
+        rgba, _, _ = await render_image(client, study, None, sop, None, window)
+    return rgba
+
+
+def rgba_of(rendered: dict[str, Any]) -> np.ndarray:
+    return np.frombuffer(rendered["rgba"], np.uint8).reshape(rendered["height"],
+                                                             rendered["width"], 4)
+
+
+async def test_protocol_errors_are_answers() -> None:
+    worker = WorkerAPI(HttpxTransport())
+    assert (await worker.handle("nope"))["error"]["type"] == "UnknownMethod"
+    bad = await worker.handle("renderImage", {"imageIndex": 0})
+    assert bad["error"]["type"] == "BadRequest" and "display_set_uid" in bad["error"]["message"]
+    early = await worker.handle("searchStudies", {})
+    assert early["error"] == {"type": "ConfigError",
+                              "message": "the worker has no config yet: call init first"}
+    invalid = await worker.handle("init", {"config": {"dataSources": []}, "baseUrl": "http://x/"})
+    assert invalid["error"]["type"] == "ConfigError"
+    await worker.transport.aclose()
+
+
+async def test_study_list_rows_are_plain_values(api, orthanc: LoadedOrthanc) -> None:
+    worker, _ = api
+    ct = orthanc.manifest.study("ct")
+    found = await result(worker, "searchStudies", filters={"patientId": ct.patient_id})
+    assert [row["studyInstanceUID"] for row in found["studies"]] == [ct.study_uid]
+    row = found["studies"][0]
+    assert row["patientName"] == ct.patient_name and row["modalities"] == "CT"
+    assert row["numberOfInstances"] == 200
+    # The relative qidoRoot was resolved against the page's base URL.
+    assert worker.transport.sent[-1][0].startswith(orthanc.dicomweb_root + "/studies?")
+    everything = await result(worker, "searchStudies", limit=1000)
+    empty = orthanc.manifest.study("no-modality").study_uid
+    assert [r["modalities"] for r in everything["studies"] if r["studyInstanceUID"] == empty] == [""]
+
+
+async def test_render_equals_ohifpy_render_and_rewindows_from_the_cache(
+        api, orthanc: LoadedOrthanc, dicomweb_source: DicomWebSource) -> None:
+    worker, _ = api
+    ct = orthanc.manifest.study("ct")
+    opened = await result(worker, "openStudy", studyInstanceUIDs=ct.study_uid)
+    (stack,) = opened["displaySets"]
+    assert stack["numImages"] == 200 and len(stack["sopInstanceUIDs"]) == 200
+    uid = stack["displaySetUID"]
+
+    first = await result(worker, "renderImage", displaySetUID=uid, imageIndex=0)
+    assert np.array_equal(rgba_of(first), await reference(dicomweb_source, ct.study_uid))
+    assert first["window"] == {"center": 40.0, "width": 400.0}
+    overlay = first["overlay"]
+    assert (overlay["patientName"], overlay["imageIndex"], overlay["numImages"]) == (
+        ct.patient_name, 0, 200)
+    assert overlay["sopInstanceUID"] == stack["sopInstanceUIDs"][0]
+
+    requests = len(worker.transport.sent)
+    narrow = await result(worker, "renderImage", displaySetUID=uid, imageIndex=0,
+                          window={"center": 60, "width": 150}, invert=True)
+    assert len(worker.transport.sent) == requests  # re-rendered from the decoded frame
+    expected = await reference(dicomweb_source, ct.study_uid, window=VOIWindow(60, 150))
+    assert np.array_equal(rgba_of(narrow)[..., :3], 255 - expected[..., :3])
+
+    out_of_range = await worker.handle("renderImage", {"displaySetUID": uid, "imageIndex": 200})
+    assert out_of_range["error"]["type"] == "ValueError"
+    unknown = await worker.handle("renderImage", {"displaySetUID": "1.2.3", "imageIndex": 0})
+    assert unknown["error"]["type"] == "ModelError"
+
+
+async def test_load_series_nearest_first_with_progress(api, orthanc: LoadedOrthanc) -> None:
+    worker, events = api
+    study = orthanc.manifest.study("ct-jpeg-ls")
+    (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=[study.study_uid]))[
+        "displaySets"]
+    loaded = await result(worker, "loadSeries", displaySetUID=stack["displaySetUID"],
+                          startIndex=8, concurrency=1)
+    assert loaded == {"displaySetUID": stack["displaySetUID"], "total": 16, "loaded": 16,
+                      "failed": 0, "cancelled": False}
+    assert [data["loaded"] for _, data in events] == list(range(1, 17))
+    frames = [url for url, _ in worker.transport.sent if "/frames/" in url]
+    order = [stack["sopInstanceUIDs"].index(url.split("/instances/")[1].split("/")[0])
+             for url in frames]
+    assert order[:5] == [8, 7, 9, 6, 10]
+    assert len(worker.frames) == 16
+
+
+async def test_cancel_load(api, orthanc: LoadedOrthanc) -> None:
+    worker, events = api
+    ct = orthanc.manifest.study("ct")
+    (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=ct.study_uid))["displaySets"]
+    uid = stack["displaySetUID"]
+    load = asyncio.ensure_future(worker.handle("loadSeries", {"displaySetUID": uid}))
+    while not events:
+        await asyncio.sleep(0.01)
+    assert (await worker.handle("cancelLoad", {"displaySetUID": uid}))["result"] == {
+        "cancelled": True}
+    answer = (await load)["result"]
+    assert answer["cancelled"] is True and answer["loaded"] < 200
+
+
+async def test_without_a_codec_the_server_transcodes(api, orthanc: LoadedOrthanc,
+                                                     dicomweb_source: DicomWebSource) -> None:
+    worker, _ = api
+    study = orthanc.manifest.study("ct-jpeg-ls")
+    syntax = study.transfer_syntax_uids[0]
+    installed = get_decoder(syntax)
+
+    def no_codec(data: bytes, pixel: Any) -> Any:
+        raise UnsupportedTransferSyntaxError(syntax)
+
+    register_decoder(syntax, no_codec)  # as in a browser without the JPEG-LS codec
+    try:
+        (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=study.study_uid))[
+            "displaySets"]
+        shown = await result(worker, "renderImage", displaySetUID=stack["displaySetUID"],
+                             imageIndex=0)
+    finally:
+        register_decoder(syntax, installed)
+    accepts = [accept for url, accept in worker.transport.sent if "/frames/" in url]
+    assert accepts[-1].endswith("transfer-syntax=1.2.840.10008.1.2.1")
+    assert np.array_equal(rgba_of(shown), await reference(dicomweb_source, study.study_uid))
+
+
+async def test_a_corrupt_frame_fails_alone(api, corrupt_study: BadStudy) -> None:
+    worker, _ = api
+    (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=corrupt_study.study_uid))[
+        "displaySets"]
+    uid, sops = stack["displaySetUID"], stack["sopInstanceUIDs"]
+    corrupt = await worker.handle("renderImage", {
+        "displaySetUID": uid, "imageIndex": sops.index(corrupt_study.corrupt_sop_uid)})
+    assert corrupt["error"]["type"] == "FrameDecodeError"
+    assert "JPEG-LS" in corrupt["error"]["message"]
+    unsupported = await worker.handle("renderImage", {
+        "displaySetUID": uid, "imageIndex": sops.index(corrupt_study.unsupported_sop_uid)})
+    assert "error" in unsupported
+    await result(worker, "renderImage", displaySetUID=uid,
+                 imageIndex=sops.index(corrupt_study.good_sop_uid))
+    loaded = await result(worker, "loadSeries", displaySetUID=uid)
+    assert (loaded["loaded"], loaded["failed"]) == (1, 2)
+
+
+async def test_static_tree(orthanc: LoadedOrthanc, tmp_path: Path) -> None:
+    """A staticWado source: lists filtered by the client, frames in their stored syntax."""
+    manifest = orthanc.manifest
+    study = manifest.study("ct-jpeg-ls")
+    datasets = [pydicom.dcmread(manifest.root / i.path) for i in study.instances[:3]]
+    datasets += [pydicom.dcmread(manifest.root / i.path)
+                 for i in manifest.study("mr").instances[:2]]
+    dist = tmp_path / "site"
+    (dist / "index.html").parent.mkdir()
+    (dist / "index.html").write_text("<!doctype html>")
+    write_static_dicomweb(datasets, dist / "dicom-web")
+    server = await start_server(dist, port=0)
+    port = server.sockets[0].getsockname()[1]
+    config = {"dataSources": [{"configuration": {
+        "name": "static", "qidoRoot": "dicom-web", "wadoRoot": "dicom-web", "staticWado": True,
+        "supportsWildcard": False}}]}
+    worker = WorkerAPI(HttpxTransport())
+    try:
+        await result(worker, "init", config=config, baseUrl=f"http://127.0.0.1:{port}/")
+        everything = await result(worker, "searchStudies")
+        assert len(everything["studies"]) == 2
+        found = await result(worker, "searchStudies", filters={"patientId": study.patient_id})
+        assert [r["studyInstanceUID"] for r in found["studies"]] == [study.study_uid]
+        (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=study.study_uid))[
+            "displaySets"]
+        shown = await result(worker, "renderImage", displaySetUID=stack["displaySetUID"],
+                             imageIndex=0)
+        async with DICOMwebClient(DicomWebSource.from_url(orthanc.dicomweb_root)) as client:
+            expected, _, _ = await render_image(client, study.study_uid, None,
+                                                stack["sopInstanceUIDs"][0])
+        assert np.array_equal(rgba_of(shown), expected)
+    finally:
+        await worker.transport.aclose()
+        server.close()
+
+
+def test_frame_cache_drops_least_recently_used_beyond_its_budget() -> None:
+    from ohifpy.imaging import ImageFrame
+
+    def frame(size: int) -> ImageFrame:
+        return ImageFrame(np.zeros(size, np.uint8), "MONOCHROME2")
+
+    cache = FrameCache(max_bytes=250)
+    for key in range(3):
+        cache.put(("a", key), frame(100))
+    assert ("a", 0) not in cache and len(cache) == 2 and cache.bytes == 200
+    assert cache.get(("a", 1)) is not None  # now most recently used
+    cache.put(("a", 3), frame(100))
+    assert ("a", 2) not in cache and ("a", 1) in cache
+    cache.put(("a", 4), frame(1000))  # larger than the budget: kept alone
+    assert len(cache) == 1 and cache.bytes == 1000

@@ -1,0 +1,97 @@
+// Entry point: start the Python worker at once, load the config, route.
+//
+// Routes (relative to the base path, so the site works from any subpath):
+//   ""        the study list          (studylist.js)
+//   "viewer"  ?StudyInstanceUIDs=...  (viewer.js)
+//   "local"   dropped files           (not yet)
+// Links inside the app change the route with history.pushState, so the worker (and the
+// Python runtime it took seconds to start) lives on from the study list to the viewer.
+
+import { MARKS, markOnce } from "./marks.js";
+import { showStudyList } from "./studylist.js";
+import { showViewer } from "./viewer.js";
+import { WorkerClient } from "./worker_client.js";
+
+const base = new URL(document.baseURI);
+const worker = new WorkerClient(new URL("worker.js", base));
+
+async function fetchJson(url, what) {
+  const response = await fetch(url, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`${what} ${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+// The shipped config; another one from ?configUrl= only if the shipped one allows it.
+async function loadConfig() {
+  const shipped = await fetchJson(new URL("config/app-config.json", base), "config");
+  const configUrl = new URLSearchParams(location.search).get("configUrl");
+  if (!configUrl || !shipped.allowConfigUrl) return shipped;
+  return fetchJson(new URL(configUrl, base), "configUrl");
+}
+
+const status = document.getElementById("status");
+status.textContent = "Starting Python…";
+const runtime = (async () => {
+  const config = await loadConfig();
+  const sources = await worker.call("init", { config, baseUrl: base.href });
+  markOnce(MARKS.runtimeReady);
+  return sources;
+})();
+runtime.then(
+  () => (status.textContent = ""),
+  (error) => (status.textContent = `The viewer could not start: ${error.message}`),
+);
+
+function routeOf(url) {
+  const path = url.pathname.startsWith(base.pathname) ? url.pathname.slice(base.pathname.length) : "";
+  return path.replace(/\/+$/, "").replace(/\/index\.html$|^index\.html$/, "");
+}
+
+let leave = () => {};
+
+function render() {
+  leave();
+  const main = document.getElementById("main");
+  main.replaceChildren();
+  const url = new URL(location.href);
+  const context = { worker, runtime, main, params: url.searchParams };
+  const route = routeOf(url);
+  if (route === "viewer") leave = showViewer(context);
+  else if (route === "") leave = showStudyList(context);
+  else {
+    const note = document.createElement("p");
+    note.className = "note";
+    note.textContent = route === "local" ? "Opening local files comes with the full viewer." : `No page ${route}.`;
+    main.append(note);
+    leave = () => {};
+  }
+}
+
+function navigate(href) {
+  const url = new URL(href, base);
+  history.pushState(null, "", url);
+  render();
+}
+
+// Follow in-app links without reloading the page (and the worker).
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.("a[data-route]");
+  if (!link || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  navigate(link.href);
+});
+window.addEventListener("popstate", render);
+
+document.getElementById("home").href = base.href;
+render();
+
+// The service worker caches the app shell for the next start (and offline); registered
+// once the runtime is up so its downloads do not compete with the first one.
+runtime
+  .finally(() => {
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register(new URL("service_worker.js", base), { scope: base.href }).catch(() => {});
+    }
+  })
+  .catch(() => {});

@@ -1,0 +1,11 @@
+// User Timing marks the benchmarks and tests read (DESIGN.md, Instrumentation).
+export const MARKS = {
+  runtimeReady: "ohifpy:runtime-ready",
+  firstImage: "ohifpy:first-image",
+  seriesLoaded: "ohifpy:series-loaded",
+};
+
+// Marks the first time only: a mark means "first ... since the page loaded".
+export function markOnce(name) {
+  if (performance.getEntriesByName(name, "mark").length === 0) performance.mark(name);
+}

@@ -1,0 +1,126 @@
+// The Python worker: Pyodide, the ohifpy package and the WebAssembly codecs, behind one
+// message protocol (see worker_client.js for the page's side of it):
+//
+//   page -> worker   {id, method, args}
+//   worker -> page   {id, result} | {id, error: {type, message}}   (buffers transferred)
+//   worker -> page   {event, data}                                  (progress, ...)
+//   page -> worker   {recycle: ArrayBuffer}       (a drawn image's buffer, for reuse)
+//
+// Every method is ohifpy.worker_api.WorkerAPI.handle(method, args) in Python; this file
+// only boots the runtime and converts between JS and Python values. It is a classic
+// worker because the codecs are classic Emscripten scripts (importScripts); the one
+// ES-module codec comes in with import().
+"use strict";
+
+const BASE = new URL(".", self.location.href).href; // the site's base path: worker.js sits there
+const CODECS = BASE + "codecs/";
+
+importScripts(BASE + "pyodide/pyodide.js");
+
+// Each classic codec script declares a global factory (openjph's is called `Module`, a
+// name Emscripten code looks for): load them all now, take the factories and clear the
+// globals so nothing else can pick them up.
+async function loadCodecs() {
+  const index = await (await fetch(CODECS + "codecs.json")).json();
+  const entries = Object.entries(index);
+  const factories = {};
+  for (const [name, spec] of entries) {
+    if (spec.type !== "classic") continue;
+    importScripts(CODECS + spec.script);
+    factories[name] = self[spec.export];
+    self[spec.export] = undefined;
+  }
+  const modules = await Promise.all(
+    entries.map(([name, spec]) =>
+      spec.type === "classic"
+        ? factories[name]({
+            // The .wasm sits next to its script, not next to this worker.
+            locateFile: (file) => CODECS + file,
+            print: () => {},
+            printErr: () => {},
+          })
+        : import(CODECS + spec.script),
+    ),
+  );
+  return Object.fromEntries(entries.map(([name], i) => [name, modules[i]]));
+}
+
+async function loadPython() {
+  const pyodide = await loadPyodide({ indexURL: BASE + "pyodide/" });
+  await pyodide.loadPackage("ohifpy", { messageCallback: () => {} });
+  pyodide.pyimport("ohifpy.worker_api"); // import (the slow part) while the codecs finish
+  return pyodide;
+}
+
+function emit(event, data) {
+  self.postMessage({ event, data });
+}
+
+const booting = (async () => {
+  const [pyodide, codecs] = await Promise.all([loadPython(), loadCodecs()]);
+  const api = pyodide.pyimport("ohifpy.worker_api").create_for_browser(emit, codecs);
+  return { pyodide, api };
+})();
+booting.catch(() => {}); // reported per request below
+
+// Buffers the page has drawn and handed back (see WorkerClient.recycle): writing into
+// memory already in use is much faster than into fresh pages.
+const spares = [];
+const MAX_SPARES = 4;
+
+function bufferFor(view) {
+  const index = spares.findIndex((spare) => spare.byteLength === view.byteLength);
+  if (index < 0) return view.slice();
+  const copy = new Uint8Array(spares.splice(index, 1)[0]);
+  copy.set(view);
+  return copy;
+}
+
+// A Python answer as JS. Arrays in the result (image pixels) are copied once, straight
+// out of the WebAssembly heap, into buffers that then move to the page (transferred).
+function answerToJs(answer) {
+  const result = answer.get("result");
+  const buffers = {};
+  if (result?.type === "dict") {
+    const keys = result.keys();
+    const names = [...keys];
+    keys.destroy();
+    for (const key of names) {
+      const value = result.get(key);
+      if (value?.getBuffer) {
+        const view = value.getBuffer("u8");
+        buffers[key] = bufferFor(view.data);
+        view.release();
+        result.delete(key); // copied: keep toJs from converting it again
+      }
+      value?.destroy?.();
+    }
+  }
+  result?.destroy?.();
+  const reply = answer.toJs({ dict_converter: Object.fromEntries });
+  if (reply.result) Object.assign(reply.result, buffers);
+  return [reply, Object.values(buffers).map((buffer) => buffer.buffer)];
+}
+
+self.onmessage = async ({ data: { id, method, args, recycle } }) => {
+  if (recycle) {
+    spares.push(recycle);
+    spares.splice(0, spares.length - MAX_SPARES);
+    return;
+  }
+  let reply, transfer;
+  try {
+    const { pyodide, api } = await booting;
+    const pyArgs = pyodide.toPy(args ?? {});
+    try {
+      const answer = await api.handle(method, pyArgs);
+      [reply, transfer] = answerToJs(answer);
+      answer.destroy();
+    } finally {
+      pyArgs.destroy();
+    }
+  } catch (error) {
+    reply = { error: { type: error?.type ?? error?.name ?? "Error", message: String(error?.message ?? error) } };
+  }
+  self.postMessage({ id, ...reply }, transfer ?? []);
+};
