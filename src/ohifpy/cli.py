@@ -16,12 +16,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pydicom import Dataset
-
 from . import __version__
 from .config import AppConfig, ConfigError, DicomWebSource, load_config
 from .dicomweb import DICOMwebClient, DICOMwebError, StudyQuery
-from .imaging import FrameDecodeError, VOIWindow, prepare_frame, render_rgba
+from .image_loader import load_image_frame
+from .imaging import FrameDecodeError, VOIWindow, render_rgba
 from .model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
 from .serve import add_serve_arguments, run_serve
 
@@ -159,12 +158,7 @@ async def render_image(
         metadata = await client.retrieve_study_metadata(study_uid)
     instances = [Instance.from_dataset(ds) for ds in metadata]
     image = _pick_image(display_sets_from_instances(instances), series_uid, sop_uid, frame)
-    ds: Dataset = await client.load_bulkdata(image.instance.metadata)
-    (wado_frame,) = await client.retrieve_instance_frames(
-        study_uid, image.instance.series_instance_uid, image.instance.sop_instance_uid,
-        [image.frame_number],
-    )
-    prepared = prepare_frame(wado_frame.data, wado_frame.transfer_syntax_uid, ds, image.frame_index)
+    prepared = await load_image_frame(client, image)
     chosen = window or prepared.default_window()
     return render_rgba(prepared, chosen), image, chosen
 

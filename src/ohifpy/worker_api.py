@@ -33,17 +33,15 @@ from typing import Any
 from urllib.parse import urljoin
 
 from pydicom import Dataset
-from pydicom.uid import ExplicitVRLittleEndian
 
 from .config import AppConfig, ConfigError, DicomWebSource
 from .dicomweb import DICOMwebClient, DICOMwebError, StudyQuery, Transport
+from .image_loader import load_image_frame
 from .imaging import (
     FrameDecodeError,
     ImageFrame,
     PixelModuleError,
-    UnsupportedTransferSyntaxError,
     VOIWindow,
-    prepare_frame,
     render_rgba,
 )
 from .imaging.lut import LUTError
@@ -127,7 +125,6 @@ class WorkerAPI:
         self.clients: dict[str, DICOMwebClient] = {}
         self.display_sets: dict[str, tuple[DisplaySet, DICOMwebClient]] = {}
         self._pending: dict[tuple[str, int], asyncio.Task[ImageFrame]] = {}
-        self._with_bulk_data: set[str] = set()
         self._loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
             "init": self.init,
@@ -345,28 +342,9 @@ class WorkerAPI:
             task.exception()  # seen: whoever awaited it got it (a cancelled load may not have)
 
     async def _fetch_frame(self, client: DICOMwebClient, image: ImageRef) -> ImageFrame:
-        """Retrieve, decode and cache one frame; without a codec, ask the server to transcode."""
-        instance = image.instance
-        metadata = instance.metadata
-        if instance.sop_instance_uid not in self._with_bulk_data:
-            await client.load_bulkdata(metadata)  # palettes, LUT data given as BulkDataURI
-            self._with_bulk_data.add(instance.sop_instance_uid)
-        uids = (
-            instance.study_instance_uid,
-            instance.series_instance_uid,
-            instance.sop_instance_uid,
-        )
-        (wado,) = await client.retrieve_instance_frames(*uids, [image.frame_number])
-        try:
-            frame = prepare_frame(
-                wado.data, _frame_syntax(wado, metadata, client.source), metadata, image.frame_index
-            )
-        except UnsupportedTransferSyntaxError:
-            (wado,) = await client.retrieve_instance_frames(
-                *uids, [image.frame_number], transfer_syntax_uid=ExplicitVRLittleEndian
-            )
-            frame = prepare_frame(wado.data, wado.transfer_syntax_uid, metadata, image.frame_index)
-        self.frames.put((instance.sop_instance_uid, image.frame_number), frame)
+        """Retrieve, decode and cache one frame (the pipeline ``ohifpy render`` uses too)."""
+        frame = await load_image_frame(client, image)
+        self.frames.put((image.instance.sop_instance_uid, image.frame_number), frame)
         return frame
 
     # ------------------------------------------------------------ lookups
@@ -450,15 +428,6 @@ def _window(window: Mapping[str, Any]) -> VOIWindow:
         return VOIWindow(float(window["center"]), max(float(window["width"]), 1.0))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"window must be {{center, width}} numbers, not {window!r}") from exc
-
-
-def _frame_syntax(wado: Any, metadata: Dataset, source: DicomWebSource) -> str:
-    """The frame's transfer syntax; a static tree's plain files say it only in the metadata."""
-    if source.staticWado:
-        stored = metadata.get((0x0002, 0x0010))
-        if stored is not None and stored.value:
-            return str(stored.value)
-    return str(wado.transfer_syntax_uid)
 
 
 def _study_row(study: Study) -> dict[str, Any]:
