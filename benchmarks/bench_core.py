@@ -18,14 +18,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
 
-import make_test_data  # noqa: E402  (scripts/, found through sys.path above)
-import pydicom  # noqa: E402
-from orthanc import start_orthanc  # noqa: E402
+import make_test_data
+import pydicom
+from orthanc import start_orthanc
 
-from ohifpy.config import DicomWebSource  # noqa: E402
-from ohifpy.dicomweb import DICOMwebClient, StudyQuery  # noqa: E402
-from ohifpy.imaging import PixelModule, decode_frame, prepare_frame, render_rgba  # noqa: E402
-from ohifpy.model import Instance, display_sets_from_instances  # noqa: E402
+from ohifpy.config import DicomWebSource
+from ohifpy.dicomweb import DICOMwebClient, StudyQuery
+from ohifpy.imaging import PixelModule, decode_frame, prepare_frame, render_rgba
+from ohifpy.model import Instance, display_sets_from_instances
 
 
 def ms(seconds: float) -> str:
@@ -68,11 +68,11 @@ async def bench(root: str, manifest: make_test_data.Manifest) -> None:
             started = time.perf_counter()
             queue = list(display_set.images)
 
-            async def worker() -> None:
-                while queue:
-                    await fetch(queue.pop())
+            async def worker(pending: list) -> None:
+                while pending:
+                    await fetch(pending.pop())
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker(queue) for _ in range(concurrency)))
             elapsed = time.perf_counter() - started
             print(f"retrieve 200 CT frames, {concurrency} at a time: {elapsed:6.2f} s "
                   f"= {200 / elapsed:6.1f} frames/s")

@@ -1,0 +1,160 @@
+"""Browser benchmark: the viewer in headless Chromium against Orthanc on loopback.
+
+Prints, for the 200-slice 512² CT: cold and warm (service worker) start to
+``ohifpy:runtime-ready``, ``ohifpy:first-image`` and ``ohifpy:series-loaded``;
+window/level latency (pointer move → new pixels on the canvas) at 512² and 2048²;
+stack-scroll images/s through the loaded stack. Nothing is asserted.
+Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_browser.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
+
+import make_test_data
+import numpy as np
+import pydicom
+from orthanc import OrthancServer, start_orthanc
+from playwright.sync_api import Page, sync_playwright
+from pydicom.uid import generate_uid
+
+from ohifpy.serve import start_server
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+MARKS = ["ohifpy:runtime-ready", "ohifpy:first-image", "ohifpy:series-loaded"]
+WL_RECORDER = """() => {
+  const vp = document.querySelector('.viewport'); const c = vp.querySelector('canvas');
+  window.__wl = []; let t = 0;
+  vp.addEventListener('pointermove', () => { t = performance.now(); }, true);
+  new MutationObserver(() => window.__wl.push(performance.now() - t))
+    .observe(c, {attributes: true, attributeFilter: ['data-window-width']}); }"""
+SCROLL = """async (count) => {
+  const vp = document.querySelector('.viewport'); const c = vp.querySelector('canvas');
+  vp.focus(); const t0 = performance.now();
+  for (let i = 1; i < count; i++) {
+    const done = new Promise(r => { const o = new MutationObserver(() => {
+      if (c.dataset.imageIndex === String(i)) { o.disconnect(); r(); } });
+      o.observe(c, {attributes: true, attributeFilter: ['data-image-index']}); });
+    vp.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowDown', bubbles: true}));
+    await done;
+  }
+  return (count - 1) / (performance.now() - t0) * 1000; }"""
+
+
+def serve_in_thread(dist: Path, proxy: dict[str, str]) -> str:
+    """``ohifpy serve`` on a free port in a daemon thread; returns the site URL."""
+    ready: dict[str, int] = {}
+    started = threading.Event()
+
+    async def run() -> None:
+        server = await start_server(dist, port=0, proxy=proxy)
+        ready["port"] = server.sockets[0].getsockname()[1]
+        started.set()
+        await asyncio.Event().wait()
+
+    threading.Thread(target=asyncio.run, args=(run(),), daemon=True).start()
+    started.wait(30)
+    return f"http://127.0.0.1:{ready['port']}/"
+
+
+def store_2048_slice(server: OrthancServer, manifest: make_test_data.Manifest) -> str:
+    """A 2048² CT slice (a 512² slice, each pixel 4×4) stored in Orthanc; its study UID."""
+    ct = manifest.study("ct")
+    ds = pydicom.dcmread(manifest.root / ct.instances[100].path)
+    arr = np.kron(ds.pixel_array, np.ones((4, 4), dtype=ds.pixel_array.dtype))
+    ds.Rows, ds.Columns = arr.shape
+    ds.PixelData = arr.tobytes()
+    ds.StudyInstanceUID = generate_uid(entropy_srcs=["bench2048"])
+    ds.SeriesInstanceUID = generate_uid(entropy_srcs=["bench2048", "series"])
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
+        entropy_srcs=["bench2048", "sop"])
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    status, _, body = server.request("POST", "/instances", buffer.getvalue(),
+                                     {"Content-Type": "application/dicom"})
+    assert status == 200, body
+    return str(ds.StudyInstanceUID)
+
+
+def marks(page: Page) -> list[int]:
+    return page.evaluate(
+        "names => names.map(n => Math.round("
+        "performance.getEntriesByName(n, 'mark')[0]?.startTime ?? -1))", MARKS)
+
+
+def wait_for_mark(page: Page, name: str) -> None:
+    page.wait_for_function("n => performance.getEntriesByName(n, 'mark').length > 0",
+                           arg=name, timeout=180_000)
+
+
+def window_level_ms(page: Page, moves: int = 40) -> float:
+    page.evaluate(WL_RECORDER)
+    box = page.locator(".viewport").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(moves):
+        page.mouse.move(x + (3 if i % 2 == 0 else 0), y)
+        page.wait_for_function("k => window.__wl.length >= k", arg=i + 1)
+    page.mouse.up()
+    return statistics.median(page.evaluate("window.__wl")[5:])
+
+
+def bench(site: str, ct_uid: str, big_uid: str) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1200, "height": 800}).new_page()
+        url = f"{site}viewer?StudyInstanceUIDs={ct_uid}"
+        print("200-slice CT, ms since navigation: runtime-ready, first-image, series-loaded")
+        page.goto(url)
+        wait_for_mark(page, MARKS[2])
+        print(f"  cold  {marks(page)}")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
+        for _ in range(3):
+            page.goto(url)
+            wait_for_mark(page, MARKS[2])
+            print(f"  warm  {marks(page)}")
+        print(f"window/level 512x512: {window_level_ms(page):.1f} ms per frame (median)")
+        print(f"stack scroll through 200 loaded slices: {page.evaluate(SCROLL, 200):.0f} images/s")
+        page.goto(f"{site}viewer?StudyInstanceUIDs={big_uid}")
+        wait_for_mark(page, MARKS[1])
+        page.wait_for_selector(".viewport canvas[width='2048']", state="attached")
+        print(f"window/level 2048x2048: {window_level_ms(page):.1f} ms per frame (median)")
+        browser.close()
+
+
+def main() -> int:
+    manifest = make_test_data.ensure()
+    with tempfile.TemporaryDirectory() as work:
+        dist = Path(work) / "dist"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "build_static.py"), "--out",
+                        str(dist), "--config", str(ROOT / "config" / "local-orthanc.json"),
+                        "--no-demo"], check=True, stdout=subprocess.DEVNULL)
+        server = start_orthanc(Path(work) / "orthanc")
+        try:
+            server.upload(manifest.files())
+            big = store_2048_slice(server, manifest)
+            site = serve_in_thread(dist, {"/dicom-web": server.dicomweb_root})
+            bench(site, manifest.study("ct").study_uid, big)
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
