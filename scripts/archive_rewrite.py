@@ -14,6 +14,7 @@ the same input gives byte-identical output and a stable sha256 in the lock.
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import io
 import os
@@ -51,7 +52,7 @@ def rewrite_archive(
     *,
     compile_py: bool,
     dfile_prefix: str = "",
-    drop_prefixes: tuple[str, ...] | list[str] = (),
+    drop: tuple[str, ...] | list[str] = (),
     wheel_tag: str = "",
 ) -> dict[str, int]:
     """Rewrite the zip at ``path`` in place.
@@ -66,9 +67,9 @@ def rewrite_archive(
     dfile_prefix
         Where the archive's contents live at run time (``/lib/python3.12/site-packages/``),
         so tracebacks name the real path.
-    drop_prefixes
-        Member names starting with one of these are left out (test data the viewer
-        never reads).
+    drop
+        Members whose name matches one of these ``fnmatch`` patterns (``*`` crosses
+        ``/``) are left out: test data, C headers and type stubs the viewer never reads.
     wheel_tag
         New ``Tag`` for the wheel's WHEEL file (``cp312-none-any`` once the wheel holds
         CPython 3.12 bytecode).
@@ -94,7 +95,7 @@ def rewrite_archive(
     ):
         for info in src.infolist():
             name = info.filename
-            if any(name.startswith(p) for p in drop_prefixes):
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in drop):
                 counts["dropped"] += 1
                 continue
             data = src.read(info)

@@ -16,6 +16,7 @@ from ohifpy.model import (
 )
 
 STUDY = "1.2.3"
+URL = "http://127.0.0.1/dicom-web/studies/1.2.3/metadata"
 SERIES = "1.2.3.4"
 
 
@@ -39,8 +40,31 @@ def image(sop: str, number: int | None, z: float | None, *, series: str = SERIES
     return ds
 
 
+BUILD = {"build": "from_dataset"}
+
+
+@pytest.fixture(autouse=True, params=["from_dataset", "from_json"])
+def construction(request: pytest.FixtureRequest) -> None:
+    """Every test runs on instances made from datasets and from DICOM JSON (as openStudy does)."""
+    BUILD["build"] = request.param
+
+
 def instances(*datasets: Dataset) -> list[Instance]:
+    if BUILD["build"] == "from_json":
+        return [Instance.from_json(ds.to_json_dict(), URL, i) for i, ds in enumerate(datasets)]
     return [Instance.from_dataset(ds) for ds in datasets]
+
+
+def test_json_instance_converts_its_dataset_only_when_asked():
+    ds = image("1.1", 7, 5.0)
+    ds.PatientName = "Doe^Jane"
+    obj = ds.to_json_dict()
+    inst = Instance.from_json(obj, URL)
+    assert (inst.sop_instance_uid, inst.instance_number, inst.rows) == ("1.1", 7, 4)
+    np.testing.assert_allclose(inst.frames()[0].image_position, [0, 0, 5.0])
+    assert "metadata" not in vars(inst)  # not converted by ordering the stack
+    assert inst.metadata.PatientName == "Doe^Jane"
+    assert inst.metadata is inst.metadata
 
 
 def test_stack_sorted_by_position_and_opens_where_numbering_starts():

@@ -11,12 +11,15 @@ Objects validate in their constructors and are built with ``from_dataset``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 from pydicom import Dataset
 
+from .dicomweb.dicom_json import dataset_from_json, json_values
 from .imaging.functional_groups import frame_functional_group
 
 __all__ = [
@@ -35,13 +38,17 @@ class ModelError(ValueError):
     """Metadata that cannot form a study/series/instance (a required UID is missing)."""
 
 
-def _text(ds: Dataset, keyword: str) -> str:
+# Datasets, or the few attributes of one read from DICOM JSON (Instance.from_json).
+Attributes = Dataset | Mapping[str, Any]
+
+
+def _text(ds: Attributes, keyword: str) -> str:
     """A tag's value as a plain string ('' when absent or empty); PN gives its Alphabetic form."""
     value = ds.get(keyword)
     return "" if value is None else str(value)
 
 
-def _int(ds: Dataset, keyword: str) -> int | None:
+def _int(ds: Attributes, keyword: str) -> int | None:
     value = ds.get(keyword)
     try:
         return int(value) if value not in (None, "") else None
@@ -49,7 +56,7 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
-def _floats(ds: Dataset | None, keyword: str, count: int) -> np.ndarray | None:
+def _floats(ds: Attributes | None, keyword: str, count: int) -> np.ndarray | None:
     """A multi-valued DS tag as a float vector, or None when absent or malformed."""
     value = None if ds is None else ds.get(keyword)
     if value is None:
@@ -61,7 +68,7 @@ def _floats(ds: Dataset | None, keyword: str, count: int) -> np.ndarray | None:
     return vec if vec.shape == (count,) and np.all(np.isfinite(vec)) else None
 
 
-def _required_uid(ds: Dataset, keyword: str, what: str) -> str:
+def _required_uid(ds: Attributes, keyword: str, what: str) -> str:
     uid = _text(ds, keyword)
     if not uid:
         raise ModelError(f"{what} metadata has no {keyword}")
@@ -99,9 +106,22 @@ class ImageRef:
         return n / norm if norm > 1e-6 else None
 
 
+# Attributes an instance is ordered and grouped by, read before its dataset is converted.
+_INSTANCE_KEYWORDS = (
+    "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "InstanceNumber",
+    "NumberOfFrames", "Rows", "Columns", "ImagePositionPatient", "ImageOrientationPatient",
+)
+_FUNCTIONAL_GROUPS = ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence")
+
+
 @dataclass(frozen=True)
 class Instance:
-    """An SOP instance as described by its WADO-RS metadata (``metadata`` kept for the pipeline)."""
+    """An SOP instance as described by its WADO-RS metadata.
+
+    ``metadata`` (the whole pydicom dataset, for the pixel pipeline and overlays) is
+    made on first use: opening a study reads a few attributes of every instance
+    (:meth:`from_json`) and converts only the instances it shows.
+    """
 
     study_instance_uid: str
     series_instance_uid: str
@@ -111,7 +131,10 @@ class Instance:
     number_of_frames: int
     rows: int
     columns: int
-    metadata: Dataset = field(compare=False, repr=False)
+    load_metadata: Callable[[], Dataset] = field(compare=False, repr=False)
+    image_position: np.ndarray | None = field(default=None, compare=False, repr=False)
+    image_orientation: np.ndarray | None = field(default=None, compare=False, repr=False)
+    has_functional_groups: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.number_of_frames < 1:
@@ -119,17 +142,46 @@ class Instance:
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> Instance:
-        return cls(
-            study_instance_uid=_required_uid(ds, "StudyInstanceUID", "instance"),
-            series_instance_uid=_required_uid(ds, "SeriesInstanceUID", "instance"),
-            sop_instance_uid=_required_uid(ds, "SOPInstanceUID", "instance"),
-            sop_class_uid=_text(ds, "SOPClassUID"),
-            instance_number=_int(ds, "InstanceNumber"),
-            number_of_frames=max(_int(ds, "NumberOfFrames") or 1, 1),
-            rows=_int(ds, "Rows") or 0,
-            columns=_int(ds, "Columns") or 0,
-            metadata=ds,
+        return cls._from_attributes(
+            {keyword: ds.get(keyword) for keyword in _INSTANCE_KEYWORDS},
+            any(keyword in ds for keyword in _FUNCTIONAL_GROUPS),
+            lambda: ds,
         )
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], url: str, index: int = 0) -> Instance:
+        """An instance from a DICOM JSON object of a metadata response from ``url``."""
+        attributes = {}
+        for keyword in _INSTANCE_KEYWORDS:
+            values = json_values(obj, keyword)
+            attributes[keyword] = values if len(values) > 1 else (values[0] if values else None)
+        has_groups = any(json_values(obj, keyword) for keyword in _FUNCTIONAL_GROUPS)
+        return cls._from_attributes(attributes, has_groups,
+                                    lambda: dataset_from_json(obj, url, index))
+
+    @classmethod
+    def _from_attributes(
+        cls, values: dict[str, Any], has_groups: bool, load: Callable[[], Dataset]
+    ) -> Instance:
+        return cls(
+            study_instance_uid=_required_uid(values, "StudyInstanceUID", "instance"),
+            series_instance_uid=_required_uid(values, "SeriesInstanceUID", "instance"),
+            sop_instance_uid=_required_uid(values, "SOPInstanceUID", "instance"),
+            sop_class_uid=_text(values, "SOPClassUID"),
+            instance_number=_int(values, "InstanceNumber"),
+            number_of_frames=max(_int(values, "NumberOfFrames") or 1, 1),
+            rows=_int(values, "Rows") or 0,
+            columns=_int(values, "Columns") or 0,
+            load_metadata=load,
+            image_position=_floats(values, "ImagePositionPatient", 3),
+            image_orientation=_floats(values, "ImageOrientationPatient", 6),
+            has_functional_groups=has_groups,
+        )
+
+    @cached_property
+    def metadata(self) -> Dataset:
+        """The whole dataset (converted from DICOM JSON the first time it is asked for)."""
+        return self.load_metadata()
 
     @property
     def has_pixels(self) -> bool:
@@ -138,6 +190,10 @@ class Instance:
 
     def frames(self) -> list[ImageRef]:
         """Every frame as an image, with its plane (per-frame functional groups when enhanced)."""
+        if not self.has_functional_groups:
+            position = self.image_position if self.number_of_frames == 1 else None
+            return [ImageRef(self, number, position, self.image_orientation)
+                    for number in range(1, self.number_of_frames + 1)]
         ds = self.metadata
         refs = []
         for index in range(self.number_of_frames):
@@ -146,9 +202,9 @@ class Instance:
             orientation = _floats(frame_functional_group(ds, index, "PlaneOrientationSequence"),
                                   "ImageOrientationPatient", 6)
             if position is None and self.number_of_frames == 1:
-                position = _floats(ds, "ImagePositionPatient", 3)
+                position = self.image_position
             if orientation is None:
-                orientation = _floats(ds, "ImageOrientationPatient", 6)
+                orientation = self.image_orientation
             refs.append(ImageRef(self, index + 1, position, orientation))
         return refs
 

@@ -32,8 +32,6 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin
 
-from pydicom import Dataset
-
 from .config import AppConfig, ConfigError, DicomWebSource
 from .dicomweb import DICOMwebClient, DICOMwebError, StudyQuery, Transport
 from .image_loader import load_image_frame
@@ -220,14 +218,14 @@ class WorkerAPI:
         client = self._client(data_source)
         studies = _uid_list(study_instance_uids, "StudyInstanceUIDs")
         series = _uid_list(series_instance_uids, "SeriesInstanceUIDs", required=False)
-        metadata: list[Dataset] = []
-        for study in studies:
-            if series:
-                for one in series:
-                    metadata += await client.retrieve_series_metadata(study, one)
-            else:
-                metadata += await client.retrieve_study_metadata(study)
-        display_sets = display_sets_from_instances(Instance.from_dataset(ds) for ds in metadata)
+        responses = await asyncio.gather(
+            *(client.retrieve_metadata_json(study, one) for study in studies for one in series or [""])
+        )
+        display_sets = display_sets_from_instances(
+            Instance.from_json(obj, url, index)
+            for objects, url in responses
+            for index, obj in enumerate(objects)
+        )
         if not display_sets:
             raise ModelError(
                 f"no series with images in {', '.join(studies)}"

@@ -14,13 +14,20 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 from urllib.parse import quote, urljoin
 
 import pydicom
 from pydicom.dataset import Dataset
 
 from ..config import DicomWebSource
-from .dicom_json import datasets_from_json, iter_bulk_data, set_bulk_data
+from .dicom_json import (
+    dataset_from_json,
+    datasets_from_json,
+    iter_bulk_data,
+    json_objects,
+    set_bulk_data,
+)
 from .errors import DicomJSONError, DICOMwebError, HTTPStatusError, MultipartError
 from .media_types import (
     OCTET_STREAM,
@@ -190,6 +197,17 @@ class DICOMwebClient:
         """Metadata of every instance of a series."""
         url = _resource_url(self.source.wadoRoot, study_instance_uid, series_instance_uid)
         return await self._get_datasets(f"{url}/metadata")
+
+    async def retrieve_metadata_json(
+        self, study_instance_uid: str, series_instance_uid: str = ""
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Metadata of a study (or one of its series) as DICOM JSON objects, unconverted.
+
+        Returns the objects and the URL they came from (bulk data URIs are relative to
+        it): a viewer converts only the instances it shows (see ``Instance.from_json``).
+        """
+        url = _resource_url(self.source.wadoRoot, study_instance_uid, series_instance_uid or None)
+        return await self._get_json(f"{url}/metadata")
 
     async def retrieve_instance_metadata(
         self, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str
@@ -425,9 +443,13 @@ class DICOMwebClient:
             raise HTTPStatusError(response.status, response.reason, url, _error_detail(response))
         return response
 
-    async def _get_datasets(self, url: str) -> list[Dataset]:
+    async def _get_json(self, url: str) -> tuple[list[dict[str, Any]], str]:
         response = await self._request("GET", url, DICOM_JSON)
-        return datasets_from_json(response.body, response.url)
+        return json_objects(response.body, response.url), response.url
+
+    async def _get_datasets(self, url: str) -> list[Dataset]:
+        objects, base = await self._get_json(url)
+        return [dataset_from_json(obj, base, index) for index, obj in enumerate(objects)]
 
     async def _search(
         self,

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
 
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
@@ -29,6 +30,8 @@ __all__ = [
     "dataset_from_json",
     "datasets_from_json",
     "iter_bulk_data",
+    "json_objects",
+    "json_values",
     "set_bulk_data",
 ]
 
@@ -47,6 +50,16 @@ def datasets_from_json(body: bytes, url: str) -> list[Dataset]:
     DicomJSONError
         The body is not JSON, not an array of objects, or an object is not DICOM JSON.
     """
+    return [dataset_from_json(obj, url, index) for index, obj in enumerate(json_objects(body, url))]
+
+
+def json_objects(body: bytes, url: str) -> list[dict[str, Any]]:
+    """The DICOM JSON objects of a response body, checked for shape but not converted.
+
+    Converting is most of the cost of a study's metadata (pydicom builds every element
+    of every instance); a viewer needs a few attributes of each instance to order a
+    stack (:func:`json_values`) and the whole dataset only of the images it shows.
+    """
     if not body.strip():
         return []
     try:
@@ -58,7 +71,27 @@ def datasets_from_json(body: bytes, url: str) -> list[Dataset]:
     items = [obj] if isinstance(obj, dict) else obj
     if not isinstance(items, list):
         raise DicomJSONError(f"expected a JSON array of datasets, got {type(obj).__name__}", url)
-    return [dataset_from_json(item, url, index) for index, item in enumerate(items)]
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise DicomJSONError(
+                f"dataset {index + 1} is a JSON {type(item).__name__}, not an object", url
+            )
+    return items
+
+
+def json_values(obj: dict[str, Any], keyword: str) -> list[Any]:
+    """The values of a top-level element of a DICOM JSON object ([] when absent or empty).
+
+    A person name gives its Alphabetic group; other values are as the JSON has them
+    (strings, numbers, item objects).
+    """
+    element = obj.get(f"{tag_for_keyword(keyword):08X}")
+    values = element.get("Value") if isinstance(element, dict) else None
+    if not isinstance(values, list):
+        return []
+    if element.get("vr") == "PN":
+        return [v.get("Alphabetic", "") if isinstance(v, dict) else v for v in values]
+    return values
 
 
 def dataset_from_json(obj: Any, url: str, index: int = 0) -> Dataset:
