@@ -46,8 +46,8 @@ async function loadCodecs() {
 }
 
 async function loadPython() {
-  const pyodide = await loadPyodide({ indexURL: BASE + "pyodide/" });
-  await pyodide.loadPackage("ohifpy", { messageCallback: () => {} });
+  // Packages named here download while the interpreter starts, not after it.
+  const pyodide = await loadPyodide({ indexURL: BASE + "pyodide/", packages: ["ohifpy"] });
   pyodide.pyimport("ohifpy.worker_api"); // import (the slow part) while the codecs finish
   return pyodide;
 }
