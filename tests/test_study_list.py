@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ohifpy.config import DicomWebSource
-from ohifpy.study_list import StudyListState, sort_study_rows
+from ohifpy.study_list import StudyListState, display_date, sort_study_rows
 
 URL = {
     "patientName": " Doe^J ", "mrn": "123", "description": "Chest", "accession": "A1",
@@ -80,3 +80,9 @@ def test_default_order_is_newest_study_first() -> None:
     rows = [row("old", "20190101"), row("none"), row("late", "20200101", "2300"),
             row("early", "20200101", "0700")]
     assert names(sort_study_rows(rows, "", "ascending")) == ["late", "early", "old", "none"]
+
+
+def test_display_date_keeps_malformed_values() -> None:
+    assert display_date("20200131", "070512.5") == "2020-01-31 07:05"
+    assert display_date("20200131", "") == "2020-01-31"
+    assert display_date("1997.04.24", "14:04:38") == "1997.04.24"

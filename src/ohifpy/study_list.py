@@ -28,6 +28,7 @@ __all__ = [
     "SORT_DIRECTIONS",
     "SORT_KEYS",
     "StudyListState",
+    "display_date",
     "series_row",
     "sort_study_rows",
     "study_row",
@@ -137,6 +138,16 @@ def sort_study_rows(
     return sorted(filled, key=key, reverse=direction == "descending") + empty
 
 
+def display_date(date: str, time: str) -> str:
+    """``YYYY-MM-DD HH:MM`` for the list; a malformed value is shown as it is."""
+    match = _DATE.fullmatch(date)
+    if not match:
+        return date
+    day = "-".join(match.groups())
+    clock = re.match(r"([0-9]{2}):?([0-9]{2})", time)
+    return f"{day} {clock[1]}:{clock[2]}" if clock else day
+
+
 def study_row(study: Study) -> dict[str, Any]:
     """One row of the list: plain strings and numbers, shown by the page as text."""
     return {
@@ -145,6 +156,7 @@ def study_row(study: Study) -> dict[str, Any]:
         "patientId": study.patient_id,
         "studyDate": study.study_date,
         "studyTime": study.study_time,
+        "displayDate": display_date(study.study_date, study.study_time),
         "studyDescription": study.study_description,
         "accessionNumber": study.accession_number,
         "modalities": "/".join(study.modalities_in_study),
