@@ -144,17 +144,21 @@ export function showStudyList({ worker, runtime, main, params }) {
       chooseSource(sources, wanted);
       const answer = await worker.call("searchStudies", { params: wanted });
       if (mine !== generation) return;
-      current = answer.params;
-      history.replaceState(null, "", urlOf(current));
-      if (Object.keys(current).length) setPreference("lastQuery", current);
+      remember(answer.params);
       fillForm(current);
       showAnswer(answer);
     } catch (error) {
       if (mine !== generation) return;
-      current = wanted;
-      history.replaceState(null, "", urlOf(current));
+      remember(wanted);
       stateRow(`The study list could not be loaded: ${error.message}`, "error");
     }
+  }
+
+  // What was asked goes into the URL and the lastQuery preference, answered or not.
+  function remember(values) {
+    current = values;
+    history.replaceState(null, "", urlOf(current));
+    if (Object.keys(current).length) setPreference("lastQuery", current);
   }
 
   // The selector appears with two sources or more; the URL wins over the preference.
