@@ -184,7 +184,7 @@ export function showStudyList({ worker, runtime, main, params }) {
     const noun = studies.length === 1 ? "study" : "studies";
     count.textContent = sortable
       ? `${studies.length} ${noun}`
-      : `${noun} ${offset + Math.min(studies.length, 1)}–${offset + studies.length}${hasMore ? " of more" : ""}`;
+      : `Studies ${offset + Math.min(studies.length, 1)}–${offset + studies.length}${hasMore ? " of more" : ""}`;
     pager.hidden = sortable;
     previous.disabled = pageNumber === 1;
     next.disabled = !hasMore;

@@ -98,7 +98,7 @@ class StudyListState:
             raise ValueError(f"pageNumber must be a number, not {page!r}")
         query = StudyQuery(
             **{field: p.get(name, "") for name, field in _TEXT_FILTERS.items()},
-            modalities_in_study=p.get("modalities", ""),
+            modalities_in_study=tuple(p.get("modalities", "").split(",")),
             study_date_from=_date("startDate", p.get("startDate", "")),
             study_date_to=_date("endDate", p.get("endDate", "")),
         )

@@ -19,7 +19,7 @@ from conftest import LoadedOrthanc
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import DICOMwebClient, StudyQuery
 
-from .conftest import App, ServedSite, _build, _close_context, _open_context
+from .conftest import App, ServedSite, _build, started_app
 
 pytestmark = pytest.mark.cpython_only  # a browser, a server thread, subprocess builds
 
@@ -61,19 +61,14 @@ def sources_dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="session")
 def sources_site(sources_dist: Path, orthanc: LoadedOrthanc) -> Iterator[ServedSite]:
-    served = ServedSite(sources_dist, proxy={"/dicom-web": orthanc.dicomweb_root}).start()
-    yield served
-    served.stop()
+    with ServedSite(sources_dist, proxy={"/dicom-web": orthanc.dicomweb_root}) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 async def sources_app(browser: Any, sources_site: ServedSite) -> AsyncIterator[App]:
-    recorded = await _open_context(browser)
-    app = App(await recorded.context.new_page(), sources_site)
-    await app.page.goto(sources_site.url)
-    await app.wait_for_mark("ohifpy:runtime-ready")
-    yield app
-    await _close_context(recorded)
+    async with started_app(browser, sources_site) as app:
+        yield app
 
 
 # ---------------------------------------------------------------- helpers
