@@ -91,14 +91,13 @@ export function showStudyList({ worker, runtime, main, params }) {
   const pageLabel = element("span", { className: "page-number" });
   const pager = element("nav", { className: "pager", hidden: true }, [previous, pageLabel, next]);
   const sortNote = element("p", { className: "note sort-note", hidden: true });
-  main.append(
-    element("section", { className: "study-list" }, [
-      element("div", { className: "list-bar" }, [element("h1", { textContent: "Study list" }), sourceSelect, count, clear]),
-      table,
-      sortNote,
-      pager,
-    ]),
-  );
+  const list = element("section", { className: "study-list" }, [
+    element("div", { className: "list-bar" }, [element("h1", { textContent: "Study list" }), sourceSelect, count, clear]),
+    table,
+    sortNote,
+    pager,
+  ]);
+  main.append(list);
 
   function stateRow(text, kind) {
     const cell = element("td", { colSpan: COLUMNS.length, textContent: text });
@@ -125,8 +124,11 @@ export function showStudyList({ worker, runtime, main, params }) {
   }
 
   const withoutEmpty = (values) => Object.fromEntries(Object.entries(values).filter(([, value]) => value));
+  // The list's parameters replace their old values; others (configUrl) stay.
   const urlOf = (values) => {
-    const query = new URLSearchParams(withoutEmpty(values));
+    const query = new URLSearchParams(location.search);
+    for (const name of LIST_PARAMS) query.delete(name);
+    for (const [name, value] of Object.entries(withoutEmpty(values))) query.set(name, value);
     return query.size ? `?${query}` : location.pathname;
   };
 
@@ -255,6 +257,9 @@ export function showStudyList({ worker, runtime, main, params }) {
     input.addEventListener("keydown", (event) => event.key === "Enter" && searchForm());
   }
   for (const input of [startDate, endDate, ...modalityBoxes]) input.addEventListener("change", searchForm);
+  list.addEventListener("click", (event) => {
+    if (!modalities.contains(event.target)) modalities.open = false;
+  });
   sourceSelect.addEventListener("change", () => {
     setPreference("dataSource", sourceSelect.value);
     search({ ...current, datasources: sourceSelect.value, pageNumber: "" });
