@@ -96,16 +96,73 @@ async def test_protocol_errors_are_answers() -> None:
 async def test_study_list_rows_are_plain_values(api, orthanc: LoadedOrthanc) -> None:
     worker, _ = api
     ct = orthanc.manifest.study("ct")
-    found = await result(worker, "searchStudies", filters={"patientId": ct.patient_id})
+    found = await result(worker, "searchStudies", params={"mrn": ct.patient_id})
     assert [row["studyInstanceUID"] for row in found["studies"]] == [ct.study_uid]
     row = found["studies"][0]
     assert row["patientName"] == ct.patient_name and row["modalities"] == "CT"
     assert row["numberOfInstances"] == 200
-    # The relative qidoRoot was resolved against the page's base URL.
-    assert worker.transport.sent[-1][0].startswith(orthanc.dicomweb_root + "/studies?")
-    everything = await result(worker, "searchStudies", limit=1000)
+    # The relative qidoRoot was resolved against the page's base URL; OHIF's wildcards.
+    url = worker.transport.sent[-1][0]
+    assert url.startswith(orthanc.dicomweb_root + "/studies?PatientID=*OHIFPY-CT*&")
+    everything = await result(worker, "searchStudies")
     empty = orthanc.manifest.study("no-modality").study_uid
     assert [r["modalities"] for r in everything["studies"] if r["studyInstanceUID"] == empty] == [""]
+    hostile = orthanc.manifest.study("xss")
+    assert hostile.patient_name in [r["patientName"] for r in everything["studies"]]
+
+
+async def all_studies(orthanc: LoadedOrthanc) -> list[str]:
+    """Every study UID in Orthanc, straight from its QIDO (no worker involved)."""
+    async with DICOMwebClient(DicomWebSource.from_url(orthanc.dicomweb_root)) as client:
+        return [ds.StudyInstanceUID for ds in await client.search_for_studies(limit=10_000)]
+
+
+async def test_pages_beyond_the_query_limit_use_offset(orthanc: LoadedOrthanc) -> None:
+    config = {"dataSources": [{"configuration": {
+        **ORTHANC_CONFIG["dataSources"][0]["configuration"], "queryLimit": 11}}]}
+    worker = WorkerAPI(CountingTransport())
+    try:
+        await result(worker, "init", config=config, baseUrl=orthanc.base_url + "/")
+        expected = await all_studies(orthanc)
+        seen: list[str] = []
+        page = 1
+        while True:
+            answer = await result(worker, "searchStudies", params={"pageNumber": str(page)})
+            url = worker.transport.sent[-1][0]
+            assert "limit=11" in url and (f"offset={(page - 1) * 10}" in url) == (page > 1)
+            assert answer["pageSize"] == 10 and answer["sortable"] is False
+            assert len(answer["studies"]) == (10 if answer["hasMore"] else len(expected) % 10)
+            seen += [r["studyInstanceUID"] for r in answer["studies"]]
+            if not answer["hasMore"]:
+                break
+            page += 1
+        assert page == -(-len(expected) // 10) and answer["params"] == {"pageNumber": str(page)}
+        assert sorted(seen) == sorted(expected)
+    finally:
+        await worker.transport.aclose()
+
+
+async def test_a_complete_list_is_sorted_by_any_column(api, orthanc: LoadedOrthanc) -> None:
+    worker, _ = api
+    answer = await result(worker, "searchStudies",
+                          params={"sortBy": "instances", "sortDirection": "descending"})
+    assert answer["sortable"] is True and answer["hasMore"] is False
+    counts = [r["numberOfInstances"] for r in answer["studies"]]
+    assert counts == sorted(counts, reverse=True) and counts[0] == 200  # the CT
+    assert len(counts) == len(await all_studies(orthanc))
+    bad = await worker.handle("searchStudies", {"params": {"sortBy": "weight"}})
+    assert bad["error"]["type"] == "ValueError" and "sortBy" in bad["error"]["message"]
+
+
+async def test_series_of_an_expanded_row(api, orthanc: LoadedOrthanc) -> None:
+    worker, _ = api
+    study = orthanc.manifest.study("xss")
+    answer = await result(worker, "searchSeries", studyInstanceUID=study.study_uid)
+    assert [(s["seriesInstanceUID"], s["modality"], s["seriesDescription"],
+             s["numberOfInstances"]) for s in answer["series"]] == [
+        (s.series_uid, s.modality, s.description, len(s.instances)) for s in study.series]
+    missing = await worker.handle("searchStudies", {"params": {"datasources": "elsewhere"}})
+    assert missing["error"]["type"] == "ConfigError" and "elsewhere" in missing["error"]["message"]
 
 
 async def test_render_equals_ohifpy_render_and_rewindows_from_the_cache(
@@ -231,7 +288,7 @@ async def test_static_tree(orthanc: LoadedOrthanc, tmp_path: Path) -> None:
         await result(worker, "init", config=config, baseUrl=f"http://127.0.0.1:{port}/")
         everything = await result(worker, "searchStudies")
         assert len(everything["studies"]) == 2
-        found = await result(worker, "searchStudies", filters={"patientId": study.patient_id})
+        found = await result(worker, "searchStudies", params={"mrn": study.patient_id})
         assert [r["studyInstanceUID"] for r in found["studies"]] == [study.study_uid]
         (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=study.study_uid))[
             "displaySets"]

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from .config import AppConfig, ConfigError, DicomWebSource
-from .dicomweb import DICOMwebClient, DICOMwebError, StudyQuery, Transport
+from .dicomweb import DICOMwebClient, DICOMwebError, Transport
 from .image_loader import load_image_frame
 from .imaging import (
     FrameDecodeError,
@@ -43,7 +43,16 @@ from .imaging import (
     render_rgba,
 )
 from .imaging.lut import LUTError
-from .model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
+from .model import (
+    DisplaySet,
+    ImageRef,
+    Instance,
+    ModelError,
+    Series,
+    Study,
+    display_sets_from_instances,
+)
+from .study_list import StudyListState, series_row, sort_study_rows, study_row
 
 __all__ = ["DEFAULT_CACHE_BYTES", "WorkerAPI", "create_for_browser"]
 
@@ -127,6 +136,7 @@ class WorkerAPI:
         self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
             "init": self.init,
             "searchStudies": self.search_studies,
+            "searchSeries": self.search_series,
             "openStudy": self.open_study,
             "renderImage": self.render_image,
             "loadSeries": self.load_series,
@@ -184,29 +194,38 @@ class WorkerAPI:
             "defaultDataSourceName": app_config.defaultDataSourceName,
         }
 
-    async def search_studies(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        data_source: str = "",
-        limit: int | None = None,
-        offset: int = 0,
+    async def search_studies(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One page of the study list for the URL's parameters (see :mod:`ohifpy.study_list`).
+
+        The answer carries the canonical parameters back, so the page's URL and
+        form show what was searched.
+        """
+        state = StudyListState.from_params(params or {})
+        client = self._client(state.data_source)
+        offset, limit, size = state.page_window(client.source.queryLimit)
+        datasets = await client.search_for_studies(state.query, limit=limit, offset=offset)
+        rows = [study_row(Study.from_dataset(ds)) for ds in datasets[:size]]
+        has_more = len(datasets) >= limit
+        sortable = state.page_number == 1 and not has_more
+        return {
+            "studies": sort_study_rows(rows, state.sort_by, state.sort_direction)
+            if sortable else rows,
+            "params": state.to_params(),
+            "pageNumber": state.page_number,
+            "pageSize": size,
+            "offset": offset,
+            "hasMore": has_more,
+            "sortable": sortable,
+        }
+
+    async def search_series(
+        self, study_instance_uid: str, data_source: str = ""
     ) -> dict[str, Any]:
-        """The study list: one row of plain strings and numbers per study."""
-        f = dict(filters or {})
-        query = StudyQuery(
-            patient_name=str(f.get("patientName", "")),
-            patient_id=str(f.get("patientId", "")),
-            accession_number=str(f.get("accessionNumber", "")),
-            study_description=str(f.get("studyDescription", "")),
-            modalities_in_study=f.get("modalitiesInStudy", ()),
-            study_date_from=str(f.get("studyDateFrom", "")),
-            study_date_to=str(f.get("studyDateTo", "")),
-            study_instance_uid=str(f.get("studyInstanceUid", "")),
-        )
-        datasets = await self._client(data_source).search_for_studies(
-            query, limit=limit, offset=offset
-        )
-        return {"studies": [_study_row(Study.from_dataset(ds)) for ds in datasets]}
+        """The series of one study (an expanded study-list row), by series number."""
+        datasets = await self._client(data_source).search_for_series(study_instance_uid)
+        series = sorted((Series.from_dataset(ds) for ds in datasets),
+                        key=lambda s: (s.series_number is None, s.series_number or 0))
+        return {"series": [series_row(s) for s in series]}
 
     async def open_study(
         self,
@@ -426,21 +445,6 @@ def _window(window: Mapping[str, Any]) -> VOIWindow:
         return VOIWindow(float(window["center"]), max(float(window["width"]), 1.0))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"window must be {{center, width}} numbers, not {window!r}") from exc
-
-
-def _study_row(study: Study) -> dict[str, Any]:
-    return {
-        "studyInstanceUID": study.study_instance_uid,
-        "patientName": study.patient_name,
-        "patientId": study.patient_id,
-        "studyDate": study.study_date,
-        "studyTime": study.study_time,
-        "studyDescription": study.study_description,
-        "accessionNumber": study.accession_number,
-        "modalities": "/".join(study.modalities_in_study),
-        "numberOfSeries": study.number_of_series,
-        "numberOfInstances": study.number_of_instances,
-    }
 
 
 def _display_set_info(display_set: DisplaySet) -> dict[str, Any]:

@@ -21,9 +21,10 @@ import asyncio
 import base64
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -96,6 +97,12 @@ class ServedSite:
         if not started.wait(30):
             raise RuntimeError(f"ohifpy serve did not start for {self.dist}")
         return self
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self._stop is None or self._thread is None:
@@ -196,15 +203,22 @@ async def new_context(browser: Any) -> AsyncIterator[Callable[[], Awaitable[Reco
         await _close_context(recorded)
 
 
-@pytest.fixture(scope="module")
-async def app(browser: Any, site: ServedSite) -> AsyncIterator[App]:
-    """One page with the app started, shared by a module's tests."""
+@asynccontextmanager
+async def started_app(browser: Any, site: ServedSite) -> AsyncIterator[App]:
+    """A page of its own context with the app started at the site's root."""
     recorded = await _open_context(browser)
     app = App(await recorded.context.new_page(), site)
     await app.page.goto(site.url)
     await app.wait_for_mark("ohifpy:runtime-ready")
     yield app
     await _close_context(recorded)
+
+
+@pytest.fixture(scope="module")
+async def app(browser: Any, site: ServedSite) -> AsyncIterator[App]:
+    """One page with the app started, shared by a module's tests."""
+    async with started_app(browser, site) as started:
+        yield started
 
 
 # ---------------------------------------------------------------- driving the app

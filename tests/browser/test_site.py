@@ -52,9 +52,10 @@ async def test_the_demo_from_a_subpath_shows_the_ct(new_context: Callable[[], Aw
     app = App(await (await new_context()).context.new_page(), demo_site)
     await app.page.goto(demo_site.url)
     uid = demo_ct_uid(demo_dist)
-    link = await app.page.wait_for_selector(f"tr[data-study-instance-uid='{uid}'] a", timeout=90_000)
-    assert await app.page.locator("tbody tr").count() == 2  # the demo CT and MR
-    await link.click()
+    row = await app.page.wait_for_selector(f"tr.study[data-study-instance-uid='{uid}']", timeout=90_000)
+    assert await app.page.locator("tr.study").count() == 2  # the demo CT and MR
+    await row.click()
+    await app.page.click(".series-panel >> text=Open in viewer")
     await app.wait_for_mark("ohifpy:first-image")
     assert app.page.url.startswith(f"{demo_site.url}viewer?StudyInstanceUIDs=")
     await app.wait_for_image(0)
