@@ -69,6 +69,7 @@ def test_cobb_angle_is_between_lines_whatever_the_drawing_direction() -> None:
 def test_bidirectional_long_axis_is_the_longer() -> None:
     result = measure("Bidirectional", [(10, 20), (14, 20), (12, 10), (12, 30)], CT)
     assert values_of(result, "longAxis", "shortAxis") == [10.0, 2.0]
+    assert result.points == ((12, 10), (12, 30), (10, 20), (14, 20))  # long axis first
 
 
 def test_circle_roi_on_image_of_known_hu() -> None:

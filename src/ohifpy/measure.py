@@ -210,6 +210,8 @@ class ImageReference:
     sop_instance_uid: str
     sop_class_uid: str = ""
     frame_number: int = 1
+    number_of_frames: int = field(default=1, compare=False)
+    """Of the instance: an SR names the frame only of a multi-frame image."""
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,9 @@ def measure(
     if tool == "Length":
         quantities = [Quantity("length", _distance(*scaled), length)]
     elif tool == "Bidirectional":
-        axes = sorted([_distance(*scaled[:2]), _distance(*scaled[2:])], reverse=True)
+        axes = [_distance(*scaled[:2]), _distance(*scaled[2:])]
+        if axes[1] > axes[0]:  # the long axis first, as the SR pairs each with its points
+            pts, axes = pts[2:] + pts[:2], axes[::-1]
         quantities = [Quantity("longAxis", axes[0], length), Quantity("shortAxis", axes[1], length)]
     elif tool == "Angle":
         quantities = [Quantity("angle", _angle(scaled[0] - scaled[1], scaled[2] - scaled[1]), "°")]
