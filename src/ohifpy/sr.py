@@ -177,7 +177,7 @@ def write_measurement_report(
     ds.Manufacturer = "ohifpy"
     ds.SoftwareVersions = __version__
     ds.InstanceNumber = instance_number
-    ds.ContentDate, ds.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
+    ds.ContentDate, ds.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
     ds.InstanceCreationDate, ds.InstanceCreationTime = ds.ContentDate, ds.ContentTime
     ds.CompletionFlag, ds.VerificationFlag = "COMPLETE", "UNVERIFIED"
     ds.PerformedProcedureCodeSequence = []

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from pydicom import Dataset
+from pydicom.uid import generate_uid
 
 from .config import AppConfig, ConfigError, DicomWebSource
 from .dicomweb import DICOMwebClient, DICOMwebError, StudyQuery, Transport
@@ -45,7 +46,19 @@ from .imaging import (
     render_rgba,
 )
 from .imaging.lut import LUTError
+from .measure import (
+    ROI_TOOLS,
+    ImageGeometry,
+    ImageReference,
+    Measurement,
+    MeasurementError,
+    measure,
+    modality_unit,
+)
+from .measurement_csv import measurements_csv
 from .model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
+from .sr import is_measurement_report, read_measurement_report, write_measurement_report
+from .tag_tree import filter_tree, tag_tree
 
 __all__ = ["DEFAULT_CACHE_BYTES", "WorkerAPI", "create_for_browser"]
 
@@ -63,6 +76,7 @@ EXPECTED_ERRORS = (
     LUTError,
     ConfigError,
     ModelError,
+    MeasurementError,
     ValueError,
 )
 
@@ -133,6 +147,11 @@ class WorkerAPI:
             "renderImage": self.render_image,
             "loadSeries": self.load_series,
             "cancelLoad": self.cancel_load,
+            "measure": self.measure,
+            "tags": self.tags,
+            "exportMeasurementsCsv": self.export_measurements_csv,
+            "saveReport": self.save_report,
+            "loadReports": self.load_reports,
         }
         # Checked on every request (a render is a few milliseconds): computed once.
         self._signatures = {name: inspect.signature(m) for name, m in self._methods.items()}
@@ -235,7 +254,8 @@ class WorkerAPI:
             )
         for display_set in display_sets:
             self.display_sets[display_set.display_set_uid] = (display_set, client)
-        return {"displaySets": [_display_set_info(d) for d in display_sets]}
+        return {"displaySets": [_display_set_info(d) for d in display_sets],
+                "measurements": await self._report_measurements(client, metadata)}
 
     async def render_image(
         self,
@@ -314,6 +334,154 @@ class WorkerAPI:
             await asyncio.sleep(0)  # let it unwind before the caller goes on
             return {"cancelled": True}
         return {"cancelled": False}
+
+    # ------------------------------------------------------------ measurements
+
+    async def measure(
+        self,
+        display_set_uid: str,
+        image_index: int,
+        tool: str,
+        points: Sequence[Sequence[float]],
+        text: str = "",
+        label: str = "",
+        uid: str = "",
+    ) -> dict[str, Any]:
+        """Measure with ``tool`` at image ``points`` ([column, row], pixel centres at integers).
+
+        The answer is the measurement as the panel lists it and ``saveReport`` takes it
+        back: ``uid`` (new unless given), ``label``, the image's UIDs and frame,
+        ``displaySetUID``/``imageIndex``, ``tool``, ``points``, ``values`` ([{name,
+        value, unit}]), ``notes``, ``text``, ``patientPosition``. ROI tools and the probe
+        read the decoded frame (fetched if not cached).
+        """
+        measurement = await self._measurement(display_set_uid, image_index, tool, points, text,
+                                              label, uid)
+        return {**measurement.to_json(), "displaySetUID": display_set_uid,
+                "imageIndex": image_index}
+
+    async def _measurement(
+        self, display_set_uid: str, image_index: int, tool: str,
+        points: Sequence[Sequence[float]], text: str, label: str, uid: str,
+    ) -> Measurement:
+        display_set, _ = self._display_set(display_set_uid)
+        image = _image(display_set, image_index)
+        ds = image.instance.metadata
+        values = None
+        if tool in ROI_TOOLS or tool == "Probe":
+            frame = await self._frame(display_set_uid, image_index)
+            values = None if frame.is_color else frame.values
+        result = measure(tool, points, ImageGeometry.from_dataset(ds, image.frame_index), values,
+                         modality_unit(ds), text)
+        return Measurement(uid or generate_uid(), label, _image_reference(image), result,
+                           _patient(ds))
+
+    async def tags(
+        self, display_set_uid: str, image_index: int = 0, search: str = ""
+    ) -> dict[str, Any]:
+        """Every element of an image's instance metadata as a tree, filtered by ``search``.
+
+        Nodes are ``{tag, vr, keyword, name, value, children}`` (values are text, for
+        ``textContent``); ``total`` counts the instance's top-level elements.
+        """
+        display_set, _ = self._display_set(display_set_uid)
+        image = _image(display_set, image_index)
+        tree = tag_tree(image.instance.metadata)
+        return {
+            "sopInstanceUID": image.instance.sop_instance_uid,
+            "instanceNumber": image.instance.instance_number,
+            "frameNumber": image.frame_number,
+            "numberOfFrames": image.instance.number_of_frames,
+            "imageIndex": image_index,
+            "total": len(tree),
+            "elements": filter_tree(tree, str(search or "")),
+        }
+
+    async def export_measurements_csv(
+        self, measurements: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """The measurements (as ``measure`` answered them) as CSV text."""
+        return {"csv": measurements_csv([Measurement.from_json(m) for m in measurements])}
+
+    async def save_report(self, measurements: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Store the measurements as DICOM SR (TID 1500), one report per study, with STOW-RS.
+
+        Each measurement is measured again here on its image (open display sets), so the
+        report holds values computed by this code whatever the page sent. The answer
+        lists the reports stored: ``{studyInstanceUID, seriesInstanceUID,
+        sopInstanceUID, numMeasurements}``.
+        """
+        by_study: dict[str, tuple[DICOMwebClient, ImageRef, list[Measurement]]] = {}
+        for obj in measurements:
+            sent = Measurement.from_json(obj)
+            display_set_uid, index = self._locate(sent.image.sop_instance_uid,
+                                                  sent.image.frame_number)
+            again = await self._measurement(display_set_uid, index, sent.result.tool,
+                                            sent.result.points, sent.result.text, sent.label,
+                                            sent.uid)
+            display_set, client = self._display_set(display_set_uid)
+            entry = by_study.setdefault(again.image.study_instance_uid,
+                                        (client, display_set.images[index], []))
+            entry[2].append(again)
+        stored = []
+        for study_uid, (client, image, group) in by_study.items():
+            report = write_measurement_report(group, image.instance.metadata)
+            await client.store_instances([report], study_uid)
+            stored.append({"studyInstanceUID": study_uid,
+                           "seriesInstanceUID": str(report.SeriesInstanceUID),
+                           "sopInstanceUID": str(report.SOPInstanceUID),
+                           "numMeasurements": len(group)})
+        return {"reports": stored}
+
+    async def load_reports(
+        self, study_instance_uids: Sequence[str] | str, data_source: str = ""
+    ) -> dict[str, Any]:
+        """The measurements of the newest measurement report of each study (as openStudy)."""
+        client = self._client(data_source)
+        metadata: list[Dataset] = []
+        for study in _uid_list(study_instance_uids, "StudyInstanceUIDs"):
+            metadata += await client.retrieve_study_metadata(study)
+        return {"measurements": await self._report_measurements(client, metadata)}
+
+    async def _report_measurements(
+        self, client: DICOMwebClient, metadata: Sequence[Dataset]
+    ) -> list[dict[str, Any]]:
+        """Measurements of the newest TID 1500 report per study among ``metadata``.
+
+        Every save stores the whole list of a study's measurements, so the newest report
+        (by content date and time, then instance number) is the current state. Each comes
+        with the display set and image index it is on (None when that is not open).
+        """
+        newest: dict[str, Dataset] = {}
+        for ds in metadata:
+            if not is_measurement_report(ds):
+                continue
+            study = str(ds.get("StudyInstanceUID", ""))
+            if study not in newest or _report_order(ds) > _report_order(newest[study]):
+                newest[study] = ds
+        found = []
+        for report in newest.values():
+            await client.load_bulkdata(report)
+            for m in read_measurement_report(report):
+                try:
+                    display_set_uid, index = self._locate(m.image.sop_instance_uid,
+                                                          m.image.frame_number)
+                except ModelError:
+                    display_set_uid, index = None, None
+                found.append({**m.to_json(), "displaySetUID": display_set_uid,
+                              "imageIndex": index,
+                              "reportSOPInstanceUID": str(report.SOPInstanceUID)})
+        return found
+
+    def _locate(self, sop_instance_uid: str, frame_number: int) -> tuple[str, int]:
+        """The open display set and image index showing a frame of an instance."""
+        for uid, (display_set, _) in self.display_sets.items():
+            for index, image in enumerate(display_set.images):
+                if (image.instance.sop_instance_uid == sop_instance_uid
+                        and image.frame_number == frame_number):
+                    return uid, index
+        raise ModelError(f"image {sop_instance_uid} frame {frame_number} is in no open "
+                         "display set: open its study first")
 
     # ------------------------------------------------------------ frames
 
@@ -428,6 +596,24 @@ def _window(window: Mapping[str, Any]) -> VOIWindow:
         return VOIWindow(float(window["center"]), max(float(window["width"]), 1.0))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"window must be {{center, width}} numbers, not {window!r}") from exc
+
+
+def _image_reference(image: ImageRef) -> ImageReference:
+    instance = image.instance
+    return ImageReference(instance.study_instance_uid, instance.series_instance_uid,
+                          instance.sop_instance_uid, instance.sop_class_uid, image.frame_number,
+                          instance.number_of_frames)
+
+
+def _patient(ds: Dataset) -> dict[str, str]:
+    return {"PatientName": str(ds.get("PatientName", "") or ""),
+            "PatientID": str(ds.get("PatientID", "") or "")}
+
+
+def _report_order(ds: Dataset) -> tuple[str, str, int]:
+    number = ds.get("InstanceNumber")
+    return (str(ds.get("ContentDate", "")), str(ds.get("ContentTime", "")),
+            int(number) if number not in (None, "") else 0)
 
 
 def _study_row(study: Study) -> dict[str, Any]:
