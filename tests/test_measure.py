@@ -17,6 +17,7 @@ from ohifpy.measure import (
     measure,
     modality_unit,
 )
+from ohifpy.model import Instance
 
 CT = ImageGeometry(rows=64, columns=64, spacing=(0.5, 0.5), spacing_source="PixelSpacing",
                    position=(-100.0, -50.0, 20.0), orientation=(1, 0, 0, 0, 1, 0))
@@ -150,17 +151,45 @@ def test_no_spacing_reports_pixels_and_says_so() -> None:
     assert (area.value("area").value, area.value("area").unit) == (6.0, "px²")
 
 
-def test_geometry_from_dataset_prefers_pixel_spacing_then_imager_pixel_spacing() -> None:
+def geometry_of(ds: Dataset, frame: int = 1) -> ImageGeometry:
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        setattr(ds, keyword, "1.2.3")
+    return ImageGeometry.from_image(Instance.from_dataset(ds).frames()[frame - 1])
+
+
+def test_geometry_prefers_pixel_spacing_then_imager_pixel_spacing() -> None:
     ds = Dataset()
     ds.Rows, ds.Columns = 10, 20
     ds.ImagerPixelSpacing = [0.2, 0.3]
-    imager = ImageGeometry.from_dataset(ds)
+    imager = geometry_of(ds)
     assert (imager.spacing, imager.spacing_source) == ((0.2, 0.3), "ImagerPixelSpacing")
+    assert (imager.rows, imager.columns) == (10, 20)
     assert measure("Length", [(0, 0), (10, 0)], imager).notes == (NOTE_IMAGER_SPACING,)
     ds.PixelSpacing = [0.5, 0.6]
-    assert ImageGeometry.from_dataset(ds).spacing == (0.5, 0.6)
-    assert ImageGeometry.from_dataset(ds).spacing_source == "PixelSpacing"
-    assert ImageGeometry.from_dataset(Dataset()).spacing is None
+    assert geometry_of(ds).spacing == (0.5, 0.6)
+    assert geometry_of(ds).spacing_source == "PixelSpacing"
+    del ds.PixelSpacing, ds.ImagerPixelSpacing
+    assert geometry_of(ds).spacing is None
+
+
+def test_geometry_of_an_enhanced_frame() -> None:
+    ds = Dataset()
+    ds.Rows, ds.Columns, ds.NumberOfFrames = 8, 8, 2
+    shared = Dataset()
+    measures, orientation = Dataset(), Dataset()
+    measures.PixelSpacing = [1.5, 1.5]
+    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    shared.PixelMeasuresSequence, shared.PlaneOrientationSequence = [measures], [orientation]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    ds.PerFrameFunctionalGroupsSequence = []
+    for z in (0.0, 3.0):
+        frame, position = Dataset(), Dataset()
+        position.ImagePositionPatient = [0, 0, z]
+        frame.PlanePositionSequence = [position]
+        ds.PerFrameFunctionalGroupsSequence.append(frame)
+    second = geometry_of(ds, 2)
+    assert second.spacing == (1.5, 1.5)
+    assert measure("Probe", [(2, 1)], second).patient_position == (3.0, 1.5, 3.0)
 
 
 def test_probe_value_and_patient_coordinates() -> None:

@@ -23,6 +23,7 @@ from ohifpy.measure import (
     measure,
     modality_unit,
 )
+from ohifpy.model import Instance
 from ohifpy.sr import is_measurement_report, read_measurement_report, write_measurement_report
 
 # Points on quarter pixels: SR graphic data is 32-bit float, exact for these.
@@ -46,7 +47,7 @@ def ct() -> tuple[Dataset, ...]:
 
 
 def measured(ds: Dataset, frame_number: int = 1) -> list[Measurement]:
-    geometry = ImageGeometry.from_dataset(ds)
+    geometry = ImageGeometry.from_image(Instance.from_dataset(ds).frames()[0])
     values = ModalityTransform.from_dataset(ds, signed=True).apply(ds.pixel_array)
     image = ImageReference(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID,
                            ds.SOPClassUID, frame_number)
@@ -117,7 +118,7 @@ def dciodvfy(path: Path) -> str:
 
 
 def test_colour_and_degenerate_values_are_left_out(ct: tuple[Dataset, ...]) -> None:
-    geometry = ImageGeometry.from_dataset(ct[0])
+    geometry = ImageGeometry.from_image(Instance.from_dataset(ct[0]).frames()[0])
     flat = measure("EllipticalROI", [(10, 10.25), (20, 10.25)], geometry, np.zeros((512, 512)))
     image = measured(ct[0])[0].image
     (back,) = read_measurement_report(write_measurement_report(

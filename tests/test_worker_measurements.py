@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import math
-import subprocess
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ import pydicom
 import pytest
 from conftest import LoadedOrthanc
 from pydicom.uid import generate_uid
-from test_worker_api import ORTHANC_CONFIG, api, result  # noqa: F401 - the shared fixture
+from test_sr import dciodvfy
+from test_worker_api import ORTHANC_CONFIG, result
 
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import DICOMwebClient
@@ -68,17 +70,29 @@ def measured_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFact
     return MeasuredStudy(study_uid, tuple(paths))
 
 
+async def started(orthanc: LoadedOrthanc) -> WorkerAPI:
+    """A worker as the page starts it, on the Orthanc config."""
+    worker = WorkerAPI(HttpxTransport())
+    await result(worker, "init", config=ORTHANC_CONFIG, baseUrl=orthanc.base_url + "/")
+    return worker
+
+
+@pytest.fixture
+async def worker(orthanc: LoadedOrthanc) -> AsyncIterator[WorkerAPI]:
+    worker = await started(orthanc)
+    yield worker
+    await worker.transport.aclose()
+
+
 async def open_stack(worker: WorkerAPI, study_uid: str) -> dict[str, Any]:
-    opened = await result(worker, "openStudy", studyInstanceUIDs=study_uid)
-    return opened
+    return await result(worker, "openStudy", studyInstanceUIDs=study_uid)
 
 
 def file_of(study: MeasuredStudy, sop_uid: str) -> pydicom.Dataset:
     return next(ds for ds in map(pydicom.dcmread, study.files) if ds.SOPInstanceUID == sop_uid)
 
 
-async def test_measure_on_the_ct_in_mm_and_hu(api, measured_study: MeasuredStudy) -> None:
-    worker, _ = api
+async def test_measure_on_the_ct_in_mm_and_hu(worker: WorkerAPI, measured_study: MeasuredStudy) -> None:
     (stack,) = (await open_stack(worker, measured_study.study_uid))["displaySets"]
     uid = stack["displaySetUID"]
     ds = file_of(measured_study, stack["sopInstanceUIDs"][0])
@@ -112,8 +126,7 @@ async def test_measure_on_the_ct_in_mm_and_hu(api, measured_study: MeasuredStudy
         bad["error"]["message"]
 
 
-async def test_tag_browser_shows_hostile_values_verbatim(api, orthanc: LoadedOrthanc) -> None:
-    worker, _ = api
+async def test_tag_browser_shows_hostile_values_verbatim(worker: WorkerAPI, orthanc: LoadedOrthanc) -> None:
     xss = orthanc.manifest.study("xss")
     opened = await result(worker, "openStudy", studyInstanceUIDs=xss.study_uid)
     stack = next(d for d in opened["displaySets"] if d["seriesDescription"] == XSS_IMG)
@@ -130,8 +143,7 @@ async def test_tag_browser_shows_hostile_values_verbatim(api, orthanc: LoadedOrt
         ("SeriesDescription", XSS_IMG)]
 
 
-async def test_csv_export(api, measured_study: MeasuredStudy) -> None:
-    worker, _ = api
+async def test_csv_export(worker: WorkerAPI, measured_study: MeasuredStudy) -> None:
     (stack,) = (await open_stack(worker, measured_study.study_uid))["displaySets"]
     length = await result(worker, "measure", displaySetUID=stack["displaySetUID"], imageIndex=1,
                           tool="Length", points=[[0, 0], [0, 10]], label="=1+1")
@@ -155,8 +167,7 @@ def saved(measurement: dict[str, Any]) -> dict[str, Any]:
 async def test_report_round_trip_through_orthanc(
         orthanc: LoadedOrthanc, measured_study: MeasuredStudy,
         dicomweb_source: DicomWebSource, tmp_path: Path) -> None:
-    worker = WorkerAPI(HttpxTransport())
-    await result(worker, "init", config=ORTHANC_CONFIG, baseUrl=orthanc.base_url + "/")
+    worker = await started(orthanc)
     opened = await open_stack(worker, measured_study.study_uid)
     assert opened["measurements"] == []
     uid = opened["displaySets"][0]["displaySetUID"]
@@ -171,8 +182,7 @@ async def test_report_round_trip_through_orthanc(
 
     # A fresh viewer opens the study: the SR is found and its measurements are back on
     # the same images, with the values measured in Python (not the tampered one).
-    fresh = WorkerAPI(HttpxTransport())
-    await result(fresh, "init", config=ORTHANC_CONFIG, baseUrl=orthanc.base_url + "/")
+    fresh = await started(orthanc)
     reopened = await open_stack(fresh, measured_study.study_uid)
     assert len(reopened["displaySets"]) == 1  # the SR series is no image stack
     back = reopened["measurements"]
@@ -190,9 +200,8 @@ async def test_report_round_trip_through_orthanc(
                                               report["sopInstanceUID"])
     path = tmp_path / "report.dcm"
     path.write_bytes(data)
-    proc = subprocess.run(["dciodvfy", "-new", str(path)], capture_output=True, text=True,
-                          check=False, timeout=60)
-    assert (proc.stdout + proc.stderr).strip() == "Comprehensive3DSR", proc.stdout + proc.stderr
+    output = await asyncio.to_thread(dciodvfy, path)
+    assert output.strip() == "Comprehensive3DSR", output  # the IOD, and no error or warning
 
     # Saved again without the first measurement: the newest report is what opens.
     await result(worker, "saveReport", measurements=drawn[1:])
@@ -202,8 +211,7 @@ async def test_report_round_trip_through_orthanc(
         await w.transport.aclose()
 
 
-async def test_save_needs_the_image_open(api, measured_study: MeasuredStudy) -> None:
-    worker, _ = api
+async def test_save_needs_the_image_open(worker: WorkerAPI, measured_study: MeasuredStudy) -> None:
     (stack,) = (await open_stack(worker, measured_study.study_uid))["displaySets"]
     length = await result(worker, "measure", displaySetUID=stack["displaySetUID"], imageIndex=0,
                           tool="Length", points=[[0, 0], [0, 10]])

@@ -39,6 +39,7 @@ import numpy as np
 from pydicom import Dataset
 
 from .imaging.functional_groups import frame_functional_group
+from .model import ImageRef, float_values
 
 __all__ = [
     "TOOLS",
@@ -88,31 +89,29 @@ class ImageGeometry:
     columns: int
     spacing: tuple[float, float] | None = None
     spacing_source: str = ""
-    position: tuple[float, float, float] | None = None
+    position: tuple[float, ...] | None = None
     orientation: tuple[float, ...] | None = None
 
     @classmethod
-    def from_dataset(cls, ds: Dataset, frame_index: int = 0) -> ImageGeometry:
-        """Geometry of one frame (per-frame functional groups first for enhanced objects)."""
-        measures = frame_functional_group(ds, frame_index, "PixelMeasuresSequence")
-        plane_pos = frame_functional_group(ds, frame_index, "PlanePositionSequence")
-        plane_ori = frame_functional_group(ds, frame_index, "PlaneOrientationSequence")
-        spacing, source = _floats(measures, "PixelSpacing", 2), "PixelSpacing"
+    def from_image(cls, image: ImageRef) -> ImageGeometry:
+        """Geometry of one frame: its plane as the model found it, its pixel spacing
+        (per-frame functional groups first, for enhanced objects)."""
+        ds = image.instance.metadata
+        measures = frame_functional_group(ds, image.frame_index, "PixelMeasuresSequence")
+        spacing, source = float_values(measures, "PixelSpacing", 2), "PixelSpacing"
         if spacing is None:
-            spacing = _floats(ds, "PixelSpacing", 2)
+            spacing = float_values(ds, "PixelSpacing", 2)
         if spacing is None:
-            spacing, source = _floats(ds, "ImagerPixelSpacing", 2), "ImagerPixelSpacing"
-        if spacing is not None and min(spacing) <= 0:
+            spacing, source = float_values(ds, "ImagerPixelSpacing", 2), "ImagerPixelSpacing"
+        if spacing is not None and spacing.min() <= 0:
             spacing = None
         return cls(
-            rows=int(ds.get("Rows") or 0),
-            columns=int(ds.get("Columns") or 0),
-            spacing=spacing,  # type: ignore[arg-type]
+            rows=image.instance.rows,
+            columns=image.instance.columns,
+            spacing=None if spacing is None else (float(spacing[0]), float(spacing[1])),
             spacing_source=source if spacing is not None else "",
-            position=_floats(plane_pos, "ImagePositionPatient", 3)  # type: ignore[arg-type]
-            or _floats(ds, "ImagePositionPatient", 3),
-            orientation=_floats(plane_ori, "ImageOrientationPatient", 6)
-            or _floats(ds, "ImageOrientationPatient", 6),
+            position=_tuple(image.image_position),
+            orientation=_tuple(image.image_orientation),
         )
 
     @property
@@ -144,15 +143,8 @@ class ImageGeometry:
         return (float(point[0]), float(point[1]), float(point[2]))
 
 
-def _floats(ds: Dataset | None, keyword: str, count: int) -> tuple[float, ...] | None:
-    value = None if ds is None else ds.get(keyword)
-    if value is None or value == "":
-        return None
-    try:
-        items = tuple(float(v) for v in (value if isinstance(value, Sequence) else [value]))
-    except (TypeError, ValueError):
-        return None
-    return items if len(items) == count and all(math.isfinite(v) for v in items) else None
+def _tuple(vector: np.ndarray | None) -> tuple[float, ...] | None:
+    return None if vector is None else tuple(float(v) for v in vector)
 
 
 def modality_unit(ds: Dataset) -> str:
@@ -359,7 +351,7 @@ def _probe(
     if not (0 <= column < geometry.columns and 0 <= row < geometry.rows):
         raise MeasurementError(f"the probe at ({pts[0][0]:g}, {pts[0][1]:g}) is outside the "
                                f"{geometry.columns}x{geometry.rows} image")
-    quantities = ()
+    quantities: tuple[Quantity, ...] = ()
     notes: tuple[str, ...] = ()
     if values is not None:
         quantities = (Quantity("value", float(values[row, column]), unit),)
@@ -392,16 +384,16 @@ def _roi(
             return window, np.zeros_like(columns, dtype=bool), 0.0
         inside = ((columns - cx) / rx) ** 2 + ((rows - cy) / ry) ** 2 <= 1.0
         return window, inside, math.pi * rx * ry
-    xs, ys = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+    vx, vy = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
     inside = np.zeros_like(columns, dtype=bool)
     for k in range(len(pts)):  # even-odd rule: toggle where a ray to the right crosses an edge
-        xa, ya, xb, yb = xs[k - 1], ys[k - 1], xs[k], ys[k]
+        xa, ya, xb, yb = vx[k - 1], vy[k - 1], vx[k], vy[k]
         if ya == yb:
             continue
         spans = (ya > rows) != (yb > rows)
         crossing = xa + (rows - ya) * (xb - xa) / (yb - ya)
         inside ^= spans & (columns < crossing)
-    area = 0.5 * abs(float(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))))
+    area = 0.5 * abs(float(np.dot(vx, np.roll(vy, -1)) - np.dot(vy, np.roll(vx, -1))))
     return window, inside, area
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "Series",
     "Study",
     "display_sets_from_instances",
+    "float_values",
     "sort_by_position",
 ]
 
@@ -49,7 +50,7 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
-def _floats(ds: Dataset | None, keyword: str, count: int) -> np.ndarray | None:
+def float_values(ds: Dataset | None, keyword: str, count: int) -> np.ndarray | None:
     """A multi-valued DS tag as a float vector, or None when absent or malformed."""
     value = None if ds is None else ds.get(keyword)
     if value is None:
@@ -141,14 +142,14 @@ class Instance:
         ds = self.metadata
         refs = []
         for index in range(self.number_of_frames):
-            position = _floats(frame_functional_group(ds, index, "PlanePositionSequence"),
+            position = float_values(frame_functional_group(ds, index, "PlanePositionSequence"),
                                "ImagePositionPatient", 3)
-            orientation = _floats(frame_functional_group(ds, index, "PlaneOrientationSequence"),
+            orientation = float_values(frame_functional_group(ds, index, "PlaneOrientationSequence"),
                                   "ImageOrientationPatient", 6)
             if position is None and self.number_of_frames == 1:
-                position = _floats(ds, "ImagePositionPatient", 3)
+                position = float_values(ds, "ImagePositionPatient", 3)
             if orientation is None:
-                orientation = _floats(ds, "ImageOrientationPatient", 6)
+                orientation = float_values(ds, "ImageOrientationPatient", 6)
             refs.append(ImageRef(self, index + 1, position, orientation))
         return refs
 
@@ -218,7 +219,7 @@ class DisplaySet:
         """(row spacing, column spacing) in mm of the first image, when known."""
         ds = self.images[0].instance.metadata
         measures = frame_functional_group(ds, self.images[0].frame_index, "PixelMeasuresSequence")
-        return _floats(measures, "PixelSpacing", 2) if measures is not None else _floats(
+        return float_values(measures, "PixelSpacing", 2) if measures is not None else float_values(
             ds, "PixelSpacing", 2
         )
 

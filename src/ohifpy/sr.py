@@ -35,14 +35,12 @@ from dataclasses import dataclass
 
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
-from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
-    UID,
+    PYDICOM_IMPLEMENTATION_UID,
     Comprehensive3DSRStorage,
     ComprehensiveSRStorage,
     EnhancedSRStorage,
     ExplicitVRLittleEndian,
-    PYDICOM_IMPLEMENTATION_UID,
     generate_uid,
 )
 
@@ -230,37 +228,33 @@ def _evidence(measurements: Sequence[Measurement]) -> list[Dataset]:
     return [study]
 
 
-def _content_item(relationship: str, value_type: str, name: Code | None) -> Dataset:
+def _content_item(relationship: str, value_type: str, name: Code | None,
+                  **value: object) -> Dataset:
+    """A content item; ``value`` is its value attribute(s) by keyword (TextValue=...)."""
     item = Dataset()
     item.RelationshipType, item.ValueType = relationship, value_type
     if name is not None:
         item.ConceptNameCodeSequence = [name.dataset()]
+    for keyword, attribute in value.items():
+        setattr(item, keyword, attribute)
     return item
 
 
 def _code(relationship: str, name: Code, value: Code) -> Dataset:
-    item = _content_item(relationship, "CODE", name)
-    item.ConceptCodeSequence = [value.dataset()]
-    return item
+    return _content_item(relationship, "CODE", name, ConceptCodeSequence=[value.dataset()])
 
 
 def _text(relationship: str, name: Code, value: str) -> Dataset:
-    item = _content_item(relationship, "TEXT", name)
-    item.TextValue = value
-    return item
+    return _content_item(relationship, "TEXT", name, TextValue=value)
 
 
 def _uidref(relationship: str, name: Code, value: str) -> Dataset:
-    item = _content_item(relationship, "UIDREF", name)
-    item.UID = value
-    return item
+    return _content_item(relationship, "UIDREF", name, UID=value)
 
 
 def _container(name: Code, children: list[Dataset]) -> Dataset:
-    item = _content_item("CONTAINS", "CONTAINER", name)
-    item.ContinuityOfContent = "SEPARATE"
-    item.ContentSequence = children
-    return item
+    return _content_item("CONTAINS", "CONTAINER", name, ContinuityOfContent="SEPARATE",
+                         ContentSequence=children)
 
 
 def _image(relationship: str, image: ImageReference) -> Dataset:
@@ -333,12 +327,12 @@ def _measurement_group(index: int, m: Measurement) -> Dataset:
     if result.tool in LINE_TOOLS:
         point_sets = ([result.points[:2], result.points[2:]] if result.tool == "Bidirectional"
                       else [result.points])
-        for (name, code), points in zip(LINE_TOOLS[result.tool], point_sets, strict=True):
+        for (name, code), line in zip(LINE_TOOLS[result.tool], point_sets, strict=True):
             quantity = result.value(name)
             if quantity is None or quantity.value is None:
                 continue
             num = _num(code, quantity)
-            num.ContentSequence = [_scoord("INFERRED FROM", None, "POLYLINE", points, m.image)]
+            num.ContentSequence = [_scoord("INFERRED FROM", None, "POLYLINE", line, m.image)]
             children.append(num)
     else:
         graphic_type, points = _region(result)

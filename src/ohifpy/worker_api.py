@@ -371,7 +371,7 @@ class WorkerAPI:
         if tool in ROI_TOOLS or tool == "Probe":
             frame = await self._frame(display_set_uid, image_index)
             values = None if frame.is_color else frame.values
-        result = measure(tool, points, ImageGeometry.from_dataset(ds, image.frame_index), values,
+        result = measure(tool, points, ImageGeometry.from_image(image), values,
                          modality_unit(ds), text)
         return Measurement(uid or generate_uid(), label, _image_reference(image), result,
                            _patient(ds))
