@@ -20,9 +20,11 @@ Which pixels an ROI holds (its statistics)
     A pixel counts when its **centre** lies inside the shape, boundary included
     (cornerstone's rule for rectangle and ellipse): rectangle ``x0 <= i <= x1``; ellipse
     ``((i-cx)/rx)^2 + ((j-cy)/ry)^2 <= 1``; circle is the ellipse with ``rx = ry`` = the
-    centre-to-edge distance in pixels; freehand by the even-odd rule on the closed
-    polygon. Pixels outside the image are not counted (a note says the ROI is partly
-    outside). The **area** is the shape's geometric area (ellipse ``pi*rx*ry``, polygon
+    centre-to-edge distance in pixels (a circle on the image grid, as DICOM SR's CIRCLE
+    is; on anisotropic pixels its area is ``pi*r^2`` times both spacings); freehand by
+    the even-odd rule on the closed polygon (a centre exactly on an edge may fall on
+    either side). Pixels outside the image are not counted (a note says the ROI is
+    partly outside). The **area** is the shape's geometric area (ellipse ``pi*rx*ry``, polygon
     by the shoelace formula), not the pixel count. Statistics are of modality values
     (rescale or Modality LUT applied): mean, population standard deviation, minimum,
     maximum.

@@ -18,9 +18,12 @@ The document is a Comprehensive 3D SR (what highdicom and OHIF write for TID 150
 Each SCOORD is SELECTED FROM the IMAGE (SOP instance, and frame of a multi-frame
 one). SR graphic coordinates put the top-left corner of the image at (0, 0), half a
 pixel from :mod:`ohifpy.measure`'s pixel-centre coordinates: the writer and the reader
-convert. The reader also takes OHIF's and highdicom's TID 1500 documents (NUMs
-inferred from SCOORDs, or Image Regions); it finds the tool from the concepts and
-graphic types, so an ellipse that is not axis-aligned comes back as its bounding box.
+convert. The reader finds the tool from the concepts and graphic types, not from
+anything private, so groups shaped as OHIF (dcmjs) and highdicom write them (NUMs
+INFERRED FROM SCOORDs, or an Image Region) read the same way; only reports written
+here are tested. dcmjs writes cornerstone's pixel-centre coordinates, so its
+marks come back half a pixel off, and an ellipse that is not axis-aligned comes
+back as its bounding box.
 
 Written on pydicom rather than highdicom (the library of choice for SR in Python)
 because highdicom needs pillow-jpls, a C extension without a Pyodide build, and this
@@ -456,9 +459,10 @@ def _selected_image(scoord: Dataset, series_of: dict[str, tuple[str, str]],
             study, series = series_of.get(sop_uid, (study_uid, ""))
             frames = refs[0].get("ReferencedFrameNumber")
             frame = int(frames[0] if isinstance(frames, Sequence) and frames else frames or 1)
+            # A frame is named only on a multi-frame image: how many it has is not said.
             return ImageReference(study, series, sop_uid,
                                   str(refs[0].get("ReferencedSOPClassUID", "")), frame,
-                                  number_of_frames=2 if frames else 1)
+                                  number_of_frames=max(frame, 2) if frames else 1)
     return None
 
 
