@@ -3,9 +3,11 @@ read back."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,12 @@ from ohifpy.measure import (
     modality_unit,
 )
 from ohifpy.model import Instance
-from ohifpy.sr import is_measurement_report, read_measurement_report, write_measurement_report
+from ohifpy.sr import (
+    is_measurement_report,
+    latest_reports,
+    read_measurement_report,
+    write_measurement_report,
+)
 
 # Points on quarter pixels: SR graphic data is 32-bit float, exact for these.
 DRAWN = [
@@ -124,3 +131,18 @@ def test_colour_and_degenerate_values_are_left_out(ct: tuple[Dataset, ...]) -> N
     (back,) = read_measurement_report(write_measurement_report(
         [Measurement("1.2", "flat", image, flat)], ct[0]))
     assert [q.name for q in back.result.values] == ["area"]
+
+
+def test_latest_report_per_study(ct: tuple[Dataset, ...]) -> None:
+    at = [datetime.datetime(2024, 5, 1, 10, 0, 0, micro, datetime.UTC) for micro in (1, 2)]
+    older = write_measurement_report(measured(ct[0]), ct[0], now=at[0])
+    newer = write_measurement_report(measured(ct[1])[:1], ct[0], now=at[1])
+    other = Dataset()
+    other.StudyInstanceUID = "1.2.3"
+    elsewhere = write_measurement_report(
+        [replace(m, image=replace(m.image, study_instance_uid="1.2.3"))
+         for m in measured(ct[0])[:1]], other, now=at[0])
+    image = ct[0]
+    assert latest_reports([older, image, newer, elsewhere]) == [newer, elsewhere]
+    assert latest_reports([newer, older]) == [newer]
+    assert latest_reports([image]) == []

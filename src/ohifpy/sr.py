@@ -33,7 +33,7 @@ module has to run in the browser worker.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pydicom import Dataset
@@ -59,6 +59,7 @@ from .measure import (
 __all__ = [
     "SR_STORAGE_CLASSES",
     "is_measurement_report",
+    "latest_reports",
     "read_measurement_report",
     "write_measurement_report",
 ]
@@ -357,6 +358,28 @@ def is_measurement_report(ds: Dataset) -> bool:
     names = ds.get("ConceptNameCodeSequence") or []
     return str(ds.get("SOPClassUID", "")) in SR_STORAGE_CLASSES and bool(names) and \
         REPORT.matches(names[0])
+
+
+def latest_reports(datasets: Iterable[Dataset]) -> list[Dataset]:
+    """The newest measurement report of each study among ``datasets`` (a study's metadata).
+
+    Every save stores all of a study's measurements, so the newest report (by content
+    date and time, then instance number) is the current state; older ones are history.
+    """
+    newest: dict[str, Dataset] = {}
+    for ds in datasets:
+        if not is_measurement_report(ds):
+            continue
+        study = str(ds.get("StudyInstanceUID", ""))
+        if study not in newest or _report_order(ds) > _report_order(newest[study]):
+            newest[study] = ds
+    return list(newest.values())
+
+
+def _report_order(ds: Dataset) -> tuple[str, str, int]:
+    number = ds.get("InstanceNumber")
+    return (str(ds.get("ContentDate", "")), str(ds.get("ContentTime", "")),
+            int(number) if number not in (None, "") else 0)
 
 
 def read_measurement_report(ds: Dataset) -> list[Measurement]:

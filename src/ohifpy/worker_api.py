@@ -57,7 +57,7 @@ from .measure import (
 )
 from .measurement_csv import measurements_csv
 from .model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
-from .sr import is_measurement_report, read_measurement_report, write_measurement_report
+from .sr import latest_reports, read_measurement_report, write_measurement_report
 from .tag_tree import filter_tree, tag_tree
 
 __all__ = ["DEFAULT_CACHE_BYTES", "WorkerAPI", "create_for_browser"]
@@ -446,21 +446,10 @@ class WorkerAPI:
     async def _report_measurements(
         self, client: DICOMwebClient, metadata: Sequence[Dataset]
     ) -> list[dict[str, Any]]:
-        """Measurements of the newest TID 1500 report per study among ``metadata``.
-
-        Every save stores the whole list of a study's measurements, so the newest report
-        (by content date and time, then instance number) is the current state. Each comes
-        with the display set and image index it is on (None when that is not open).
-        """
-        newest: dict[str, Dataset] = {}
-        for ds in metadata:
-            if not is_measurement_report(ds):
-                continue
-            study = str(ds.get("StudyInstanceUID", ""))
-            if study not in newest or _report_order(ds) > _report_order(newest[study]):
-                newest[study] = ds
+        """Measurements of the newest measurement report of each study among ``metadata``,
+        each with the display set and image index it is on (None when that is not open)."""
         found = []
-        for report in newest.values():
+        for report in latest_reports(metadata):
             await client.load_bulkdata(report)
             for m in read_measurement_report(report):
                 try:
@@ -608,12 +597,6 @@ def _image_reference(image: ImageRef) -> ImageReference:
 def _patient(ds: Dataset) -> dict[str, str]:
     return {"PatientName": str(ds.get("PatientName", "") or ""),
             "PatientID": str(ds.get("PatientID", "") or "")}
-
-
-def _report_order(ds: Dataset) -> tuple[str, str, int]:
-    number = ds.get("InstanceNumber")
-    return (str(ds.get("ContentDate", "")), str(ds.get("ContentTime", "")),
-            int(number) if number not in (None, "") else 0)
 
 
 def _study_row(study: Study) -> dict[str, Any]:
