@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydicom import Dataset
 
 from ohifpy.measure import (
@@ -236,3 +238,32 @@ def test_measurement_json_round_trip() -> None:
     assert again.result.values == result.values and again.result.points == result.points
     with pytest.raises(MeasurementError, match="not a measurement"):
         Measurement.from_json({"tool": "Length", "points": [[0, 0], [1, 1]]})
+
+
+coordinate = st.floats(-20, 84, allow_nan=False).map(lambda v: round(v * 4) / 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["RectangleROI", "EllipticalROI", "CircleROI"]),
+       coordinate, coordinate, coordinate, coordinate)
+def test_roi_window_matches_the_whole_image_rule(tool: str, x0: float, y0: float, x1: float,
+                                                 y1: float) -> None:
+    """The ROI's pixels, found in a window around it, are those the rule picks on the whole
+    image, wherever the ROI lies (inside, across an edge, outside)."""
+    values = np.arange(64 * 64, dtype=np.float64).reshape(64, 64)
+    rows, columns = np.mgrid[:64, :64]
+    if tool == "RectangleROI":
+        mask = ((columns >= min(x0, x1)) & (columns <= max(x0, x1))
+                & (rows >= min(y0, y1)) & (rows <= max(y0, y1)))
+    else:
+        if tool == "EllipticalROI":
+            cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, abs(x1 - x0) / 2, abs(y1 - y0) / 2
+        else:
+            cx, cy, rx = x0, y0, math.hypot(x1 - x0, y1 - y0)
+            ry = rx
+        mask = (((columns - cx) / rx) ** 2 + ((rows - cy) / ry) ** 2 <= 1 if rx and ry
+                else np.zeros_like(columns, dtype=bool))
+    result = measure(tool, [(x0, y0), (x1, y1)], CT, values)
+    assert result.value("pixelCount").value == mask.sum()
+    expected = values[mask].mean() if mask.any() else None
+    assert result.value("mean").value == pytest.approx(expected)
