@@ -30,6 +30,7 @@ __all__ = [
     "Series",
     "Study",
     "display_sets_from_instances",
+    "float_values",
     "sort_by_position",
 ]
 
@@ -56,7 +57,7 @@ def _int(ds: Attributes, keyword: str) -> int | None:
         return None
 
 
-def _floats(ds: Attributes | None, keyword: str, count: int) -> np.ndarray | None:
+def float_values(ds: Attributes | None, keyword: str, count: int) -> np.ndarray | None:
     """A multi-valued DS tag as a float vector, or None when absent or malformed."""
     value = None if ds is None else ds.get(keyword)
     if value is None:
@@ -173,8 +174,8 @@ class Instance:
             rows=_int(values, "Rows") or 0,
             columns=_int(values, "Columns") or 0,
             load_metadata=load,
-            image_position=_floats(values, "ImagePositionPatient", 3),
-            image_orientation=_floats(values, "ImageOrientationPatient", 6),
+            image_position=float_values(values, "ImagePositionPatient", 3),
+            image_orientation=float_values(values, "ImageOrientationPatient", 6),
             has_functional_groups=has_groups,
         )
 
@@ -197,9 +198,9 @@ class Instance:
         ds = self.metadata
         refs = []
         for index in range(self.number_of_frames):
-            position = _floats(frame_functional_group(ds, index, "PlanePositionSequence"),
+            position = float_values(frame_functional_group(ds, index, "PlanePositionSequence"),
                                "ImagePositionPatient", 3)
-            orientation = _floats(frame_functional_group(ds, index, "PlaneOrientationSequence"),
+            orientation = float_values(frame_functional_group(ds, index, "PlaneOrientationSequence"),
                                   "ImageOrientationPatient", 6)
             if position is None and self.number_of_frames == 1:
                 position = self.image_position
@@ -274,7 +275,7 @@ class DisplaySet:
         """(row spacing, column spacing) in mm of the first image, when known."""
         ds = self.images[0].instance.metadata
         measures = frame_functional_group(ds, self.images[0].frame_index, "PixelMeasuresSequence")
-        return _floats(measures, "PixelSpacing", 2) if measures is not None else _floats(
+        return float_values(measures, "PixelSpacing", 2) if measures is not None else float_values(
             ds, "PixelSpacing", 2
         )
 

@@ -32,6 +32,9 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin
 
+from pydicom import Dataset
+from pydicom.uid import generate_uid
+
 from .config import AppConfig, ConfigError, DicomWebSource
 from .dicomweb import DICOMwebClient, DICOMwebError, Transport
 from .image_loader import load_image_frame
@@ -43,6 +46,16 @@ from .imaging import (
     render_rgba,
 )
 from .imaging.lut import LUTError
+from .measure import (
+    ROI_TOOLS,
+    ImageGeometry,
+    ImageReference,
+    Measurement,
+    MeasurementError,
+    measure,
+    modality_unit,
+)
+from .measurement_csv import measurements_csv
 from .model import (
     DisplaySet,
     ImageRef,
@@ -52,7 +65,9 @@ from .model import (
     Study,
     display_sets_from_instances,
 )
+from .sr import latest_reports, read_measurement_report, write_measurement_report
 from .study_list import StudyListState, series_row, sort_study_rows, study_row
+from .tag_tree import filter_tree, tag_tree
 
 __all__ = ["DEFAULT_CACHE_BYTES", "WorkerAPI", "create_for_browser"]
 
@@ -70,6 +85,7 @@ EXPECTED_ERRORS = (
     LUTError,
     ConfigError,
     ModelError,
+    MeasurementError,
     ValueError,
 )
 
@@ -141,6 +157,11 @@ class WorkerAPI:
             "renderImage": self.render_image,
             "loadSeries": self.load_series,
             "cancelLoad": self.cancel_load,
+            "measure": self.measure,
+            "tags": self.tags,
+            "exportMeasurementsCsv": self.export_measurements_csv,
+            "saveReport": self.save_report,
+            "loadReports": self.load_reports,
         }
         # Checked on every request (a render is a few milliseconds): computed once.
         self._signatures = {name: inspect.signature(m) for name, m in self._methods.items()}
@@ -237,14 +258,8 @@ class WorkerAPI:
         client = self._client(data_source)
         studies = _uid_list(study_instance_uids, "StudyInstanceUIDs")
         series = _uid_list(series_instance_uids, "SeriesInstanceUIDs", required=False)
-        responses = await asyncio.gather(
-            *(client.retrieve_metadata_json(study, one) for study in studies for one in series or [""])
-        )
-        display_sets = display_sets_from_instances(
-            Instance.from_json(obj, url, index)
-            for objects, url in responses
-            for index, obj in enumerate(objects)
-        )
+        instances = await _instances(client, studies, series)
+        display_sets = display_sets_from_instances(instances)
         if not display_sets:
             raise ModelError(
                 f"no series with images in {', '.join(studies)}"
@@ -252,7 +267,8 @@ class WorkerAPI:
             )
         for display_set in display_sets:
             self.display_sets[display_set.display_set_uid] = (display_set, client)
-        return {"displaySets": [_display_set_info(d) for d in display_sets]}
+        return {"displaySets": [_display_set_info(d) for d in display_sets],
+                "measurements": await self._report_measurements(client, instances)}
 
     async def render_image(
         self,
@@ -331,6 +347,145 @@ class WorkerAPI:
             await asyncio.sleep(0)  # let it unwind before the caller goes on
             return {"cancelled": True}
         return {"cancelled": False}
+
+    # ------------------------------------------------------------ measurements
+
+    async def measure(
+        self,
+        display_set_uid: str,
+        image_index: int,
+        tool: str,
+        points: Sequence[Sequence[float]],
+        text: str = "",
+        label: str = "",
+        uid: str = "",
+    ) -> dict[str, Any]:
+        """Measure with ``tool`` at image ``points`` ([column, row], pixel centres at integers).
+
+        The answer is the measurement as the panel lists it and ``saveReport`` takes it
+        back: ``uid`` (new unless given), ``label``, the image's UIDs and frame,
+        ``displaySetUID``/``imageIndex``, ``tool``, ``points``, ``values`` ([{name,
+        value, unit}]), ``notes``, ``text``, ``patientPosition``. ROI tools and the probe
+        read the decoded frame (fetched if not cached).
+        """
+        measurement = await self._measurement(display_set_uid, image_index, tool, points, text,
+                                              label, uid)
+        return {**measurement.to_json(), "displaySetUID": display_set_uid,
+                "imageIndex": image_index}
+
+    async def _measurement(
+        self, display_set_uid: str, image_index: int, tool: str,
+        points: Sequence[Sequence[float]], text: str, label: str, uid: str,
+    ) -> Measurement:
+        display_set, _ = self._display_set(display_set_uid)
+        image = _image(display_set, image_index)
+        ds = image.instance.metadata
+        values = None
+        if tool in ROI_TOOLS or tool == "Probe":
+            frame = await self._frame(display_set_uid, image_index)
+            values = None if frame.is_color else frame.values
+        result = measure(tool, points, ImageGeometry.from_image(image), values,
+                         modality_unit(ds), text)
+        return Measurement(uid or generate_uid(), label, _image_reference(image), result,
+                           _patient(ds))
+
+    async def tags(
+        self, display_set_uid: str, image_index: int = 0, search: str = ""
+    ) -> dict[str, Any]:
+        """Every element of an image's instance metadata as a tree, filtered by ``search``.
+
+        Nodes are ``{tag, vr, keyword, name, value, children}`` (values are text, for
+        ``textContent``); ``total`` counts the instance's top-level elements.
+        """
+        display_set, _ = self._display_set(display_set_uid)
+        image = _image(display_set, image_index)
+        tree = tag_tree(image.instance.metadata)
+        return {
+            "sopInstanceUID": image.instance.sop_instance_uid,
+            "instanceNumber": image.instance.instance_number,
+            "frameNumber": image.frame_number,
+            "numberOfFrames": image.instance.number_of_frames,
+            "imageIndex": image_index,
+            "total": len(tree),
+            "elements": filter_tree(tree, str(search or "")),
+        }
+
+    async def export_measurements_csv(
+        self, measurements: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """The measurements (as ``measure`` answered them) as CSV text."""
+        return {"csv": measurements_csv([Measurement.from_json(m) for m in measurements])}
+
+    async def save_report(self, measurements: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Store the measurements as DICOM SR (TID 1500), one report per study, with STOW-RS.
+
+        Each measurement is measured again here on its image (open display sets), so the
+        report holds values computed by this code whatever the page sent. The answer
+        lists the reports stored: ``{studyInstanceUID, seriesInstanceUID,
+        sopInstanceUID, numMeasurements}``.
+        """
+        by_study: dict[str, tuple[DICOMwebClient, ImageRef, list[Measurement]]] = {}
+        for obj in measurements:
+            sent = Measurement.from_json(obj)
+            display_set_uid, index = self._locate(sent.image.sop_instance_uid,
+                                                  sent.image.frame_number)
+            again = await self._measurement(display_set_uid, index, sent.result.tool,
+                                            sent.result.points, sent.result.text, sent.label,
+                                            sent.uid)
+            display_set, client = self._display_set(display_set_uid)
+            entry = by_study.setdefault(again.image.study_instance_uid,
+                                        (client, display_set.images[index], []))
+            entry[2].append(again)
+        stored = []
+        for study_uid, (client, image, group) in by_study.items():
+            report = write_measurement_report(group, image.instance.metadata)
+            await client.store_instances([report], study_uid)
+            stored.append({"studyInstanceUID": study_uid,
+                           "seriesInstanceUID": str(report.SeriesInstanceUID),
+                           "sopInstanceUID": str(report.SOPInstanceUID),
+                           "numMeasurements": len(group)})
+        return {"reports": stored}
+
+    async def load_reports(
+        self, study_instance_uids: Sequence[str] | str, data_source: str = ""
+    ) -> dict[str, Any]:
+        """The measurements of the newest measurement report of each study (as openStudy)."""
+        client = self._client(data_source)
+        studies = _uid_list(study_instance_uids, "StudyInstanceUIDs")
+        instances = await _instances(client, studies, [])
+        return {"measurements": await self._report_measurements(client, instances)}
+
+    async def _report_measurements(
+        self, client: DICOMwebClient, instances: Sequence[Instance]
+    ) -> list[dict[str, Any]]:
+        """Measurements of the newest measurement report of each study among ``instances``,
+        each with the display set and image index it is on (None when that is not open).
+
+        Only instances without pixels (SR among them) have their metadata converted.
+        """
+        found = []
+        for report in latest_reports(i.metadata for i in instances if not i.has_pixels):
+            await client.load_bulkdata(report)
+            for m in read_measurement_report(report):
+                try:
+                    display_set_uid, index = self._locate(m.image.sop_instance_uid,
+                                                          m.image.frame_number)
+                except ModelError:
+                    display_set_uid, index = None, None
+                found.append({**m.to_json(), "displaySetUID": display_set_uid,
+                              "imageIndex": index,
+                              "reportSOPInstanceUID": str(report.SOPInstanceUID)})
+        return found
+
+    def _locate(self, sop_instance_uid: str, frame_number: int) -> tuple[str, int]:
+        """The open display set and image index showing a frame of an instance."""
+        for uid, (display_set, _) in self.display_sets.items():
+            for index, image in enumerate(display_set.images):
+                if (image.instance.sop_instance_uid == sop_instance_uid
+                        and image.frame_number == frame_number):
+                    return uid, index
+        raise ModelError(f"image {sop_instance_uid} frame {frame_number} is in no open "
+                         "display set: open its study first")
 
     # ------------------------------------------------------------ frames
 
@@ -446,6 +601,34 @@ def _window(window: Mapping[str, Any]) -> VOIWindow:
     except (KeyError, TypeError) as exc:
         raise ValueError(f"window must be {{center, width}} numbers, not {window!r}") from exc
 
+
+async def _instances(
+    client: DICOMwebClient, studies: Sequence[str], series: Sequence[str]
+) -> list[Instance]:
+    """The instances of the studies (of the given series only, if any), fetched together.
+
+    Made from DICOM JSON: an instance's dataset is converted only when it is used.
+    """
+    responses = await asyncio.gather(
+        *(client.retrieve_metadata_json(study, one) for study in studies for one in series or [""])
+    )
+    return [
+        Instance.from_json(obj, url, index)
+        for objects, url in responses
+        for index, obj in enumerate(objects)
+    ]
+
+
+def _image_reference(image: ImageRef) -> ImageReference:
+    instance = image.instance
+    return ImageReference(instance.study_instance_uid, instance.series_instance_uid,
+                          instance.sop_instance_uid, instance.sop_class_uid, image.frame_number,
+                          instance.number_of_frames)
+
+
+def _patient(ds: Dataset) -> dict[str, str]:
+    return {"PatientName": str(ds.get("PatientName", "") or ""),
+            "PatientID": str(ds.get("PatientID", "") or "")}
 
 def _display_set_info(display_set: DisplaySet) -> dict[str, Any]:
     first = display_set.images[0].instance
