@@ -13,7 +13,7 @@ import { showViewer } from "./viewer.js";
 import { WorkerClient } from "./worker_client.js";
 
 const base = new URL(document.baseURI);
-const worker = new WorkerClient(new URL("worker.js", base));
+const worker = new WorkerClient(self.ohifpyWorker ?? new Worker(new URL("worker.js", base)));
 
 async function fetchJson(url, what) {
   const response = await fetch(url, { cache: "no-cache" });
@@ -31,8 +31,28 @@ async function loadConfig() {
 
 const status = document.getElementById("status");
 status.textContent = "Starting Python…";
+// The study metadata a viewer link opens with (WADO-RS, PS3.18 10.4.1.1.2), fetched by the
+// worker while Python starts. Only for a default source that needs no sign-in: the early
+// request carries no credentials. The worker's Python client takes it if it asks for the
+// same URL, else asks itself: a wrong guess costs one request, never a wrong answer.
+function metadataToPrefetch(config) {
+  const url = new URL(location.href);
+  const studies = url.searchParams.get("StudyInstanceUIDs");
+  if (routeOf(url) !== "viewer" || !studies || url.searchParams.get("SeriesInstanceUIDs")) return [];
+  if (config.oidc) return [];
+  const sources = config.dataSources ?? [];
+  const name = (s) => s.configuration?.name || s.sourceName;
+  const chosen = config.defaultDataSourceName || (sources[0] && name(sources[0]));
+  const source = sources.find((s) => name(s) === chosen)?.configuration;
+  if (!source?.wadoRoot) return [];
+  const root = new URL(source.wadoRoot, base).href.replace(/\/+$/, "");
+  return studies.split(",").map((uid) => uid.trim()).filter(Boolean)
+    .map((uid) => `${root}/studies/${encodeURIComponent(uid)}/metadata`);
+}
+
 const runtime = (async () => {
   const config = await loadConfig();
+  worker.prefetch(metadataToPrefetch(config));
   const sources = await worker.call("init", { config, baseUrl: base.href });
   markOnce(MARKS.runtimeReady);
   return sources;

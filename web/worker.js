@@ -5,6 +5,7 @@
 //   worker -> page   {id, result} | {id, error: {type, message}}   (buffers transferred)
 //   worker -> page   {event, data}                                  (progress, ...)
 //   page -> worker   {recycle: ArrayBuffer}       (a drawn image's buffer, for reuse)
+//   page -> worker   {prefetch: [url, ...]}       (metadata the viewer will ask for)
 //
 // Every method is ohifpy.worker_api.WorkerAPI.handle(method, args) in Python; this file
 // only boots the runtime and converts between JS and Python values. It is a classic
@@ -17,38 +18,53 @@ const CODECS = BASE + "codecs/";
 
 importScripts(BASE + "pyodide/pyodide.js");
 
-// Each classic codec script declares a global factory (openjph's is called `Module`, a
-// name Emscripten code looks for): load them all now, take the factories and clear the
-// globals so nothing else can pick them up.
-async function loadCodecs() {
-  const index = await (await fetch(CODECS + "codecs.json")).json();
-  const entries = Object.entries(index);
-  const factories = {};
-  for (const [name, spec] of entries) {
-    if (spec.type !== "classic") continue;
-    importScripts(CODECS + spec.script);
-    factories[name] = self[spec.export];
-    self[spec.export] = undefined;
+// Codecs load on first use: most studies need one codec or none, and loading all of them
+// would compete with Python's start. Each classic codec script declares a global factory
+// (openjph's is called `Module`, a name Emscripten code looks for): take it and clear the
+// global so nothing else picks it up.
+let codecIndex = null; // Promise of codecs.json, fetched with the first codec
+const codecs = new Map(); // name -> Promise of the initialised module
+
+async function instantiateCodec(name) {
+  codecIndex ??= fetch(CODECS + "codecs.json").then((response) => response.json());
+  const spec = (await codecIndex)[name];
+  if (!spec) throw new Error(`no codec named ${name} in codecs.json`);
+  if (spec.type !== "classic") return import(CODECS + spec.script);
+  importScripts(CODECS + spec.script);
+  const factory = self[spec.export];
+  self[spec.export] = undefined;
+  return factory({
+    locateFile: (file) => CODECS + file, // the .wasm sits next to its script, not this worker
+    print: () => {},
+    printErr: () => {},
+  });
+}
+
+function loadCodec(name) {
+  if (!codecs.has(name)) {
+    const loading = instantiateCodec(name);
+    loading.catch(() => codecs.delete(name)); // a failed load is tried again next time
+    codecs.set(name, loading);
   }
-  const modules = await Promise.all(
-    entries.map(([name, spec]) =>
-      spec.type === "classic"
-        ? factories[name]({
-            // The .wasm sits next to its script, not next to this worker.
-            locateFile: (file) => CODECS + file,
-            print: () => {},
-            printErr: () => {},
-          })
-        : import(CODECS + spec.script),
-    ),
-  );
-  return Object.fromEntries(entries.map(([name], i) => [name, modules[i]]));
+  return codecs.get(name);
+}
+
+// Requests the page knows the viewer will make (a study's metadata) start here while
+// Python starts; the fetch transport takes the answer instead of asking again.
+const prefetched = new Map(); // url -> Promise of the Response (null if it failed)
+
+function prefetch(urls) {
+  for (const url of urls) {
+    if (prefetched.has(url)) continue;
+    const init = { headers: { Accept: "application/dicom+json" }, cache: "no-store", credentials: "same-origin" };
+    prefetched.set(url, fetch(url, init).catch(() => null));
+  }
 }
 
 async function loadPython() {
   // Packages named here download while the interpreter starts, not after it.
   const pyodide = await loadPyodide({ indexURL: BASE + "pyodide/", packages: ["ohifpy"] });
-  pyodide.pyimport("ohifpy.worker_api"); // import (the slow part) while the codecs finish
+  pyodide.pyimport("ohifpy.worker_api");
   return pyodide;
 }
 
@@ -57,8 +73,8 @@ function emit(event, data) {
 }
 
 const booting = (async () => {
-  const [pyodide, codecs] = await Promise.all([loadPython(), loadCodecs()]);
-  const api = pyodide.pyimport("ohifpy.worker_api").create_for_browser(emit, codecs);
+  const pyodide = await loadPython();
+  const api = pyodide.pyimport("ohifpy.worker_api").create_for_browser(emit, loadCodec, prefetched);
   return { pyodide, api };
 })();
 booting.catch(() => {}); // reported per request below
@@ -102,7 +118,11 @@ function answerToJs(answer) {
   return [reply, Object.values(buffers).map((buffer) => buffer.buffer)];
 }
 
-self.onmessage = async ({ data: { id, method, args, recycle } }) => {
+self.onmessage = async ({ data: { id, method, args, recycle, prefetch: urls } }) => {
+  if (urls) {
+    prefetch(urls);
+    return;
+  }
   if (recycle) {
     spares.push(recycle);
     spares.splice(0, spares.length - MAX_SPARES);

@@ -11,8 +11,8 @@ export class WorkerError extends Error {
 }
 
 export class WorkerClient {
-  constructor(url) {
-    this.worker = new Worker(url);
+  constructor(worker) {
+    this.worker = worker;
     this.nextId = 1;
     this.pending = new Map();
     this.listeners = new Map();
@@ -29,6 +29,11 @@ export class WorkerClient {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, method, args });
     });
+  }
+
+  // Start fetching what Python will ask for first (see prefetch in worker.js).
+  prefetch(urls) {
+    if (urls.length) this.worker.postMessage({ prefetch: urls });
   }
 
   // Give a result's buffer back once it is drawn; the worker fills it with a later image.

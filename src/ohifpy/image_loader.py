@@ -13,7 +13,13 @@ from pydicom import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from .dicomweb import DICOMwebClient, DICOMwebError, Frame
-from .imaging import FrameDecodeError, ImageFrame, UnsupportedTransferSyntaxError, prepare_frame
+from .imaging import (
+    FrameDecodeError,
+    ImageFrame,
+    UnsupportedTransferSyntaxError,
+    load_decoder,
+    prepare_frame,
+)
 from .model import ImageRef
 
 __all__ = ["load_image_frame"]
@@ -26,10 +32,10 @@ async def load_image_frame(client: DICOMwebClient, image: ImageRef) -> ImageFram
     await client.load_bulkdata(metadata)  # fills in and forgets its URIs: fetched once
     uids = (instance.study_instance_uid, instance.series_instance_uid, instance.sop_instance_uid)
     (wado,) = await client.retrieve_instance_frames(*uids, [image.frame_number])
+    syntax = _frame_syntax(wado, metadata, client)
     try:
-        return prepare_frame(
-            wado.data, _frame_syntax(wado, metadata, client), metadata, image.frame_index
-        )
+        await load_decoder(syntax)
+        return prepare_frame(wado.data, syntax, metadata, image.frame_index)
     except UnsupportedTransferSyntaxError as unsupported:
         try:
             (wado,) = await client.retrieve_instance_frames(

@@ -538,8 +538,12 @@ class WorkerAPI:
             ) from None
 
 
-def create_for_browser(emit: Emit, codecs: Any) -> WorkerAPI:
-    """What ``web/worker.js`` calls once Pyodide and the WebAssembly codecs are loaded."""
+def create_for_browser(emit: Emit, load_codec: Any, prefetched: Any) -> WorkerAPI:
+    """What ``web/worker.js`` calls once Pyodide is up.
+
+    ``load_codec(name)`` loads a WebAssembly codec (on a frame's first need of it);
+    ``prefetched`` holds the worker's early fetches (see :class:`FetchTransport`).
+    """
     from js import Object
     from pyodide.ffi import to_js
 
@@ -549,8 +553,8 @@ def create_for_browser(emit: Emit, codecs: Any) -> WorkerAPI:
     def emit_js(event: str, data: dict[str, Any]) -> None:
         emit(event, to_js(data, dict_converter=Object.fromEntries))
 
-    wasm_codecs.install(codecs)
-    return WorkerAPI(FetchTransport(), emit_js)
+    wasm_codecs.install(load_codec)
+    return WorkerAPI(FetchTransport(prefetched), emit_js)
 
 
 # ---------------------------------------------------------------- helpers

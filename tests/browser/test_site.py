@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,6 +46,29 @@ async def test_requests_stay_on_the_origin(new_context: Callable[[], Awaitable[R
     assert any(url.endswith("/pyodide/pyodide.asm.wasm") for url in recorded.requests)
     assert recorded.foreign_requests() == []
     assert not [url for url in await app.page.evaluate(CACHED_URLS) if "/dicom-web/" in url]
+
+
+async def test_a_viewer_link_fetches_its_metadata_once_and_only_the_codec_it_needs(
+        new_context: Callable[[], Awaitable[RecordedContext]], site: ServedSite,
+        orthanc: LoadedOrthanc) -> None:
+    """The worker fetches the study's metadata while Python starts and Python's client takes
+    that answer instead of asking again; codecs load when a frame needs them."""
+    recorded = await new_context()
+    by_the_app: list[Any] = []  # not the service worker's precaching of the whole shell
+    recorded.context.on("request", lambda request: request.service_worker is None
+                        and by_the_app.append(request))
+    app = App(await recorded.context.new_page(), site)
+    study = orthanc.manifest.study("ct-jpeg-ls")
+    await app.page.goto(f"{site.url}viewer?StudyInstanceUIDs={study.study_uid}")
+    await app.wait_for_mark("ohifpy:first-image")
+    await app.wait_for_image(0)
+    ready = await app.page.evaluate(
+        "performance.timeOrigin + performance.getEntriesByName('ohifpy:runtime-ready')[0].startTime")
+    metadata = [r for r in by_the_app if r.url.endswith(f"/studies/{study.study_uid}/metadata")]
+    assert len(metadata) == 1, [r.url for r in metadata]
+    assert metadata[0].timing["startTime"] < ready  # asked before Python could ask
+    codec_files = {r.url.rsplit("/", 1)[1] for r in by_the_app if "/codecs/" in r.url}
+    assert codec_files == {"codecs.json", "charlswasm_decode.js", "charlswasm_decode.wasm"}
 
 
 async def test_the_demo_from_a_subpath_shows_the_ct(new_context: Callable[[], Awaitable[RecordedContext]],

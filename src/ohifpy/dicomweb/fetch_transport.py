@@ -9,12 +9,17 @@ failure (:class:`DICOMwebConnectionError`): the browser tells no more than that.
 
 Responses are never written to the HTTP cache (``cache: "no-store"``): they are
 patient data, and the viewer keeps none on disk.
+
+While Python starts, the worker may already have fetched what the page knows the viewer
+will ask for first (a study's metadata, see ``prefetch`` in ``web/worker.js``): a plain
+GET of such a URL takes that answer, once, instead of asking again.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
 
 from js import AbortController, AbortSignal, Object, fetch
 from pyodide.ffi import JsException, to_js
@@ -26,7 +31,17 @@ __all__ = ["FetchTransport"]
 
 
 class FetchTransport:
-    """Sends requests with ``fetch``; HTTP errors are responses, as for every transport."""
+    """Sends requests with ``fetch``; HTTP errors are responses, as for every transport.
+
+    Parameters
+    ----------
+    prefetched : JS Map, optional
+        URL -> Promise of a ``Response`` (or null when that fetch failed) started by the
+        worker before Python was ready; each is used at most once.
+    """
+
+    def __init__(self, prefetched: Any = None) -> None:
+        self.prefetched = prefetched
 
     async def request(
         self,
@@ -49,7 +64,9 @@ class FetchTransport:
         if body is not None:
             init["body"] = to_js(body)
         try:
-            response = await fetch(url, to_js(init, dict_converter=Object.fromEntries))
+            response = await self._take_prefetched(method, url, headers or {}, timeout)
+            if response is None:
+                response = await fetch(url, to_js(init, dict_converter=Object.fromEntries))
             buffer = await response.arrayBuffer()
         except asyncio.CancelledError:
             controller.abort()
@@ -67,6 +84,25 @@ class FetchTransport:
             headers={str(k).lower(): str(v) for k, v in response.headers.entries()},
             reason=str(response.statusText),
         )
+
+    async def _take_prefetched(
+        self, method: str, url: str, headers: Mapping[str, str], timeout: float
+    ) -> Any:
+        """The worker's early answer for this request, if it made one (else None).
+
+        Only a GET with no header but Accept qualifies: the early fetch sent no
+        credentials of the data source's, so a request carrying some asks again.
+        """
+        if (self.prefetched is None or method != "GET" or not self.prefetched.has(url)
+                or {key.lower() for key in headers} - {"accept"}):
+            return None
+        early = self.prefetched.get(url)
+        self.prefetched.delete(url)
+        try:
+            response = await asyncio.wait_for(early, timeout)
+        except TimeoutError:
+            return None
+        return response if response is not None and response.ok else None
 
     async def aclose(self) -> None:
         """Nothing to close: the browser owns the connections."""

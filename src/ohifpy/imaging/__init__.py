@@ -1,7 +1,7 @@
 """The pixel pipeline: frame bytes -> stored values -> modality -> VOI -> colour -> RGBA.
 
 The same code renders in CPython (``ohifpy render``) and in the browser
-worker, which registers its WebAssembly codecs with :func:`register_decoder`.
+worker, whose WebAssembly codecs load on first use (:func:`set_decoder_loader`).
 No I/O happens here: frames and metadata come in as bytes and Datasets.
 """
 
@@ -12,7 +12,9 @@ from ohifpy.imaging.codecs import (
     UnsupportedTransferSyntaxError,
     decode_frame,
     get_decoder,
+    load_decoder,
     register_decoder,
+    set_decoder_loader,
 )
 from ohifpy.imaging.color import PaletteColorLUT
 from ohifpy.imaging.lut import LookupTable, LUTError
@@ -36,9 +38,11 @@ __all__ = [
     "VOIWindow",
     "decode_frame",
     "get_decoder",
+    "load_decoder",
     "prepare_frame",
     "register_decoder",
     "render_frame",
     "render_rgba",
+    "set_decoder_loader",
     "voi_windows",
 ]

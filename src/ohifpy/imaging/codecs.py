@@ -3,14 +3,14 @@
 One registry serves both runtimes: in CPython the decoders come from pydicom,
 looked up on first use of a syntax, with whichever of its pylibjpeg / Pillow
 plugins are installed (none is needed to import this module); in the browser
-the worker registers its WebAssembly codecs with :func:`register_decoder`,
-which take precedence.
+the worker's WebAssembly codecs become pydicom plugins, loaded on first use through
+:func:`set_decoder_loader` (awaited by :func:`load_decoder` before a frame is decoded).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,23 @@ class UnsupportedTransferSyntaxError(FrameDecodeError):
 
 
 _DECODERS: dict[str, FrameDecoder] = {}
+_LOADER: Callable[[str], Awaitable[None]] | None = None
+
+
+def set_decoder_loader(loader: Callable[[str], Awaitable[None]] | None) -> None:
+    """Decoders that load on demand: ``await loader(uid)`` readies the syntax's decoder.
+
+    The browser loads a WebAssembly codec only when a frame needs it, so a study that
+    needs none (or one) does not pay for all of them while Python starts.
+    """
+    global _LOADER
+    _LOADER = loader
+
+
+async def load_decoder(transfer_syntax_uid: str) -> None:
+    """Make the decoder for `transfer_syntax_uid` ready; nothing to do in CPython."""
+    if _LOADER is not None:
+        await _LOADER(str(transfer_syntax_uid).strip())
 
 
 def register_decoder(transfer_syntax_uid: str, decoder: FrameDecoder) -> None:

@@ -2,8 +2,8 @@
 
 Pyodide has no build of pylibjpeg, so the worker loads the npm WebAssembly codecs
 (``@cornerstonejs/codec-openjpeg``, ``-openjph``, ``-charls``,
-``-libjpeg-turbo-8bit`` and ``jpeg-lossless-decoder-js``) and hands them to
-:func:`install`. Each becomes a plugin of pydicom's decoder for its transfer
+``-libjpeg-turbo-8bit`` and ``jpeg-lossless-decoder-js``) and :func:`install`
+loads each on first use. Each becomes a plugin of pydicom's decoder for its transfer
 syntaxes, exactly where pylibjpeg sits in CPython, so pydicom's own post-processing
 (J2K/JPEG-LS sign correction, unused bits, colour-space and planar handling) runs on
 both sides and :func:`ohifpy.imaging.get_decoder` finds the codecs without a registry
@@ -17,13 +17,15 @@ server to transcode instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydicom import uid
 from pydicom.pixels import get_decoder as get_pydicom_decoder
 from pydicom.pixels.common import PhotometricInterpretation as PI
 from pydicom.pixels.decoders.base import DecodeRunner
+
+from .codecs import FrameDecodeError, set_decoder_loader
 
 __all__ = ["DECODER_DEPENDENCIES", "PLUGIN", "install", "is_available"]
 
@@ -63,30 +65,34 @@ _EMBIND_CLASSES = {
 _CODECS: dict[str, Any] = {}
 
 
-def install(codecs: Any) -> list[str]:
-    """Make the loaded codecs pydicom decoding plugins; returns the syntaxes now covered.
+def install(load_codec: Callable[[str], Awaitable[Any]]) -> None:
+    """Load the codecs on demand: a syntax's codec comes in before its first frame decodes.
 
     Parameters
     ----------
-    codecs : Mapping[str, JsProxy] or JsProxy of a JS object
-        Codec name (see ``PACKAGES``) -> the initialised Emscripten module, or for
-        ``jpeg-lossless`` the ES module (with its ``Decoder`` class).
+    load_codec : callable
+        ``await load_codec(name)`` (name: a key of ``PACKAGES``) gives the initialised
+        Emscripten module, or for ``jpeg-lossless`` the ES module (with its ``Decoder``
+        class); in the worker it is ``loadCodec`` of ``web/worker.js``.
     """
-    if not isinstance(codecs, Mapping):
-        codecs = codecs.to_py(depth=1)  # a JS object: its values stay JS proxies
-    unknown = sorted(set(codecs) - set(PACKAGES))
-    if unknown:
-        raise ValueError(f"unknown codec(s) {unknown}; expected some of {sorted(PACKAGES)}")
-    _CODECS.update(codecs)
-    covered = []
-    for syntax, codec in SYNTAX_CODECS.items():
-        if codec not in _CODECS:
-            continue
-        decoder = get_pydicom_decoder(syntax)
-        if PLUGIN not in decoder.available_plugins:
-            decoder.add_plugin(PLUGIN, (__name__, "decode_frame"))
-        covered.append(str(syntax))
-    return covered
+
+    async def load(transfer_syntax_uid: str) -> None:
+        codec = SYNTAX_CODECS.get(uid.UID(transfer_syntax_uid))
+        if codec is None or codec in _CODECS:
+            return
+        try:
+            _CODECS[codec] = await load_codec(codec)
+        except Exception as exc:  # noqa: BLE001 - a JS error while fetching or starting it
+            raise FrameDecodeError(
+                transfer_syntax_uid, f"its WebAssembly codec {PACKAGES[codec]} did not load ({exc})"
+            ) from None
+        # pydicom takes a plugin only once it is available: add it now the codec is here.
+        for syntax, name in SYNTAX_CODECS.items():
+            decoder = get_pydicom_decoder(syntax)
+            if name == codec and PLUGIN not in decoder.available_plugins:
+                decoder.add_plugin(PLUGIN, (__name__, "decode_frame"))
+
+    set_decoder_loader(load)
 
 
 def is_available(transfer_syntax_uid: str) -> bool:
