@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import email.parser
+import fnmatch
 import hashlib
 import json
 import os
@@ -73,6 +74,12 @@ PYDICOM_TEST_DATA = ("pydicom/data/test_files/*", "pydicom/data/charset_files/*"
 # under Node), without what only a C compiler or a type checker reads.
 NUMPY_UNUSED = ("*.pyi", "*.pxd", "*.pyx", "*.h", "*.a", "numpy/_core/include/*",
                 "numpy/_core/lib/*", "numpy/random/lib/*")
+# numpy subpackages the viewer never imports hold a third of numpy's WebAssembly, which
+# Pyodide compiles and links at every start (measured: numpy's loadPackage 750 -> 500 ms
+# under Node). They move to a package of their own that loadPackage installs on request
+# (the core's tests under Pyodide ask for it); numpy without it imports and runs as usual.
+NUMPY_ON_DEMAND = ("numpy/random/*", "numpy/fft/*")
+NUMPY_ON_DEMAND_PACKAGE = "numpy-random-fft"
 SITE_PACKAGES = "/lib/python3.12/site-packages/"
 STDLIB_MOUNT = "/lib/python312.zip/"
 SMOKE_PACKAGES = ("ohifpy",)
@@ -405,6 +412,27 @@ def wheel_lock_entry(path: Path, sha256: str, known: dict[str, Any]) -> dict[str
     }
 
 
+def split_wheel(wheel: Path, patterns: tuple[str, ...], name: str) -> Path:
+    """The members of ``wheel`` matching ``patterns`` as a wheel of their own, ``name``.
+
+    Same version and tags as ``wheel`` (its files are that build's), a dist-info that
+    requires the original project, and an empty RECORD that the archive rewrite fills.
+    """
+    project, version, tags = wheel.name.split("-", 2)
+    dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
+    out = wheel.with_name(f"{name.replace('-', '_')}-{version}-{tags}")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if any(fnmatch.fnmatchcase(info.filename, pattern) for pattern in patterns):
+                dst.writestr(info, src.read(info))
+            elif info.filename.endswith(".dist-info/WHEEL"):
+                dst.writestr(f"{dist_info}/WHEEL", src.read(info))
+        dst.writestr(f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\n"
+                     f"Version: {version}\nRequires-Dist: {project}\n")
+        dst.writestr(f"{dist_info}/RECORD", "")
+    return out
+
+
 def compiled_name(file_name: str, python: str) -> str:
     """``x-1.0-py3-none-any.whl`` -> ``x-1.0-cp312-none-any.whl``: it now holds 3.12 bytecode."""
     tag = "cp" + "".join(python.split(".")[:2])
@@ -474,13 +502,17 @@ def build_pyodide(out: Path, pyodide_dist: str | None, precompile: bool, summary
 
     python = npm_lock["info"]["python"]
     ours = [(pip_download(PYDICOM), PYDICOM_TEST_DATA, "PyPI"), (build_ohifpy_wheel(), (), "src/")]
+    numpy = target / packages["numpy"]["file_name"]
+    on_demand = split_wheel(numpy, NUMPY_ON_DEMAND, NUMPY_ON_DEMAND_PACKAGE)
+    summary.sources[on_demand.name] = f"split from {numpy.name}"
     jobs: list[dict[str, Any]] = [
         {"path": str(target / STDLIB_ZIP), "dfile_prefix": STDLIB_MOUNT},
         {  # keeps its name: the lock entry is npm's, with the rewritten file's sha256
-            "path": str(target / packages["numpy"]["file_name"]),
+            "path": str(numpy),
             "dfile_prefix": SITE_PACKAGES,
-            "drop": list(NUMPY_UNUSED),
+            "drop": [*NUMPY_UNUSED, *NUMPY_ON_DEMAND],
         },
+        {"path": str(on_demand), "dfile_prefix": SITE_PACKAGES, "drop": list(NUMPY_UNUSED)},
     ]
     for wheel, drop, where in ours:
         name = compiled_name(wheel.name, python) if precompile else wheel.name
@@ -495,7 +527,6 @@ def build_pyodide(out: Path, pyodide_dist: str | None, precompile: bool, summary
             }
         )
     rewrite_archives(jobs, precompile, summary)
-    numpy = target / packages["numpy"]["file_name"]
     packages["numpy"] = {**packages["numpy"], "sha256": sha256_hex(numpy.read_bytes())}
     for job in jobs[2:]:
         path = Path(job["path"])
