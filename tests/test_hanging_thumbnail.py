@@ -39,10 +39,14 @@ def test_several_studies_open_side_by_side_whatever_the_saved_layout() -> None:
     # The initial series shows first in its own study's viewport, which becomes active.
     assert hang([ONE, TWO, THREE], "3.2") == Hanging(
         Layout(1, 3), ("ds-1.1", "ds-2.1", "ds-3.2"), 2)
-    five = hang([[display_set(str(n), f"{n}.1")] for n in range(5)])
-    assert five.layout == Layout(2, 4) and five.viewports[4:] == ("ds-4.1", None, None, None)
-    many = hang([[display_set(str(n), f"{n}.1")] for n in range(14)])
-    assert many.layout == Layout(3, 4) and len(many.viewports) == 12
+    def studies(count: int) -> Hanging:
+        return hang([[display_set(str(n), f"{n}.1")] for n in range(count)])
+
+    assert [str(studies(n).layout) for n in range(1, 15)] == [
+        "1x1", "1x2", "1x3", "2x2", "2x3", "2x3", "3x3", "3x3", "3x3", "3x4", "3x4", "3x4", "3x4",
+        "3x4"]
+    assert studies(5).viewports[4:] == ("ds-4.1", None)
+    assert len(studies(14).viewports) == 12  # the first twelve studies
     with pytest.raises(ValueError, match="no display sets"):
         hang([[], []])
 

@@ -61,8 +61,11 @@ class Hanging:
 
 
 def _side_by_side(count: int) -> Layout:
-    """One viewport per study, in one row up to four, then more rows (3x4 at most)."""
-    columns = min(count, MAX_COLUMNS)
+    """One viewport per study: in one row up to three, then a near-square grid (2x2 for
+    four, 2x3 for six, 3x4 at most), so no viewport gets too narrow to read."""
+    if count <= 3:
+        return Layout(1, count)
+    columns = min(math.ceil(math.sqrt(count)), MAX_COLUMNS)
     return Layout(min(math.ceil(count / columns), MAX_ROWS), columns)
 
 
@@ -74,7 +77,7 @@ def hang(
     """Place the display sets of ``studies`` (each in panel order) in a viewport grid.
 
     ``preferred`` (the saved layout) applies to a single study only: several studies
-    ask for the side-by-side layout, which the URL's several ``StudyInstanceUIDs`` mean.
+    ask for the side-by-side layout (:func:`_side_by_side`), which the URL's several ``StudyInstanceUIDs`` mean.
     The viewport showing the initial series is the active one.
     """
     groups = [list(group) for group in studies if group]

@@ -454,12 +454,16 @@ class WorkerAPI:
         return {"encoded": np.frombuffer(encoded, np.uint8), "mediaType": "image/jpeg",
                 "imageIndex": index}
 
-    async def load_viewports(self, viewports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    async def load_viewports(
+        self, viewports: Sequence[Mapping[str, Any]], start: bool = True
+    ) -> dict[str, Any]:
         """Load the stacks the viewports show, each nearest its image first; stop the rest.
 
         ``viewports`` is ``[{displaySetUID, imageIndex}]`` for every viewport showing
         something. A display set no longer shown stops loading (the user moved on);
-        one already loading or wholly cached is left alone. The loads share
+        one already loading is left alone, one wholly cached only reported. With ``start`` false only
+        the stopping happens: the page asks so while a viewport still waits for its
+        first image, which must not queue behind whole stacks. The loads share
         :data:`LOAD_CONCURRENCY` requests and report ``progress`` events as
         ``loadSeries`` does; the answer comes at once with the display sets now loading.
         """
@@ -472,15 +476,18 @@ class WorkerAPI:
             self._viewport_loads.pop(uid).cancel()
             await self.cancel_load(uid)
         concurrency = max(2, LOAD_CONCURRENCY // max(1, len(wanted)))
-        for uid, start in wanted.items():
+        for uid, index in wanted.items() if start else ():
             running = self._viewport_loads.get(uid)
             if running is not None and not running.done():
                 continue
             display_set, _ = self._display_set(uid)
+            total = len(display_set.images)
             if all((i.instance.sop_instance_uid, i.frame_number) in self.frames
-                   for i in display_set.images):
+                   for i in display_set.images):  # no load, but the page learns it is done
+                self.emit("progress", {"displaySetUID": uid, "total": total, "loaded": total,
+                                       "failed": 0})
                 continue
-            task = asyncio.ensure_future(self.load_series(uid, start, concurrency))
+            task = asyncio.ensure_future(self.load_series(uid, index, concurrency))
             task.add_done_callback(_report_failure)
             self._viewport_loads[uid] = task
         return {"loading": sorted(u for u, t in self._viewport_loads.items() if not t.done())}
