@@ -170,7 +170,7 @@ def print_memory(page: Page) -> None:
 def bench_2x2(browser: Any, url: str) -> None:
     """A fresh page (worker) on the four-study URL: a 2x2 grid, every viewport's stack loads."""
     page = browser.new_context(viewport={"width": 1200, "height": 800}).new_page()
-    page.add_init_script(FIRST_IMAGES)
+    page.add_init_script(f"({FIRST_IMAGES})()")
     page.goto(url)
     page.wait_for_function("() => Object.keys(window.__first ?? {}).length === 4",
                            timeout=180_000)

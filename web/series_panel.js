@@ -7,14 +7,9 @@
 // or the server's JPEG (thumbnailRendering "rendered"), decoded here. A thumbnail that
 // fails leaves a text placeholder. DICOM strings are set with textContent only.
 
+import { element as node } from "./dom.js";
 import { DISPLAY_SET_MIME } from "./viewport_grid.js";
 
-function node(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text != null) element.textContent = text;
-  return element;
-}
 
 // "20240131" -> "2024-01-31"; anything else as it is.
 function formatDate(value) {

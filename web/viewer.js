@@ -4,6 +4,7 @@
 // and the layout picker, keeps the stacks the viewports show loading (loadViewports)
 // and shows each series' progress in the panel.
 
+import { element as node } from "./dom.js";
 import { MARKS, markOnce } from "./marks.js";
 import { getPreference, setPreference } from "./preferences.js";
 import { SeriesPanel } from "./series_panel.js";
@@ -16,12 +17,6 @@ function splitUids(value) {
   return (value ?? "").split(",").map((uid) => uid.trim()).filter(Boolean);
 }
 
-function node(tag, className, text) {
-  const element = document.createElement(tag);
-  element.className = className;
-  if (text != null) element.textContent = text;
-  return element;
-}
 
 export function showViewer({ worker, runtime, main, params }) {
   const page = node("section", "viewer");

@@ -150,6 +150,35 @@ async def test_a_thumbnail_that_fails_leaves_a_placeholder(
         assert await app.page.locator(f"{viewport(1)}.failed").count() == 1
 
 
+async def test_thumbnails_rendered_by_the_server_when_the_config_says_so(
+        new_context: Any, site: ServedSite, orthanc: LoadedOrthanc) -> None:
+    ct, rgb = orthanc.manifest.study("ct"), orthanc.manifest.study("rgb")
+    context = (await new_context()).context
+    rendered: list[str] = []
+    context.on("request", lambda r: rendered.append(r.url) if "/rendered" in r.url else None)
+
+    async def config(route: Any) -> None:  # the shipped config, thumbnails from /rendered
+        shipped = await (await route.fetch()).json()
+        shipped["dataSources"][0]["configuration"]["thumbnailRendering"] = "rendered"
+        await route.fulfill(json=shipped)
+
+    await context.route("**/config/app-config.json", config)
+    app = App(await context.new_page(), site)
+    await app.page.goto(f"{site.url}{viewer_url(ct.study_uid, rgb.study_uid)}")
+    await app.page.wait_for_selector(".thumbnail[data-state='ready'] canvas", timeout=90_000)
+    await app.page.wait_for_function(
+        "() => [...document.querySelectorAll('.thumbnail')].every(t => t.dataset.state === 'ready')",
+        timeout=60_000)
+    assert sorted(url.split("/studies/")[1].split("/")[0] for url in rendered) == sorted(
+        [ct.study_uid, rgb.study_uid])
+    for study in (ct, rgb):
+        thumb = await canvas_pixels(
+            app, f".series-entry[data-series-uid='{study.series[0].series_uid}'] .thumbnail canvas")
+        assert max(thumb.shape[:2]) <= 96 and thumb[..., :3].std() > 5
+        colour = np.abs(thumb[..., 0].astype(int) - thumb[..., 1]).max()
+        assert (colour > 30) == (study is rgb)  # the JPEG decoded by the browser
+
+
 async def test_click_shows_in_the_active_viewport_and_drag_onto_any(
         app: App, orthanc: LoadedOrthanc) -> None:
     manifest = orthanc.manifest
