@@ -114,13 +114,16 @@ class FrameCache:
             self.bytes -= self._frames.pop(key).stored.nbytes
         self._frames[key] = frame
         self.bytes += frame.stored.nbytes
-        while self.bytes > self.max_bytes and len(self._frames) > 1:
-            self.bytes -= self._frames.popitem(last=False)[1].stored.nbytes
+        self._evict(keep=1)
 
     def resize(self, max_bytes: int) -> None:
         """A new budget (the app config's ``cacheSizeMB``); the oldest frames go first."""
         self.max_bytes = max_bytes
-        while self.bytes > self.max_bytes and self._frames:
+        self._evict(keep=0)
+
+    def _evict(self, keep: int) -> None:
+        """Drop least recently used frames while over budget, down to ``keep`` frames."""
+        while self.bytes > self.max_bytes and len(self._frames) > keep:
             self.bytes -= self._frames.popitem(last=False)[1].stored.nbytes
 
     def __contains__(self, key: tuple[str, int]) -> bool:
@@ -384,16 +387,15 @@ class WorkerAPI:
         each), ``activeViewport``, ``measurements`` (as ``openStudy``).
         """
         client = self._client(data_source)
-        studies = _uid_list(study_instance_uids, "StudyInstanceUIDs")
+        studies = list(dict.fromkeys(_uid_list(study_instance_uids, "StudyInstanceUIDs")))
         series = _uid_list(series_instance_uids, "SeriesInstanceUIDs", required=False)
         answers = await asyncio.gather(
-            *(_instances(client, [study], series) for study in dict.fromkeys(studies)),
-            return_exceptions=True,
+            *(_instances(client, [study], series) for study in studies), return_exceptions=True
         )
         opened: list[tuple[Study, list[DisplaySet]]] = []
         missing: list[dict[str, str]] = []
         every_instance: list[Instance] = []
-        for study_uid, answer in zip(dict.fromkeys(studies), answers, strict=True):
+        for study_uid, answer in zip(studies, answers, strict=True):
             if isinstance(answer, BaseException):
                 if not isinstance(answer, EXPECTED_ERRORS):
                     raise answer
@@ -470,7 +472,7 @@ class WorkerAPI:
         wanted: dict[str, int] = {}
         for viewport in viewports:
             uid = str(viewport["displaySetUID"])
-            display_set, _ = self._display_set(uid)
+            self._display_set(uid)  # an unknown display set is the page's error
             wanted.setdefault(uid, int(viewport.get("imageIndex", 0)))
         for uid in [uid for uid in self._viewport_loads if uid not in wanted]:
             self._viewport_loads.pop(uid).cancel()
