@@ -3,7 +3,10 @@
 Prints, for the 200-slice 512² CT: cold and warm (service worker) start to
 ``ohifpy:runtime-ready``, ``ohifpy:first-image`` and ``ohifpy:series-loaded``;
 window/level latency (pointer move → new pixels on the canvas) at 512² and 2048²;
-stack-scroll images/s through the loaded stack. Nothing is asserted.
+stack-scroll images/s through the loaded stack in a 1x1 grid and in a 2x2 grid (CT,
+MR, XA cine, RGB: the four studies' URL hangs them so), the time to the first image
+of each of those four viewports, and memory once the CT is loaded (the worker's
+WebAssembly heap and frame cache, the page's JS heap). Nothing is asserted.
 Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_browser.py``.
 """
 
@@ -17,6 +20,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
@@ -53,6 +57,16 @@ SCROLL = """async (count) => {
     await done;
   }
   return (count - 1) / (performance.now() - t0) * 1000; }"""
+
+
+FIRST_IMAGES = """() => {
+  window.__first = {};
+  new MutationObserver((records) => { for (const r of records) {
+      const index = r.target.closest('.viewport')?.dataset.viewportIndex;
+      if (index !== undefined && !(index in window.__first)) window.__first[index] = performance.now();
+  } }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-image-index']}); }"""
+WORKER_MEMORY = """async () => { const { pyodide, api } = await booting;
+  return [pyodide._module.HEAPU8.length, api.frames.bytes, api.frames.max_bytes]; }"""
 
 
 def serve_in_thread(dist: Path, proxy: dict[str, str]) -> str:
@@ -115,7 +129,7 @@ def window_level_ms(page: Page, moves: int = 40) -> float:
     return statistics.median(page.evaluate("window.__wl")[5:])
 
 
-def bench(site: str, ct_uid: str, big_uid: str) -> None:
+def bench(site: str, ct_uid: str, big_uid: str, four_uids: list[str]) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1200, "height": 800}).new_page()
@@ -130,12 +144,44 @@ def bench(site: str, ct_uid: str, big_uid: str) -> None:
             wait_for_mark(page, MARKS[2])
             print(f"  warm  {marks(page)}")
         print(f"window/level 512x512: {window_level_ms(page):.1f} ms per frame (median)")
-        print(f"stack scroll through 200 loaded slices: {page.evaluate(SCROLL, 200):.0f} images/s")
+        print_memory(page)
+        print(f"stack scroll through 200 loaded slices, 1x1: {page.evaluate(SCROLL, 200):.0f} "
+              "images/s")
         page.goto(f"{site}viewer?StudyInstanceUIDs={big_uid}")
         wait_for_mark(page, MARKS[1])
         page.wait_for_selector(".viewport canvas[width='2048']", state="attached")
         print(f"window/level 2048x2048: {window_level_ms(page):.1f} ms per frame (median)")
+        bench_2x2(browser, f"{site}viewer?StudyInstanceUIDs={','.join(four_uids)}")
         browser.close()
+
+
+def print_memory(page: Page) -> None:
+    """The worker's WebAssembly heap and frame cache (read in the worker), the page's JS heap."""
+    heap, cache, budget = page.workers[0].evaluate(WORKER_MEMORY)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    mib = 1024 * 1024
+    print(f"memory with the CT loaded: WebAssembly heap {heap / mib:.0f} MiB, frame cache "
+          f"{cache / mib:.0f} of {budget / mib:.0f} MiB, page JS heap "
+          f"{metrics['JSHeapUsedSize'] / mib:.1f} MiB")
+
+
+def bench_2x2(browser: Any, url: str) -> None:
+    """A fresh page (worker) on the four-study URL: a 2x2 grid, every viewport's stack loads."""
+    page = browser.new_context(viewport={"width": 1200, "height": 800}).new_page()
+    page.add_init_script(f"({FIRST_IMAGES})()")
+    page.goto(url)
+    page.wait_for_function("() => Object.keys(window.__first ?? {}).length === 4",
+                           timeout=180_000)
+    first = page.evaluate("window.__first")
+    print("2x2 (CT, MR, XA cine, RGB), first image in each viewport, ms since navigation: "
+          f"{[round(first[str(i)]) for i in range(4)]}")
+    page.wait_for_function("() => document.querySelectorAll("
+                           "'.series-progress[data-complete=\"true\"]').length === 4",
+                           timeout=180_000)
+    print(f"stack scroll through 200 loaded slices, 2x2: {page.evaluate(SCROLL, 200):.0f} images/s")
+    page.context.close()
 
 
 def main() -> int:
@@ -150,7 +196,8 @@ def main() -> int:
             server.upload(manifest.files())
             big = store_2048_slice(server, manifest)
             site = serve_in_thread(dist, {"/dicom-web": server.dicomweb_root})
-            bench(site, manifest.study("ct").study_uid, big)
+            four = [manifest.study(key).study_uid for key in ("ct", "mr", "xa-cine", "rgb")]
+            bench(site, manifest.study("ct").study_uid, big, four)
         finally:
             server.stop()
     return 0

@@ -1,89 +1,194 @@
 // The viewer page: /viewer?StudyInstanceUIDs=<uid>[,<uid>][&SeriesInstanceUIDs=...]
-// [&initialSeriesInstanceUID=...]. Opens the studies in the worker, lists their display
-// sets, shows the first (or the initial series) in one viewport and loads the rest of
-// its stack in the background.
+// [&initialSeriesInstanceUID=...]. The worker opens the studies and says what goes in
+// which viewport (openViewer); this page builds the series panel, the viewport grid
+// and the layout picker, keeps the stacks the viewports show loading (loadViewports)
+// and shows each series' progress in the panel.
 
+import { element as node } from "./dom.js";
 import { MARKS, markOnce } from "./marks.js";
-import { Viewport } from "./viewport.js";
+import { getPreference, setPreference } from "./preferences.js";
+import { SeriesPanel } from "./series_panel.js";
+import { ViewportGrid, createLayoutPicker } from "./viewport_grid.js";
+
+// Below this width the series panel floats over the grid, closed until toggled.
+const NARROW = "(max-width: 1100px)";
 
 function splitUids(value) {
   return (value ?? "").split(",").map((uid) => uid.trim()).filter(Boolean);
 }
 
+
 export function showViewer({ worker, runtime, main, params }) {
-  const studyUids = splitUids(params.get("StudyInstanceUIDs"));
-  const seriesUids = splitUids(params.get("SeriesInstanceUIDs"));
-  const initialSeries = params.get("initialSeriesInstanceUID");
+  const page = node("section", "viewer");
+  const header = node("header", "viewer-header");
+  const panelToggle = node("button", "panel-toggle", "Series");
+  panelToggle.type = "button";
+  const toolbarSlot = node("div", "toolbar-slot"); // the tools branch's toolbar goes here
+  const note = node("p", "note");
+  note.setAttribute("role", "status");
+  const body = node("div", "viewer-body");
+  page.append(header, note, body);
+  main.append(page);
 
-  const layout = document.createElement("section");
-  layout.className = "viewer";
-  const strip = document.createElement("nav");
-  strip.className = "display-sets";
-  const note = document.createElement("p");
-  note.className = "note";
-  const loading = new Set(); // display sets whose load already started
-  const viewport = new Viewport(worker, {
-    onDraw: () => {
+  let displaySets = [];
+  let panel = null;
+  let thumbnailsStarted = false;
+  const drawn = new WeakMap(); // viewport -> display set UID it has drawn (or failed on)
+
+  const grid = new ViewportGrid(worker, {
+    onDraw: (viewport) => {
       markOnce(MARKS.firstImage);
-      load(viewport.displaySet, viewport.index);
+      settled(viewport);
     },
-    onError: () => load(viewport.displaySet, viewport.index),
+    onError: (viewport) => settled(viewport),
+    onActivate: () => refreshPanel(),
+    onDrop: (viewport, uid) => show(viewport, displaySets.find((d) => d.displaySetUID === uid)),
   });
-  layout.append(strip, viewport.element);
-  main.append(note, layout);
+  const picker = createLayoutPicker((rows, columns) => {
+    setPreference("layout", `${rows}x${columns}`);
+    setLayout(rows, columns);
+  });
+  header.append(panelToggle, picker.element, toolbarSlot);
+
+  function setPanelOpen(open) {
+    page.dataset.panel = open ? "open" : "closed";
+    panelToggle.setAttribute("aria-expanded", String(open));
+  }
+  setPanelOpen(!matchMedia(NARROW).matches);
+  panelToggle.addEventListener("click", () => setPanelOpen(page.dataset.panel !== "open"));
+
+  function settled(viewport) {
+    drawn.set(viewport, viewport.displaySet?.displaySetUID);
+    scheduleLoads();
+  }
+
+  function show(viewport, displaySet, index = 0) {
+    if (!viewport || !displaySet) return;
+    grid.show(viewport, displaySet, index);
+    refreshPanel();
+    scheduleLoads();
+  }
+
+  // A new layout keeps the viewports that remain; added ones get the display sets no
+  // viewport shows yet, in panel order (as OHIF fills a grown grid).
+  function setLayout(rows, columns) {
+    const before = grid.viewports.length;
+    grid.setLayout(rows, columns);
+    picker.setLayout(rows, columns);
+    const shown = new Set(grid.viewports.map((v) => v.displaySet?.displaySetUID));
+    const unshown = displaySets.filter((d) => !shown.has(d.displaySetUID));
+    for (const viewport of grid.viewports.slice(before)) {
+      const next = unshown.shift();
+      if (next) grid.show(viewport, next);
+    }
+    refreshPanel();
+    scheduleLoads();
+  }
+
+  function refreshPanel() {
+    const shown = new Set(grid.viewports.map((v) => v.displaySet?.displaySetUID).filter(Boolean));
+    panel?.markShown(shown, grid.active?.displaySet?.displaySetUID);
+  }
+
+  // Loading (see worker_api.load_viewports): display sets no viewport shows stop at
+  // once; the stacks start only when every viewport has its first image on screen.
+  let requested = "";
+  function scheduleLoads() {
+    const occupied = grid.viewports.filter((v) => v.displaySet);
+    const start = occupied.every((v) => drawn.get(v) === v.displaySet.displaySetUID);
+    const viewports = occupied.map((v) => ({ displaySetUID: v.displaySet.displaySetUID, imageIndex: v.index }));
+    const key = JSON.stringify([viewports.map((v) => v.displaySetUID).sort(), start]);
+    if (key === requested) return;
+    requested = key;
+    worker.call("loadViewports", { viewports, start }).catch(() => {}); // shown per image
+    if (start && !thumbnailsStarted && panel) {
+      thumbnailsStarted = true;
+      panel.loadThumbnails();
+    }
+  }
+
   const stopProgress = worker.on("progress", (progress) => {
-    if (progress.displaySetUID === viewport.displaySet?.displaySetUID) viewport.setProgress(progress);
+    panel?.setProgress(progress);
+    if (progress.loaded + progress.failed === progress.total && !progress.failed) markOnce(MARKS.seriesLoaded);
   });
 
-  function load(displaySet, startIndex) {
-    if (!displaySet || loading.has(displaySet.displaySetUID)) return;
-    for (const other of loading) worker.call("cancelLoad", { displaySetUID: other }).catch(() => {});
-    loading.clear();
-    loading.add(displaySet.displaySetUID);
-    worker
-      .call("loadSeries", { displaySetUID: displaySet.displaySetUID, startIndex })
-      .then((result) => {
-        if (!result.cancelled) markOnce(MARKS.seriesLoaded);
-      })
-      .catch(() => {}); // a failing image shows its error when displayed
+  // Viewer-level commands, for the hotkeys (←/→ viewport, PgUp/PgDn series).
+  const commands = {
+    nextViewport: () => grid.step(1),
+    previousViewport: () => grid.step(-1),
+    nextSeries: () => stepSeries(1),
+    previousSeries: () => stepSeries(-1),
+  };
+  function stepSeries(step) {
+    const viewport = grid.active;
+    const current = displaySets.findIndex((d) => d.displaySetUID === viewport?.displaySet?.displaySetUID);
+    const next = displaySets[Math.min(Math.max(current + step, 0), displaySets.length - 1)];
+    if (next && next !== viewport.displaySet) show(viewport, next);
   }
-
-  function select(displaySet, button) {
-    for (const other of strip.children) other.setAttribute("aria-pressed", String(other === button));
-    viewport.setDisplaySet(displaySet);
-    viewport.element.focus();
-  }
+  const removeKeys = installViewerKeys(document, commands);
 
   (async () => {
+    const studyUids = splitUids(params.get("StudyInstanceUIDs"));
     if (studyUids.length === 0) throw new Error("no StudyInstanceUIDs in the address");
     note.textContent = "Opening the study…";
     await runtime;
-    const { displaySets } = await worker.call("openStudy", {
+    const opened = await worker.call("openViewer", {
       studyInstanceUIDs: studyUids,
-      seriesInstanceUIDs: seriesUids,
+      seriesInstanceUIDs: splitUids(params.get("SeriesInstanceUIDs")),
+      initialSeriesInstanceUID: params.get("initialSeriesInstanceUID") ?? "",
+      layout: getPreference("layout") ?? "",
     });
-    note.textContent = "";
-    const buttons = displaySets.map((displaySet) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.dataset.displaySetUid = displaySet.displaySetUID;
-      button.dataset.seriesUid = displaySet.seriesInstanceUID;
-      const number = displaySet.seriesNumber == null ? "" : `${displaySet.seriesNumber} `;
-      button.textContent =
-        `${number}${displaySet.modality} ${displaySet.seriesDescription}`.trim() + ` (${displaySet.numImages})`;
-      button.addEventListener("click", () => select(displaySet, button));
-      strip.append(button);
-      return button;
+    if (!page.isConnected) return; // left while opening
+    displaySets = opened.displaySets;
+    note.textContent = opened.missing.map((m) => `Study ${m.studyInstanceUID} cannot be opened: ${m.message}`).join("\n");
+    note.classList.toggle("error", opened.missing.length > 0);
+    panel = new SeriesPanel(worker, {
+      studies: opened.studies,
+      displaySets,
+      onSelect: (displaySet) => {
+        show(grid.active, displaySet);
+        if (matchMedia(NARROW).matches) setPanelOpen(false);
+        grid.active.element.focus({ preventScroll: true });
+      },
     });
-    const first = Math.max(0, displaySets.findIndex((d) => d.seriesInstanceUID === initialSeries));
-    select(displaySets[first], buttons[first]);
+    body.append(panel.element, grid.element);
+    grid.setLayout(opened.layout.rows, opened.layout.columns);
+    picker.setLayout(opened.layout.rows, opened.layout.columns);
+    opened.viewports.forEach((uid, index) => {
+      const displaySet = displaySets.find((d) => d.displaySetUID === uid);
+      if (displaySet) grid.show(grid.viewports[index], displaySet);
+    });
+    grid.setActive(opened.activeViewport);
+    grid.active.element.focus({ preventScroll: true });
+    refreshPanel();
+    scheduleLoads();
   })().catch((error) => {
     note.textContent = `This study cannot be opened: ${error.message}`;
+    note.classList.add("error");
   });
 
   return () => {
     stopProgress();
-    for (const uid of loading) worker.call("cancelLoad", { displaySetUID: uid }).catch(() => {});
-    viewport.destroy();
+    removeKeys();
+    picker.destroy();
+    worker.call("loadViewports", { viewports: [] }).catch(() => {}); // stop every load
+    grid.destroy();
   };
+}
+
+// Stand-in until the tools branch's hotkeys land: at merge, this function is replaced by
+// installHotkeys(target, { ...viewportCommands(() => grid.active), ...commands }).
+// Captures the four keys before the focused viewport sees them.
+function installViewerKeys(target, commands) {
+  const keys = { ArrowRight: "nextViewport", ArrowLeft: "previousViewport", PageDown: "nextSeries", PageUp: "previousSeries" };
+  const listener = (event) => {
+    const name = keys[event.key];
+    if (!name || event.ctrlKey || event.metaKey || event.altKey || event.shiftKey) return;
+    if (event.target.closest?.("input, select, textarea")) return;
+    event.preventDefault();
+    event.stopPropagation();
+    commands[name]();
+  };
+  target.addEventListener("keydown", listener, true);
+  return () => target.removeEventListener("keydown", listener, true);
 }

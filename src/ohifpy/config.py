@@ -13,7 +13,23 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["AppConfig", "ConfigError", "DicomWebSource", "OidcConfig", "load_config"]
+__all__ = [
+    "DEFAULT_CACHE_SIZE_MB",
+    "MAX_CACHE_SIZE_MB",
+    "AppConfig",
+    "ConfigError",
+    "DicomWebSource",
+    "OidcConfig",
+    "load_config",
+]
+
+DEFAULT_CACHE_SIZE_MB = 1024
+"""Decoded-frame cache: 2048 CT slices of 512x512 int16 (512 KiB each)."""
+MIN_CACHE_SIZE_MB = 16
+MAX_CACHE_SIZE_MB = 3072
+"""Pyodide's 32-bit WebAssembly heap stops at 4 GiB (measured: a MemoryError after 4032
+MiB of bytearrays under Node); 1 GiB stays free for the interpreter, codecs and renders."""
+THUMBNAIL_RENDERINGS = ("wadors", "rendered", "thumbnail")
 
 
 class ConfigError(ValueError):
@@ -79,6 +95,11 @@ class DicomWebSource:
                 )
         if not self.qidoRoot or not self.wadoRoot:
             raise ConfigError(f"data source {self.name!r}: qidoRoot and wadoRoot are required")
+        if self.thumbnailRendering not in THUMBNAIL_RENDERINGS:
+            raise ConfigError(
+                f"data source {self.name!r}: thumbnailRendering must be one of "
+                f"{', '.join(THUMBNAIL_RENDERINGS)}, not {self.thumbnailRendering!r}"
+            )
         if self.queryLimit < 1:
             raise ConfigError(f"data source {self.name!r}: queryLimit must be at least 1")
         for key in ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot"):
@@ -129,15 +150,27 @@ class OidcConfig:
 
 @dataclass(frozen=True)
 class AppConfig:
-    """The whole app config: data sources, which one is the default, optional OIDC."""
+    """The whole app config: data sources, which one is the default, optional OIDC.
+
+    ``cacheSizeMB`` (ours) bounds the viewer's decoded-frame cache, in MiB.
+    """
 
     dataSources: tuple[DicomWebSource, ...]
     defaultDataSourceName: str = ""
     oidc: OidcConfig | None = None
     allowConfigUrl: bool = False
+    cacheSizeMB: int = DEFAULT_CACHE_SIZE_MB
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        size = self.cacheSizeMB
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise ConfigError(f"config.cacheSizeMB must be an integer (MiB), not {size!r}")
+        if not MIN_CACHE_SIZE_MB <= size <= MAX_CACHE_SIZE_MB:
+            raise ConfigError(
+                f"config.cacheSizeMB must be from {MIN_CACHE_SIZE_MB} to {MAX_CACHE_SIZE_MB} "
+                f"(the browser's WebAssembly memory ends at 4096), not {size}"
+            )
         if not self.dataSources:
             raise ConfigError("config has no dataSources")
         names = [s.name for s in self.dataSources]
@@ -170,7 +203,7 @@ class AppConfig:
         oidc = obj.get("oidc")
         if isinstance(oidc, list):  # OHIF writes oidc as a list of one
             oidc = oidc[0] if oidc else None
-        known = {"dataSources", "defaultDataSourceName", "oidc", "allowConfigUrl"}
+        known = {"dataSources", "defaultDataSourceName", "oidc", "allowConfigUrl", "cacheSizeMB"}
         if oidc is not None and not isinstance(oidc, dict):
             raise ConfigError("config.oidc must be an object")
         if isinstance(oidc, dict):
@@ -182,6 +215,7 @@ class AppConfig:
             defaultDataSourceName=obj.get("defaultDataSourceName", ""),
             oidc=OidcConfig(**oidc) if isinstance(oidc, dict) else None,
             allowConfigUrl=bool(obj.get("allowConfigUrl", False)),
+            cacheSizeMB=obj.get("cacheSizeMB", DEFAULT_CACHE_SIZE_MB),
             extra={k: v for k, v in obj.items() if k not in known},
         )
 

@@ -32,11 +32,13 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin
 
+import numpy as np
 from pydicom import Dataset
 from pydicom.uid import generate_uid
 
 from .config import AppConfig, ConfigError, DicomWebSource
 from .dicomweb import DICOMwebClient, DICOMwebError, Transport
+from .hanging import Layout, hang
 from .image_loader import load_image_frame
 from .imaging import (
     FrameDecodeError,
@@ -68,12 +70,13 @@ from .model import (
 from .sr import latest_reports, read_measurement_report, write_measurement_report
 from .study_list import StudyListState, series_row, sort_study_rows, study_row
 from .tag_tree import filter_tree, tag_tree
+from .thumbnail import THUMBNAIL_SIZE, downsample_rgba, thumbnail_index
 
 __all__ = ["DEFAULT_CACHE_BYTES", "WorkerAPI", "create_for_browser"]
 
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
-"""Decoded frames kept for re-rendering: a 200-slice 512x512 CT takes 100 MB (and
-Pyodide's WebAssembly memory is 32-bit)."""
+"""Decoded frames kept for re-rendering before ``init`` (which applies the config's
+``cacheSizeMB``): a 200-slice 512x512 CT takes 100 MB."""
 LOAD_CONCURRENCY = 6
 """Frame requests in flight while loading a series (what browsers allow per host)."""
 
@@ -111,7 +114,16 @@ class FrameCache:
             self.bytes -= self._frames.pop(key).stored.nbytes
         self._frames[key] = frame
         self.bytes += frame.stored.nbytes
-        while self.bytes > self.max_bytes and len(self._frames) > 1:
+        self._evict(keep=1)
+
+    def resize(self, max_bytes: int) -> None:
+        """A new budget (the app config's ``cacheSizeMB``); the oldest frames go first."""
+        self.max_bytes = max_bytes
+        self._evict(keep=0)
+
+    def _evict(self, keep: int) -> None:
+        """Drop least recently used frames while over budget, down to ``keep`` frames."""
+        while self.bytes > self.max_bytes and len(self._frames) > keep:
             self.bytes -= self._frames.popitem(last=False)[1].stored.nbytes
 
     def __contains__(self, key: tuple[str, int]) -> bool:
@@ -149,6 +161,7 @@ class WorkerAPI:
         self.display_sets: dict[str, tuple[DisplaySet, DICOMwebClient]] = {}
         self._pending: dict[tuple[str, int], asyncio.Task[ImageFrame]] = {}
         self._loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._viewport_loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
             "init": self.init,
             "searchStudies": self.search_studies,
@@ -157,6 +170,10 @@ class WorkerAPI:
             "renderImage": self.render_image,
             "loadSeries": self.load_series,
             "cancelLoad": self.cancel_load,
+            "openViewer": self.open_viewer,
+            "renderThumbnail": self.render_thumbnail,
+            "loadViewports": self.load_viewports,
+            "memory": self.memory,
             "measure": self.measure,
             "tags": self.tags,
             "exportMeasurementsCsv": self.export_measurements_csv,
@@ -203,6 +220,7 @@ class WorkerAPI:
         """
         app_config = AppConfig.from_json(dict(config))
         self.config = app_config  # the clients share the transport: nothing to close
+        self.frames.resize(app_config.cacheSizeMB * 1024 * 1024)
         self.clients = {
             source.name: DICOMwebClient(_resolved(source, base_url), self.transport)
             for source in app_config.dataSources
@@ -347,6 +365,139 @@ class WorkerAPI:
             await asyncio.sleep(0)  # let it unwind before the caller goes on
             return {"cancelled": True}
         return {"cancelled": False}
+
+    # ------------------------------------------------------------ the viewer page
+
+    async def open_viewer(
+        self,
+        study_instance_uids: Sequence[str] | str,
+        series_instance_uids: Sequence[str] | str = (),
+        initial_series_instance_uid: str = "",
+        layout: str = "",
+        data_source: str = "",
+    ) -> dict[str, Any]:
+        """Open the viewer URL's studies: display sets grouped by study, and the hanging.
+
+        Each study is fetched on its own, so one that cannot be opened (unknown UID, no
+        images among the asked series) is listed in ``missing`` with the reason while
+        the others open; only when none opens is it an error. ``layout`` is the saved
+        ``rowsxcolumns`` preference (ignored if invalid). The answer: ``studies``
+        (header texts and their ``displaySetUIDs``), ``displaySets``, ``missing``,
+        ``layout`` ``{rows, columns}``, ``viewports`` (a display set UID or None
+        each), ``activeViewport``, ``measurements`` (as ``openStudy``).
+        """
+        client = self._client(data_source)
+        studies = list(dict.fromkeys(_uid_list(study_instance_uids, "StudyInstanceUIDs")))
+        series = _uid_list(series_instance_uids, "SeriesInstanceUIDs", required=False)
+        answers = await asyncio.gather(
+            *(_instances(client, [study], series) for study in studies), return_exceptions=True
+        )
+        opened: list[tuple[Study, list[DisplaySet]]] = []
+        missing: list[dict[str, str]] = []
+        every_instance: list[Instance] = []
+        for study_uid, answer in zip(studies, answers, strict=True):
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, EXPECTED_ERRORS):
+                    raise answer
+                missing.append({"studyInstanceUID": study_uid, "message": str(answer)})
+                continue
+            display_sets = display_sets_from_instances(answer)
+            if not display_sets:
+                missing.append({"studyInstanceUID": study_uid, "message": "no series with images"
+                                + (f" among {', '.join(series)}" if series else "")})
+                continue
+            every_instance += answer
+            opened.append((Study.from_dataset(display_sets[0].images[0].instance.metadata),
+                           display_sets))
+            for display_set in display_sets:
+                self.display_sets[display_set.display_set_uid] = (display_set, client)
+        if not opened:
+            raise ModelError("; ".join(f"{m['studyInstanceUID']}: {m['message']}"
+                                       for m in missing))
+        hanging = hang([d for _, d in opened], initial_series_instance_uid, _layout(layout))
+        return {
+            "studies": [_study_header(study, d) for study, d in opened],
+            "displaySets": [_display_set_info(d) for _, group in opened for d in group],
+            "missing": missing,
+            "layout": {"rows": hanging.layout.rows, "columns": hanging.layout.columns},
+            "viewports": list(hanging.viewports),
+            "activeViewport": hanging.active,
+            "measurements": await self._report_measurements(client, every_instance),
+        }
+
+    async def render_thumbnail(
+        self, display_set_uid: str, size: int = THUMBNAIL_SIZE
+    ) -> dict[str, Any]:
+        """A display set's thumbnail, as its data source's ``thumbnailRendering`` says.
+
+        ``wadors``: the middle image through the viewport's pipeline (cached like any
+        frame), reduced to ``size`` here: ``rgba``, ``width``, ``height``. ``rendered``
+        / ``thumbnail``: the server's JPEG of that image (``/rendered`` or
+        ``/thumbnail`` of the instance, of the frame for multi-frame): ``encoded``
+        bytes and ``mediaType``, for the page to decode.
+        """
+        display_set, client = self._display_set(display_set_uid)
+        index = thumbnail_index(display_set)
+        image = display_set.images[index]
+        rendering = client.source.thumbnailRendering
+        if rendering == "wadors":
+            frame = await self._frame(display_set_uid, index)
+            rgba = downsample_rgba(render_rgba(frame, frame.default_window()), int(size))
+            return {"rgba": np.ascontiguousarray(rgba), "width": int(rgba.shape[1]),
+                    "height": int(rgba.shape[0]), "imageIndex": index}
+        instance = image.instance
+        retrieve = client.retrieve_rendered if rendering == "rendered" else client.retrieve_thumbnail
+        encoded = await retrieve(
+            instance.study_instance_uid, instance.series_instance_uid,
+            instance.sop_instance_uid,
+            image.frame_number if instance.number_of_frames > 1 else None,
+            media_type="image/jpeg", viewport=(int(size), int(size)),
+        )
+        return {"encoded": np.frombuffer(encoded, np.uint8), "mediaType": "image/jpeg",
+                "imageIndex": index}
+
+    async def load_viewports(
+        self, viewports: Sequence[Mapping[str, Any]], start: bool = True
+    ) -> dict[str, Any]:
+        """Load the stacks the viewports show, each nearest its image first; stop the rest.
+
+        ``viewports`` is ``[{displaySetUID, imageIndex}]`` for every viewport showing
+        something. A display set no longer shown stops loading (the user moved on);
+        one already loading is left alone, one wholly cached only reported. With ``start`` false only
+        the stopping happens: the page asks so while a viewport still waits for its
+        first image, which must not queue behind whole stacks. The loads share
+        :data:`LOAD_CONCURRENCY` requests and report ``progress`` events as
+        ``loadSeries`` does; the answer comes at once with the display sets now loading.
+        """
+        wanted: dict[str, int] = {}
+        for viewport in viewports:
+            uid = str(viewport["displaySetUID"])
+            self._display_set(uid)  # an unknown display set is the page's error
+            wanted.setdefault(uid, int(viewport.get("imageIndex", 0)))
+        for uid in [uid for uid in self._viewport_loads if uid not in wanted]:
+            self._viewport_loads.pop(uid).cancel()
+            await self.cancel_load(uid)
+        concurrency = max(2, LOAD_CONCURRENCY // max(1, len(wanted)))
+        for uid, index in wanted.items() if start else ():
+            running = self._viewport_loads.get(uid)
+            if running is not None and not running.done():
+                continue
+            display_set, _ = self._display_set(uid)
+            total = len(display_set.images)
+            if all((i.instance.sop_instance_uid, i.frame_number) in self.frames
+                   for i in display_set.images):  # no load, but the page learns it is done
+                self.emit("progress", {"displaySetUID": uid, "total": total, "loaded": total,
+                                       "failed": 0})
+                continue
+            task = asyncio.ensure_future(self.load_series(uid, index, concurrency))
+            task.add_done_callback(_report_failure)
+            self._viewport_loads[uid] = task
+        return {"loading": sorted(u for u, t in self._viewport_loads.items() if not t.done())}
+
+    async def memory(self) -> dict[str, Any]:
+        """What the decoded frames take, and the WebAssembly heap (None in CPython)."""
+        return {"cacheBytes": self.frames.bytes, "cacheMaxBytes": self.frames.max_bytes,
+                "cachedFrames": len(self.frames), "heapBytes": _wasm_heap_bytes()}
 
     # ------------------------------------------------------------ measurements
 
@@ -633,6 +784,41 @@ def _image_reference(image: ImageRef) -> ImageReference:
 def _patient(ds: Dataset) -> dict[str, str]:
     return {"PatientName": str(ds.get("PatientName", "") or ""),
             "PatientID": str(ds.get("PatientID", "") or "")}
+
+def _layout(text: str) -> Layout | None:
+    """The saved layout preference, or None when absent or not a valid layout."""
+    try:
+        return Layout.parse(text) if text else None
+    except ValueError:
+        return None
+
+
+def _study_header(study: Study, display_sets: Sequence[DisplaySet]) -> dict[str, Any]:
+    """A study's header in the series panel (texts for textContent) and its display sets."""
+    return {
+        "studyInstanceUID": study.study_instance_uid,
+        "patientName": study.patient_name,
+        "patientId": study.patient_id,
+        "studyDate": study.study_date,
+        "studyDescription": study.study_description,
+        "displaySetUIDs": [d.display_set_uid for d in display_sets],
+    }
+
+
+def _report_failure(task: asyncio.Task[Any]) -> None:
+    """A background load's unexpected failure, printed (nobody awaits the task)."""
+    if not task.cancelled() and task.exception() is not None:
+        traceback.print_exception(task.exception(), file=sys.stderr)
+
+
+def _wasm_heap_bytes() -> int | None:
+    """The size of Pyodide's WebAssembly memory; None outside the browser."""
+    try:
+        import pyodide_js  # type: ignore[import-not-found]  # only under Pyodide
+    except ImportError:
+        return None
+    return int(pyodide_js._module.HEAPU8.length)
+
 
 def _display_set_info(display_set: DisplaySet) -> dict[str, Any]:
     first = display_set.images[0].instance

@@ -247,10 +247,11 @@ class App:
 
     async def open_study(self, study_uid: str) -> None:
         await self.navigate(f"viewer?StudyInstanceUIDs={study_uid}")
-        await self.page.wait_for_selector(".display-sets button", timeout=60_000)
+        await self.page.wait_for_selector(".study-browser .series-entry", timeout=60_000)
 
     async def show_display_set(self, display_set_uid: str) -> None:
-        await self.page.click(f".display-sets button[data-display-set-uid='{display_set_uid}']")
+        """Click the series panel's entry: it shows in the active viewport."""
+        await self.page.click(f".series-entry[data-display-set-uid='{display_set_uid}']")
 
     async def wait_for_image(self, index: int, sop_uid: str | None = None,
                              display_set_uid: str | None = None) -> None:

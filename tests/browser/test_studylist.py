@@ -237,7 +237,7 @@ async def test_expanding_a_row_lists_its_series_and_opens_the_viewer(
     assert await app.page.locator(".series-panel").count() == 0
     await app.page.keyboard.press("Enter")
     await app.page.click(".series-panel >> text=Open in viewer")
-    await app.page.wait_for_selector(".display-sets button", timeout=60_000)
+    await app.page.wait_for_selector(".study-browser .series-entry", timeout=60_000)
     assert app.page.url == f"{app.site.url}viewer?StudyInstanceUIDs={study.study_uid}"
 
 

@@ -1,0 +1,130 @@
+// The series panel (OHIF's study browser): per study a header (patient, date,
+// description) and one entry per display set with its thumbnail, modality,
+// description, series number, image count and load progress. Click an entry to show it
+// in the active viewport; drag it onto any viewport (HTML5 drag and drop).
+//
+// Thumbnails come from the worker's renderThumbnail, one at a time: RGBA from frames,
+// or the server's JPEG (thumbnailRendering "rendered"), decoded here. A thumbnail that
+// fails leaves a text placeholder. DICOM strings are set with textContent only.
+
+import { element as node } from "./dom.js";
+import { DISPLAY_SET_MIME } from "./viewport_grid.js";
+
+
+// "20240131" -> "2024-01-31"; anything else as it is.
+function formatDate(value) {
+  return /^\d{8}$/.test(value) ? `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6)}` : value;
+}
+
+export class SeriesPanel {
+  // studies, displaySets: openViewer's answer; onSelect(displaySet): an entry clicked.
+  constructor(worker, { studies, displaySets, onSelect }) {
+    this.worker = worker;
+    this.element = node("aside", "study-browser");
+    this.element.setAttribute("aria-label", "Series");
+    this.entries = new Map(); // displaySetUID -> entry element
+    const byUid = new Map(displaySets.map((d) => [d.displaySetUID, d]));
+    for (const study of studies) {
+      const group = node("section", "study");
+      group.dataset.studyInstanceUid = study.studyInstanceUID;
+      const header = node("header", "study-header");
+      header.append(
+        node("div", "study-patient", study.patientName || "(no name)"),
+        node("div", "study-date", formatDate(study.studyDate)),
+        node("div", "study-description", study.studyDescription),
+      );
+      const list = node("ul", "series-list");
+      for (const uid of study.displaySetUIDs) {
+        const item = node("li");
+        item.append(this.entry(byUid.get(uid), onSelect));
+        list.append(item);
+      }
+      group.append(header, list);
+      this.element.append(group);
+    }
+  }
+
+  entry(displaySet, onSelect) {
+    const button = node("button", "series-entry");
+    button.type = "button";
+    button.draggable = true;
+    button.dataset.displaySetUid = displaySet.displaySetUID;
+    button.dataset.seriesUid = displaySet.seriesInstanceUID;
+    const thumbnail = node("div", "thumbnail");
+    const info = node("div", "series-info");
+    const line = node("div", "series-line");
+    line.append(
+      node("span", "modality", displaySet.modality || "?"),
+      node("span", "series-number", displaySet.seriesNumber == null ? "" : `S: ${displaySet.seriesNumber}`),
+      node("span", "image-count", `${displaySet.numImages} ${displaySet.isMultiframe ? "frames" : displaySet.numImages === 1 ? "image" : "images"}`),
+    );
+    const progress = node("div", "series-progress");
+    progress.hidden = true;
+    progress.append(node("div", "bar"), node("span", "progress-text"));
+    info.append(line, node("div", "series-description", displaySet.seriesDescription), progress);
+    button.append(thumbnail, info);
+    button.addEventListener("click", () => onSelect(displaySet));
+    button.addEventListener("dragstart", (event) => {
+      event.dataTransfer.setData(DISPLAY_SET_MIME, displaySet.displaySetUID);
+      event.dataTransfer.setData("text/plain", displaySet.seriesInstanceUID);
+      event.dataTransfer.effectAllowed = "copy";
+    });
+    this.entries.set(displaySet.displaySetUID, button);
+    return button;
+  }
+
+  // Which display sets the viewports show, and the active viewport's.
+  markShown(shownUids, activeUid) {
+    for (const [uid, button] of this.entries) {
+      button.classList.toggle("shown", shownUids.has(uid));
+      button.setAttribute("aria-current", String(uid === activeUid));
+    }
+  }
+
+  setProgress({ displaySetUID, loaded, failed, total }) {
+    const button = this.entries.get(displaySetUID);
+    if (!button) return;
+    const progress = button.querySelector(".series-progress");
+    progress.hidden = false;
+    const done = loaded + failed;
+    progress.style.setProperty("--loaded", String(done / total));
+    progress.dataset.loaded = String(loaded);
+    progress.dataset.complete = String(done === total);
+    progress.querySelector(".progress-text").textContent =
+      done === total && !failed ? "loaded" : `${done}/${total}${failed ? ` (${failed} failed)` : ""}`;
+  }
+
+  // Fetch the thumbnails one after the other (they must not hold up the viewports).
+  async loadThumbnails() {
+    for (const [uid, button] of this.entries) {
+      if (!this.element.isConnected) return; // the page was left
+      const box = button.querySelector(".thumbnail");
+      try {
+        box.replaceChildren(await this.thumbnail(uid));
+        box.dataset.state = "ready";
+      } catch {
+        box.replaceChildren(node("span", "thumbnail-placeholder", "No preview"));
+        box.dataset.state = "failed";
+      }
+    }
+  }
+
+  async thumbnail(displaySetUID) {
+    const result = await this.worker.call("renderThumbnail", { displaySetUID });
+    const canvas = document.createElement("canvas");
+    if (result.encoded) {
+      const bitmap = await createImageBitmap(new Blob([result.encoded], { type: result.mediaType }));
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+      canvas.getContext("2d").drawImage(bitmap, 0, 0);
+      bitmap.close();
+    } else {
+      const { width, height, rgba } = result;
+      canvas.width = width;
+      canvas.height = height;
+      const pixels = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+      canvas.getContext("2d").putImageData(new ImageData(pixels, width, height), 0, 0);
+    }
+    return canvas;
+  }
+}

@@ -1,0 +1,171 @@
+// The viewport grid: rows x columns Viewports (1x1 up to 3x4), one of them active, each
+// a drop target for a series dragged from the series panel; and the layout picker, a
+// popup grid of cells as in OHIF.
+//
+// Changing the layout keeps the viewports (and what they show) whose index remains;
+// added ones are empty until the viewer fills them.
+
+import { Viewport } from "./viewport.js";
+
+export const MAX_ROWS = 3;
+export const MAX_COLUMNS = 4;
+// What a series entry puts in a drag (series_panel.js): its display set UID.
+export const DISPLAY_SET_MIME = "application/x-ohifpy-display-set";
+
+export class ViewportGrid {
+  // onDraw(viewport, result) / onError(viewport, error): a viewport drew or failed;
+  // onActivate(viewport): the active viewport changed; onDrop(viewport, displaySetUID).
+  constructor(worker, { onDraw = () => {}, onError = () => {}, onActivate = () => {}, onDrop = () => {} } = {}) {
+    this.worker = worker;
+    this.callbacks = { onDraw, onError, onActivate, onDrop };
+    this.element = document.createElement("div");
+    this.element.className = "viewport-grid";
+    this.viewports = [];
+    this.rows = this.columns = 0;
+    this.activeIndex = 0;
+  }
+
+  get active() {
+    return this.viewports[this.activeIndex];
+  }
+
+  setLayout(rows, columns) {
+    this.rows = rows;
+    this.columns = columns;
+    this.element.style.gridTemplateRows = `repeat(${rows}, minmax(0, 1fr))`;
+    this.element.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
+    this.element.dataset.layout = `${rows}x${columns}`;
+    const size = rows * columns;
+    for (const viewport of this.viewports.splice(size)) viewport.destroy();
+    while (this.viewports.length < size) this.viewports.push(this.create());
+    this.element.replaceChildren(...this.viewports.map((v) => v.element));
+    this.viewports.forEach((viewport, index) => (viewport.element.dataset.viewportIndex = String(index)));
+    this.setActive(Math.min(this.activeIndex, size - 1));
+  }
+
+  create() {
+    const viewport = new Viewport(this.worker, {
+      onDraw: (result) => this.callbacks.onDraw(viewport, result),
+      onError: (error) => this.callbacks.onError(viewport, error),
+    });
+    const element = viewport.element;
+    element.dataset.empty = "true";
+    // Clicking, touching or tabbing into a viewport makes it the active one.
+    element.addEventListener("pointerdown", () => this.setActive(this.viewports.indexOf(viewport)), true);
+    element.addEventListener("focusin", () => this.setActive(this.viewports.indexOf(viewport)));
+    element.addEventListener("dragover", (event) => {
+      if (!event.dataTransfer.types.includes(DISPLAY_SET_MIME)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      element.classList.add("drop-target");
+    });
+    element.addEventListener("dragleave", () => element.classList.remove("drop-target"));
+    element.addEventListener("drop", (event) => {
+      element.classList.remove("drop-target");
+      const uid = event.dataTransfer.getData(DISPLAY_SET_MIME);
+      if (!uid) return;
+      event.preventDefault();
+      this.setActive(this.viewports.indexOf(viewport));
+      this.callbacks.onDrop(viewport, uid);
+    });
+    return viewport;
+  }
+
+  setActive(index) {
+    if (index < 0 || index >= this.viewports.length) return;
+    const changed = index !== this.activeIndex || this.active?.element.dataset.active !== "true";
+    this.activeIndex = index;
+    this.viewports.forEach((viewport, i) => {
+      if (i === index) viewport.element.dataset.active = "true";
+      else delete viewport.element.dataset.active;
+    });
+    if (changed) this.callbacks.onActivate(this.active);
+  }
+
+  // Move the active viewport by `step`, wrapping around (OHIF's ←/→).
+  step(step) {
+    const count = this.viewports.length;
+    this.setActive((((this.activeIndex + step) % count) + count) % count);
+    this.active.element.focus({ preventScroll: true });
+  }
+
+  show(viewport, displaySet, index = 0) {
+    delete viewport.element.dataset.empty;
+    viewport.setDisplaySet(displaySet, index);
+  }
+
+  destroy() {
+    for (const viewport of this.viewports) viewport.destroy();
+    this.viewports = [];
+  }
+}
+
+// The layout button and its popup of MAX_ROWS x MAX_COLUMNS cells: hovering a cell
+// highlights the grid it would make, clicking picks it. onPick(rows, columns).
+export function createLayoutPicker(onPick) {
+  const root = document.createElement("div");
+  root.className = "layout-picker";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "layout-button";
+  button.setAttribute("aria-haspopup", "true");
+  button.setAttribute("aria-expanded", "false");
+  button.title = "Layout";
+  const menu = document.createElement("div");
+  menu.className = "layout-menu";
+  menu.setAttribute("role", "menu");
+  menu.hidden = true;
+  menu.style.gridTemplateColumns = `repeat(${MAX_COLUMNS}, auto)`;
+  const cells = [];
+  for (let row = 1; row <= MAX_ROWS; row++) {
+    for (let column = 1; column <= MAX_COLUMNS; column++) {
+      const cell = document.createElement("button");
+      cell.type = "button";
+      cell.className = "layout-cell";
+      cell.setAttribute("role", "menuitem");
+      cell.dataset.rows = String(row);
+      cell.dataset.columns = String(column);
+      cell.setAttribute("aria-label", `${row}×${column}`);
+      cell.title = `${row}×${column}`;
+      cell.addEventListener("pointerenter", () => highlight(row, column));
+      cell.addEventListener("focus", () => highlight(row, column));
+      cell.addEventListener("click", () => {
+        close();
+        onPick(row, column);
+      });
+      cells.push(cell);
+      menu.append(cell);
+    }
+  }
+  function highlight(rows, columns) {
+    for (const cell of cells) {
+      cell.classList.toggle("lit", Number(cell.dataset.rows) <= rows && Number(cell.dataset.columns) <= columns);
+    }
+  }
+  function close() {
+    menu.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+  }
+  button.addEventListener("click", () => {
+    menu.hidden = !menu.hidden;
+    button.setAttribute("aria-expanded", String(!menu.hidden));
+    if (!menu.hidden) cells[0].focus();
+  });
+  menu.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close();
+  });
+  const outside = (event) => {
+    if (!root.contains(event.target)) close();
+  };
+  document.addEventListener("pointerdown", outside);
+  root.append(button, menu);
+  return {
+    element: root,
+    // Show the current layout on the button.
+    setLayout(rows, columns) {
+      button.textContent = `Layout ${rows}×${columns}`;
+      highlight(rows, columns);
+    },
+    destroy: () => document.removeEventListener("pointerdown", outside),
+  };
+}
