@@ -3,7 +3,10 @@
 // sets, shows the first (or the initial series) in one viewport and loads the rest of
 // its stack in the background.
 
+import { viewportCommands } from "./commands.js";
+import { installHotkeys } from "./hotkeys.js";
 import { MARKS, markOnce } from "./marks.js";
+import { createToolbar } from "./toolbar.js";
 import { Viewport } from "./viewport.js";
 
 function splitUids(value) {
@@ -31,6 +34,21 @@ export function showViewer({ worker, runtime, main, params }) {
   });
   layout.append(strip, viewport.element);
   main.append(note, layout);
+  // --- tools: toolbar and hotkeys (the viewer page supplies the viewer-level commands) ---
+  const commands = {
+    ...viewportCommands(() => viewport),
+    nextSeries: () => stepSeries(1),
+    previousSeries: () => stepSeries(-1),
+  };
+  const toolbar = createToolbar(commands, { getActiveViewport: () => viewport });
+  main.prepend(toolbar);
+  const uninstallHotkeys = installHotkeys(document, commands);
+  function stepSeries(delta) {
+    const buttons = [...strip.children];
+    const at = buttons.findIndex((b) => b.getAttribute("aria-pressed") === "true");
+    buttons[Math.min(Math.max(at + delta, 0), buttons.length - 1)]?.click();
+  }
+  // --- end tools ---
   const stopProgress = worker.on("progress", (progress) => {
     if (progress.displaySetUID === viewport.displaySet?.displaySetUID) viewport.setProgress(progress);
   });
@@ -82,6 +100,8 @@ export function showViewer({ worker, runtime, main, params }) {
   });
 
   return () => {
+    uninstallHotkeys(); // tools
+    toolbar.destroy(); // tools
     stopProgress();
     for (const uid of loading) worker.call("cancelLoad", { displaySetUID: uid }).catch(() => {});
     viewport.destroy();
