@@ -118,8 +118,17 @@ export class Viewport extends EventTarget {
     this.canvas.dataset.displaySetUid = displaySet.displaySetUID;
     this.slider.max = String(displaySet.numImages - 1);
     this.slider.hidden = displaySet.numImages < 2;
+    this.showIndex();
     this.resetView();
     this.render();
+  }
+
+  // The slider follows the index asked for (not the last drawn), so a drag does not jitter.
+  showIndex() {
+    const count = this.displaySet.numImages;
+    this.slider.value = String(this.index);
+    this.slider.setAttribute("aria-valuetext", `Image ${this.index + 1} of ${count}`);
+    this.slider.title = `${this.index + 1}/${count}`;
   }
 
   setIndex(index) {
@@ -127,6 +136,7 @@ export class Viewport extends EventTarget {
     const next = clamp(Math.round(index), 0, this.displaySet.numImages - 1);
     if (next === this.index) return;
     this.index = next;
+    this.showIndex();
     this.render();
   }
 
@@ -293,9 +303,6 @@ export class Viewport extends EventTarget {
     this.canvas.hidden = false;
     this.element.classList.remove("failed");
     this.message.textContent = "";
-    this.slider.value = String(result.imageIndex);
-    this.slider.setAttribute("aria-valuetext", `Image ${result.imageIndex + 1} of ${result.overlay.numImages}`);
-    this.slider.title = `${result.imageIndex + 1}/${result.overlay.numImages}`;
     const presetsChanged = JSON.stringify(result.presets) !== JSON.stringify(this.presets);
     this.presets = result.presets ?? [];
     this.overlay = result.overlay;

@@ -194,9 +194,8 @@ async def test_stack_scroll_by_wheel_keys_and_slider(app: App, orthanc: LoadedOr
     await app.page.mouse.down()
     await app.page.mouse.move(x, track["y"] + track["height"] / 2, steps=10)
     await app.page.mouse.up()
-    await app.settle()
-    index = int(await canvas_data(app, "image-index"))
-    assert 80 <= index <= 120
+    index = int(await slider.input_value())
+    assert 90 <= index <= 110
     await app.wait_for_image(index)
     assert await slider.get_attribute("aria-valuetext") == f"Image {index + 1} of 200"
     assert (await corner(app, "bottom-left")).startswith(f"Im: {index + 1}/200")
@@ -345,3 +344,232 @@ async def test_toolbar_buttons_and_mouse_tools(app: App, orthanc: LoadedOrthanc)
     await drag(-60, 0)
     await app.page.wait_for_function(
         "w => Number(document.querySelector('.viewport canvas').dataset.windowWidth) < w", arg=width)
+
+
+async def test_cine_through_frames_and_stacks(app: App, orthanc: LoadedOrthanc) -> None:
+    await open_first(app, orthanc, "xa-cine")
+    fps = app.page.locator(".toolbar .cine-fps")
+    await fps.fill("12")
+    await fps.press("Enter")
+    await app.page.focus(".viewport")
+    await press(app, "c")
+    play = app.page.locator(".toolbar .cine-play")
+    assert await play.get_attribute("aria-label") == "Pause cine"
+    await app.page.wait_for_selector(".viewport[data-cine='playing']", state="attached")
+    # Looping: it reaches the last frame and comes round to the first ones again.
+    await app.wait_for_image(29)
+    await app.page.wait_for_function(
+        "() => Number(document.querySelector('.viewport canvas').dataset.imageIndex) < 5")
+    assert await canvas_data(app, "frame-number") != "30"
+    await press(app, "c")
+    assert await app.page.locator(".viewport[data-cine]").count() == 0
+    assert await play.get_attribute("aria-label") == "Play cine"
+    stopped = await canvas_data(app, "image-index")
+    await app.page.wait_for_timeout(400)
+    assert await canvas_data(app, "image-index") == stopped
+
+    # Without loop it stops on the last frame.
+    await app.page.locator(".toolbar input[aria-label='Loop']").uncheck()
+    await app.page.focus(".viewport")
+    await press(app, "End", "ArrowUp", "ArrowUp", "ArrowUp")
+    await app.wait_for_image(26)
+    await (await toolbar_button(app, "Play cine")).click()
+    await app.page.wait_for_selector(".viewport:not([data-cine]) canvas[data-image-index='29']",
+                                     state="attached")
+    assert await canvas_data(app, "frame-number") == "30"
+    await app.page.locator(".toolbar input[aria-label='Loop']").check()
+
+    await open_first(app, orthanc, "ct")  # a stack of single-frame instances
+    await press(app, "c")
+    await app.page.wait_for_function(
+        "() => Number(document.querySelector('.viewport canvas').dataset.imageIndex) >= 4")
+    await press(app, "c")
+    assert await app.page.locator(".viewport[data-cine]").count() == 0
+
+
+async def capture(app: App) -> np.ndarray:
+    async with app.page.expect_download() as info:
+        await (await toolbar_button(app, "Capture the viewport as PNG")).click()
+    download = await info.value
+    assert download.suggested_filename == "viewport.png"
+    return np.asarray(Image.open(await download.path()).convert("RGB"))
+
+
+async def test_capture_downloads_the_viewport_as_shown(app: App, orthanc: LoadedOrthanc) -> None:
+    await open_first(app, orthanc, "ct")
+    await press(app, "+", "3")  # zoomed in, liver window
+    await wait_for_canvas(app, "window-width", "150")
+    # an annotation, as a measurement tool draws it in the annotation layer
+    await app.page.eval_on_selector(".viewport svg.annotations", """svg => {
+        const c = document.createElementNS('http://www.w3.org/2000/svg', 'circle');
+        Object.entries({cx: 60, cy: 300, r: 20, fill: '#00ff00'}).forEach(([k, v]) => c.setAttribute(k, v));
+        svg.append(c);
+    }""")
+    shot = await capture(app)
+    view = await viewport_box(app)
+    assert shot.shape[:2] == (round(view["height"]), round(view["width"]))
+
+    # The image part is the canvas as transformed on screen.
+    canvas = await app.page.locator(App.CANVAS).bounding_box()
+    pixels = await app.pixels()
+    scale = canvas["width"] / pixels.shape[1]
+    differences = []
+    for row in range(100, 420, 16):
+        for column in range(100, 420, 16):
+            x = int(canvas["x"] - view["x"] + (column + 0.5) * scale)
+            y = int(canvas["y"] - view["y"] + (row + 0.5) * scale)
+            if 0 <= x < shot.shape[1] and 0 <= y < shot.shape[0]:
+                differences.append(abs(int(shot[y, x, 0]) - int(pixels[row, column, 0])))
+    assert len(differences) > 200
+    assert np.median(differences) <= 2 and np.percentile(differences, 90) <= 16
+
+    assert tuple(shot[300, 60]) == (0, 255, 0)  # the annotation
+    assert shot[5:60, 5:140].max() > 200  # the patient's name in the top-left corner
+    await (await toolbar_button(app, "Show overlays")).click()
+    bare = await capture(app)
+    assert bare[5:60, 5:140].max() < 30
+    await (await toolbar_button(app, "Show overlays")).click()
+    await app.page.eval_on_selector(".viewport svg.annotations", "svg => svg.replaceChildren()")
+    await press(app, "Space")
+
+
+async def test_hotkeys_and_mouse_buttons_remapped_survive_a_reload(
+        app: App, orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory) -> None:
+    await open_first(app, orthanc, "ct")
+    await (await toolbar_button(app, "Preferences")).click()
+    dialog = app.page.locator("dialog.preferences-dialog")
+    await dialog.wait_for()
+    await dialog.locator(".hotkey[data-command='invert']").click()
+    await app.page.keyboard.press("k")
+    assert await dialog.locator(".hotkey[data-command='invert']").inner_text() == "k"
+    await dialog.locator(".hotkey[data-command='flipHorizontal']").click()
+    await app.page.keyboard.press("k")  # taken: refused
+    message = dialog.locator(".preferences-message")
+    assert "already used by “Invert”" in await message.inner_text()
+    await app.page.keyboard.press("Escape")  # cancels the remapping, not the dialog
+    assert await dialog.is_visible()
+    assert await dialog.locator(".hotkey[data-command='flipHorizontal']").inner_text() == "h"
+    await dialog.locator("select[name='tool-right']").select_option("Pan")
+    await save_screenshot(app, tmp_path_factory, "preferences.png")
+    await dialog.locator("button", has_text="Close").click()
+
+    await app.page.reload()
+    await app.wait_for_mark("ohifpy:runtime-ready")
+    await app.wait_for_image(0)
+    await app.page.focus(".viewport")
+    shown = await app.pixels()
+    await press(app, "i")  # no longer a hotkey
+    assert np.array_equal(await app.pixels(), shown)
+    assert await canvas_data(app, "invert") == "false"
+    await press(app, "k")
+    await wait_for_canvas(app, "invert", "true")
+    assert "Invert (k)" == await (await toolbar_button(app, "Invert")).get_attribute("title")
+
+    canvas = app.page.locator(App.CANVAS)
+    before = await canvas.bounding_box()
+    box = await viewport_box(app)
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await app.page.mouse.move(x, y)
+    await app.page.mouse.down(button="right")
+    await app.page.mouse.move(x + 40, y - 30, steps=5)
+    await app.page.mouse.up(button="right")
+    after = await canvas.bounding_box()  # panned, not zoomed
+    assert (after["x"] - before["x"], after["y"] - before["y"]) == pytest.approx((40, -30), abs=1)
+    assert after["width"] == pytest.approx(before["width"])
+
+    await (await toolbar_button(app, "Preferences")).click()
+    await dialog.locator("button", has_text="Restore defaults").click()
+    assert await dialog.locator(".hotkey[data-command='invert']").inner_text() == "i"
+    await dialog.locator("button", has_text="Close").click()
+    await press(app, "i")
+    await wait_for_canvas(app, "invert", "false")
+
+
+async def test_toolbar_fits_a_tablet(app: App, orthanc: LoadedOrthanc,
+                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+    await app.page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        await open_first(app, orthanc, "ct")
+        toolbar = app.page.locator(".toolbar")
+        assert await toolbar.evaluate("t => t.scrollWidth <= t.clientWidth")
+        controls = toolbar.locator("button, select, input")
+        for index in range(await controls.count()):
+            control = controls.nth(index)
+            assert await control.get_attribute("aria-label"), await control.evaluate("c => c.outerHTML")
+            box = await control.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 1024
+            if await control.evaluate("c => c.matches('button, select, .cine-fps')"):
+                assert box["height"] >= 30  # big enough for a finger
+        view = await viewport_box(app)
+        assert view["height"] > 500
+        await save_screenshot(app, tmp_path_factory, "viewport-tablet.png")
+    finally:
+        await app.page.set_viewport_size({"width": 1200, "height": 800})
+
+
+# ---------------------------------------------------------------- touch
+
+
+@pytest.fixture(scope="module")
+async def touch_app(browser: Any, site: Any) -> AsyncIterator[App]:
+    """A page of a touch-screen context (a tablet's size)."""
+    recorded = await _open_context(browser, has_touch=True)
+    app = App(await recorded.context.new_page(), site)
+    await app.page.set_viewport_size({"width": 1024, "height": 768})
+    await app.page.goto(site.url)
+    await app.wait_for_mark("ohifpy:runtime-ready")
+    yield app
+    await _close_context(recorded)
+
+
+async def swipe(app: App, start: list[tuple[float, float]], end: list[tuple[float, float]],
+                steps: int = 8) -> None:
+    """Fingers down at ``start``, moved in steps to ``end``, lifted (CDP touch events)."""
+    cdp = await app.page.context.new_cdp_session(app.page)
+
+    async def touch(kind: str, points: list[tuple[float, float]]) -> None:
+        await cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+            {"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)]})
+
+    await touch("touchStart", start)
+    for step in range(1, steps + 1):
+        t = step / steps
+        await touch("touchMove", [(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
+                                  for a, b in zip(start, end)])
+    await touch("touchEnd", [])
+    await cdp.detach()
+    await app.settle()
+
+
+async def test_touch_one_finger_tool_pinch_zoom_two_finger_pan(touch_app: App,
+                                                               orthanc: LoadedOrthanc) -> None:
+    app = touch_app
+    await open_first(app, orthanc, "ct")
+    box = await viewport_box(app)
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    width = float(await canvas_data(app, "window-width"))
+    await swipe(app, [(cx, cy)], [(cx + 80, cy)])  # window/level, the default tool
+    await app.page.wait_for_function(
+        "w => Number(document.querySelector('.viewport canvas').dataset.windowWidth) > w", arg=width)
+    assert await canvas_data(app, "image-index") == "0"
+
+    await (await toolbar_button(app, "Stack scroll")).tap()
+    await swipe(app, [(cx, cy - 100)], [(cx, cy + 60)])
+    assert int(await canvas_data(app, "image-index")) > 10
+
+    fit = await zoom_percent(app)
+    canvas = app.page.locator(App.CANVAS)
+    before = await canvas.bounding_box()
+    await swipe(app, [(cx - 50, cy), (cx + 50, cy)], [(cx - 100, cy), (cx + 100, cy)])  # pinch out
+    assert await zoom_percent(app) == pytest.approx(2 * fit, abs=2)
+    zoomed = await canvas.bounding_box()
+    assert zoomed["width"] == pytest.approx(2 * before["width"], rel=0.02)
+    # about the fingers' midpoint (the viewport's centre): the canvas stays centred
+    assert zoomed["x"] + zoomed["width"] / 2 == pytest.approx(before["x"] + before["width"] / 2,
+                                                              abs=2)
+
+    await swipe(app, [(cx - 50, cy), (cx + 50, cy)], [(cx - 20, cy + 40), (cx + 80, cy + 40)])
+    panned = await canvas.bounding_box()
+    assert (panned["x"] - zoomed["x"], panned["y"] - zoomed["y"]) == pytest.approx((30, 40), abs=2)
+    assert panned["width"] == pytest.approx(zoomed["width"])
