@@ -212,6 +212,7 @@ async def test_render_answers_presets_markers_and_pixel_size(api, orthanc: Loade
         labels = [p["label"] for p in rendered["presets"]]
         assert labels == {"ct": ["Soft tissue", "Lung", "Liver", "Bone", "Brain"],
                           "mr": [], "xa-cine": ["Header 1"]}[key]
+        assert rendered["frameRate"] == (15.0 if key == "xa-cine" else None)
 
 
 async def test_load_series_nearest_first_with_progress(api, orthanc: LoadedOrthanc) -> None:

@@ -18,6 +18,7 @@ export const TOOLS = ["WindowLevel", "Zoom", "Pan", "StackScroll"];
 export const MOUSE_BUTTONS = ["left", "middle", "right"]; // by PointerEvent.button
 export const DEFAULT_TOOL_BINDINGS = { left: "WindowLevel", middle: "Pan", right: "Zoom" };
 const ZOOM_LIMITS = [0.05, 40];
+const DEFAULT_FPS = 24; // cine rate when the header gives none
 const SVG = "http://www.w3.org/2000/svg";
 const SCALE_BAR_STEPS = [1, 2, 5]; // bar lengths: these times a power of ten, in mm
 const EDGES = { "1,0": "right", "-1,0": "left", "0,1": "bottom", "0,-1": "top" };
@@ -80,7 +81,8 @@ export class Viewport extends EventTarget {
     this.overlay = null;
     this.presets = [];
     this.primaryTool = null; // null: the left button's binding
-    this.cine = { playing: false, fps: 24, loop: true, timer: 0 };
+    // fpsChosen: the user set the rate, so the header's rate no longer replaces it
+    this.cine = { playing: false, fps: DEFAULT_FPS, fpsChosen: false, loop: true, timer: 0 };
     this.touches = new Map(); // pointerId -> [x, y] of the fingers down
     this.gesture = null; // the touch gesture running: { move() }
     this.resetView();
@@ -112,6 +114,7 @@ export class Viewport extends EventTarget {
 
   setDisplaySet(displaySet, index = 0) {
     this.stopCine();
+    Object.assign(this.cine, { fps: DEFAULT_FPS, fpsChosen: false });
     this.displaySet = displaySet;
     this.index = clamp(index, 0, displaySet.numImages - 1);
     this.canvas.dataset.seriesUid = displaySet.seriesInstanceUID;
@@ -121,6 +124,7 @@ export class Viewport extends EventTarget {
     this.showIndex();
     this.resetView();
     this.render();
+    this.announce();
   }
 
   // The slider follows the index asked for (not the last drawn), so a drag does not jitter.
@@ -250,7 +254,8 @@ export class Viewport extends EventTarget {
   }
 
   setCineOptions({ fps = this.cine.fps, loop = this.cine.loop } = {}) {
-    this.cine.fps = clamp(Number(fps) || 24, 1, 120);
+    const rate = clamp(Number(fps) || DEFAULT_FPS, 1, 120);
+    if (rate !== this.cine.fps) Object.assign(this.cine, { fps: rate, fpsChosen: true });
     this.cine.loop = Boolean(loop);
     this.announce();
   }
@@ -303,7 +308,11 @@ export class Viewport extends EventTarget {
     this.canvas.hidden = false;
     this.element.classList.remove("failed");
     this.message.textContent = "";
-    const presetsChanged = JSON.stringify(result.presets) !== JSON.stringify(this.presets);
+    let changed = JSON.stringify(result.presets) !== JSON.stringify(this.presets); // for the toolbar
+    if (result.frameRate && !this.cine.fpsChosen && Math.round(result.frameRate) !== this.cine.fps) {
+      this.cine.fps = Math.round(result.frameRate);
+      changed = true;
+    }
     this.presets = result.presets ?? [];
     this.overlay = result.overlay;
     this.writeOverlay();
@@ -312,7 +321,7 @@ export class Viewport extends EventTarget {
     this.dispatchEvent(
       new CustomEvent("imagechange", { detail: { displaySetUID, imageIndex: result.imageIndex, sopInstanceUID, frameNumber } }),
     );
-    if (presetsChanged) this.announce();
+    if (changed) this.announce();
     this.onDraw(result);
   }
 

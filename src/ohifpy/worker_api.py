@@ -35,6 +35,7 @@ from urllib.parse import urljoin
 from pydicom import Dataset
 from pydicom.uid import generate_uid
 
+from .cine import cine_frame_rate
 from .config import AppConfig, ConfigError, DicomWebSource
 from .dicomweb import DICOMwebClient, DICOMwebError, Transport
 from .image_loader import load_image_frame
@@ -283,7 +284,8 @@ class WorkerAPI:
 
         Without ``window`` the image's default (the header's first, else min-max) is
         used; the answer says which, so a drag can start from it. ``presets`` are the
-        windows the preset menu and keys 1-5 offer (none for colour images).
+        windows the preset menu and keys 1-5 offer (none for colour images),
+        ``frameRate`` the header's cine rate (None: the page's default).
         """
         display_set, _ = self._display_set(display_set_uid)
         image = _image(display_set, image_index)
@@ -299,6 +301,7 @@ class WorkerAPI:
             "overlay": _overlay(display_set, image, image_index, chosen),
             "presets": [] if frame.is_color else
             [p.to_json() for p in window_presets(display_set.modality, frame.windows)],
+            "frameRate": cine_frame_rate(image.instance.metadata),
         }
 
     async def load_series(

@@ -114,6 +114,8 @@ STUB_VIEWPORT = """async () => {
     viewport.setDisplaySet({ displaySetUID: 'd', seriesInstanceUID: 's', numImages: 1 });
     await drawn;
     window.stubViewport = viewport;
+    window.viewChanges = 0;
+    viewport.addEventListener('viewchange', () => window.viewChanges++);
 }"""
 
 TRANSFORM = """async ([rotation, flipH, flipV, zoom, pan]) => {
@@ -130,7 +132,7 @@ TRANSFORM = """async ([rotation, flipH, flipV, zoom, pan]) => {
     const back = points.map(p => viewport.clientToImage(viewport.imageToClient(p)));
     const box = viewport.element.getBoundingClientRect();
     const [x, y] = viewport.imageToClient([16, 12]);
-    return { points, back, red: [box.left + x, box.top + y] };
+    return { points, back, red: [box.left + x, box.top + y], viewChanges: window.viewChanges };
 }"""
 
 
@@ -143,12 +145,15 @@ async def test_image_and_client_coordinates_invert_each_other_and_find_a_pixel(a
     """
     await app.navigate("nothing-here")  # an empty page of the running app
     await app.page.evaluate(STUB_VIEWPORT)
+    view_changes = 0
     for rotation in (0, 90, 180, 270):
         for flip_h in (False, True):
             for flip_v in (False, True):
                 for zoom, pan in ((1, [0, 0]), (2.5, [37, -21])):
                     case = [rotation, flip_h, flip_v, zoom, pan]
                     result = await app.page.evaluate(TRANSFORM, case)
+                    assert result["viewChanges"] > view_changes  # each change told listeners
+                    view_changes = result["viewChanges"]
                     for point, back in zip(result["points"], result["back"]):
                         assert back == pytest.approx(point, abs=1e-9), case
                     shown = await screen_rgb(app)
@@ -349,6 +354,7 @@ async def test_toolbar_buttons_and_mouse_tools(app: App, orthanc: LoadedOrthanc)
 async def test_cine_through_frames_and_stacks(app: App, orthanc: LoadedOrthanc) -> None:
     await open_first(app, orthanc, "xa-cine")
     fps = app.page.locator(".toolbar .cine-fps")
+    assert await fps.input_value() == "15"  # the header's RecommendedDisplayFrameRate
     await fps.fill("12")
     await fps.press("Enter")
     await app.page.focus(".viewport")
@@ -380,6 +386,7 @@ async def test_cine_through_frames_and_stacks(app: App, orthanc: LoadedOrthanc) 
     await app.page.locator(".toolbar input[aria-label='Loop']").check()
 
     await open_first(app, orthanc, "ct")  # a stack of single-frame instances
+    assert await fps.input_value() == "24"  # no rate in the header: the default
     await press(app, "c")
     await app.page.wait_for_function(
         "() => Number(document.querySelector('.viewport canvas').dataset.imageIndex) >= 4")
