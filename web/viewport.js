@@ -20,6 +20,8 @@ export const DEFAULT_TOOL_BINDINGS = { left: "WindowLevel", middle: "Pan", right
 const ZOOM_LIMITS = [0.05, 40];
 const DEFAULT_FPS = 24; // cine rate when the header gives none
 const SVG = "http://www.w3.org/2000/svg";
+const SVG_STYLES = ["fill", "fill-opacity", "stroke", "stroke-width", "stroke-dasharray", "stroke-opacity", "opacity",
+  "font-family", "font-size", "font-weight", "text-anchor", "dominant-baseline", "paint-order", "visibility", "display"];
 const SCALE_BAR_STEPS = [1, 2, 5]; // bar lengths: these times a power of ten, in mm
 const EDGES = { "1,0": "right", "-1,0": "left", "0,1": "bottom", "0,-1": "top" };
 const IMAGE_EDGE_DIRECTIONS = { right: [1, 0], left: [-1, 0], bottom: [0, 1], top: [0, -1] };
@@ -512,6 +514,12 @@ export class Viewport extends EventTarget {
 
   async drawAnnotations(context, width, height) {
     const svg = this.annotationLayer.cloneNode(true);
+    // An SVG drawn as an image sees no page stylesheet: carry the computed styles over.
+    const originals = [this.annotationLayer, ...this.annotationLayer.querySelectorAll("*")];
+    [svg, ...svg.querySelectorAll("*")].forEach((copy, i) => {
+      const style = getComputedStyle(originals[i]);
+      copy.setAttribute("style", SVG_STYLES.map((name) => `${name}:${style.getPropertyValue(name)}`).join(";"));
+    });
     svg.setAttribute("xmlns", SVG);
     svg.setAttribute("width", String(width));
     svg.setAttribute("height", String(height));

@@ -28,6 +28,20 @@ pytestmark = pytest.mark.cpython_only  # a browser, a server thread, subprocess 
 # ---------------------------------------------------------------- helpers
 
 
+@pytest.fixture(autouse=True)
+async def no_page_errors(app: App) -> AsyncIterator[None]:
+    """Every test also fails on an uncaught exception in the page."""
+    errors: list[str] = []
+
+    def listener(error: Any) -> None:
+        errors.append(str(error))
+
+    app.page.on("pageerror", listener)
+    yield
+    app.page.remove_listener("pageerror", listener)
+    assert not errors, errors
+
+
 async def open_first(app: App, orthanc: LoadedOrthanc, key: str) -> None:
     """Open a study of the manifest and wait for its first image."""
     await app.open_study(orthanc.manifest.study(key).study_uid)
@@ -332,8 +346,8 @@ async def test_toolbar_buttons_and_mouse_tools(app: App, orthanc: LoadedOrthanc)
     await stack_scroll.click()
     assert await stack_scroll.get_attribute("aria-pressed") == "true"
     await drag(0, 60)  # down the stack
-    index = int(await canvas_data(app, "image-index"))
-    assert index > 5
+    await app.page.wait_for_function(
+        "() => Number(document.querySelector('.viewport canvas').dataset.imageIndex) > 5")
     await press(app, "z")  # the zoom tool on the left button
     assert await (await toolbar_button(app, "Zoom")).get_attribute("aria-pressed") == "true"
     assert await stack_scroll.get_attribute("aria-pressed") == "false"
@@ -402,17 +416,26 @@ async def capture(app: App) -> np.ndarray:
     return np.asarray(Image.open(await download.path()).convert("RGB"))
 
 
-async def test_capture_downloads_the_viewport_as_shown(app: App, orthanc: LoadedOrthanc) -> None:
+async def test_capture_downloads_the_viewport_as_shown(
+        app: App, orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory) -> None:
     await open_first(app, orthanc, "ct")
     await press(app, "+", "3")  # zoomed in, liver window
     await wait_for_canvas(app, "window-width", "150")
-    # an annotation, as a measurement tool draws it in the annotation layer
+    # an annotation, as a measurement tool draws it in the annotation layer, styled by the
+    # page's CSS (which an SVG drawn as an image would not see by itself)
     await app.page.eval_on_selector(".viewport svg.annotations", """svg => {
         const c = document.createElementNS('http://www.w3.org/2000/svg', 'circle');
-        Object.entries({cx: 60, cy: 300, r: 20, fill: '#00ff00'}).forEach(([k, v]) => c.setAttribute(k, v));
+        Object.entries({cx: 60, cy: 300, r: 20, class: 'test-mark'}).forEach(([k, v]) => c.setAttribute(k, v));
         svg.append(c);
+        const style = document.createElement('style');
+        style.id = 'test-style';
+        style.textContent = '.test-mark { fill: #00ff00; stroke: none; }';
+        document.head.append(style);
     }""")
     shot = await capture(app)
+    path = tmp_path_factory.getbasetemp() / "screenshots" / "capture.png"
+    path.parent.mkdir(exist_ok=True)
+    Image.fromarray(shot).save(path)  # for a person to look at
     view = await viewport_box(app)
     assert shot.shape[:2] == (round(view["height"]), round(view["width"]))
 
@@ -437,6 +460,7 @@ async def test_capture_downloads_the_viewport_as_shown(app: App, orthanc: Loaded
     assert bare[5:60, 5:140].max() < 30
     await (await toolbar_button(app, "Show overlays")).click()
     await app.page.eval_on_selector(".viewport svg.annotations", "svg => svg.replaceChildren()")
+    await app.page.eval_on_selector("#test-style", "style => style.remove()")
     await press(app, "Space")
 
 
@@ -561,9 +585,12 @@ async def test_touch_one_finger_tool_pinch_zoom_two_finger_pan(touch_app: App,
         "w => Number(document.querySelector('.viewport canvas').dataset.windowWidth) > w", arg=width)
     assert await canvas_data(app, "image-index") == "0"
 
-    await (await toolbar_button(app, "Stack scroll")).tap()
+    stack_scroll = await toolbar_button(app, "Stack scroll")
+    await stack_scroll.tap()
+    assert await stack_scroll.get_attribute("aria-pressed") == "true"
     await swipe(app, [(cx, cy - 100)], [(cx, cy + 60)])
-    assert int(await canvas_data(app, "image-index")) > 10
+    await app.page.wait_for_function(  # the image drawn once fetched
+        "() => Number(document.querySelector('.viewport canvas').dataset.imageIndex) > 10")
 
     fit = await zoom_percent(app)
     canvas = app.page.locator(App.CANVAS)
