@@ -6,7 +6,8 @@
 import { COMMAND_LABELS, hotkeyMap } from "./hotkeys.js";
 import { openPreferencesDialog } from "./preferences_dialog.js";
 
-// [command, symbol, label]; a tool button is pressed while its tool is the primary one.
+// Tools: [command, symbol, label, tool], pressed while that tool is the primary one.
+// Commands: [command, symbol, label].
 const TOOL_BUTTONS = [
   ["windowLevelTool", "◑", "Window/level", "WindowLevel"],
   ["zoomTool", "⊕", "Zoom", "Zoom"],
