@@ -195,6 +195,26 @@ async def test_render_equals_ohifpy_render_and_rewindows_from_the_cache(
     assert unknown["error"]["type"] == "ModelError"
 
 
+async def test_render_answers_presets_markers_and_pixel_size(api, orthanc: LoadedOrthanc) -> None:
+    worker, _ = api
+    cases = {"ct": ({"top": "A", "bottom": "P", "left": "R", "right": "L"},
+                    {"column": 0.7, "row": 0.7}),
+             "mr": ({"top": "H", "bottom": "F", "left": "A", "right": "P"},
+                    {"column": 0.9375, "row": 0.9375}),
+             "xa-cine": (None, None)}
+    for key, (markers, pixel_size) in cases.items():
+        opened = await result(worker, "openStudy",
+                              studyInstanceUIDs=orthanc.manifest.study(key).study_uid)
+        uid = opened["displaySets"][0]["displaySetUID"]
+        rendered = await result(worker, "renderImage", displaySetUID=uid, imageIndex=0)
+        assert rendered["overlay"]["orientationMarkers"] == markers, key
+        assert rendered["overlay"]["pixelSizeMm"] == pixel_size, key
+        labels = [p["label"] for p in rendered["presets"]]
+        assert labels == {"ct": ["Soft tissue", "Lung", "Liver", "Bone", "Brain"],
+                          "mr": [], "xa-cine": ["Header 1"]}[key]
+        assert rendered["frameRate"] == (15.0 if key == "xa-cine" else None)
+
+
 async def test_load_series_nearest_first_with_progress(api, orthanc: LoadedOrthanc) -> None:
     worker, events = api
     study = orthanc.manifest.study("ct-jpeg-ls")

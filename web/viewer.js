@@ -4,10 +4,13 @@
 // and the layout picker, keeps the stacks the viewports show loading (loadViewports)
 // and shows each series' progress in the panel.
 
+import { viewportCommands } from "./commands.js";
 import { element as node } from "./dom.js";
+import { installHotkeys } from "./hotkeys.js";
 import { MARKS, markOnce } from "./marks.js";
 import { getPreference, setPreference } from "./preferences.js";
 import { SeriesPanel } from "./series_panel.js";
+import { createToolbar } from "./toolbar.js";
 import { ViewportGrid, createLayoutPicker } from "./viewport_grid.js";
 
 // Below this width the series panel floats over the grid, closed until toggled.
@@ -23,7 +26,7 @@ export function showViewer({ worker, runtime, main, params }) {
   const header = node("header", "viewer-header");
   const panelToggle = node("button", "panel-toggle", "Series");
   panelToggle.type = "button";
-  const toolbarSlot = node("div", "toolbar-slot"); // the tools branch's toolbar goes here
+  const toolbarSlot = node("div", "toolbar-slot");
   const note = node("p", "note");
   note.setAttribute("role", "status");
   const body = node("div", "viewer-body");
@@ -112,8 +115,10 @@ export function showViewer({ worker, runtime, main, params }) {
     if (progress.loaded + progress.failed === progress.total && !progress.failed) markOnce(MARKS.seriesLoaded);
   });
 
-  // Viewer-level commands, for the hotkeys (←/→ viewport, PgUp/PgDn series).
+  // The active viewport's commands and the page's own (←/→ viewport, PgUp/PgDn series),
+  // for the toolbar and the hotkeys.
   const commands = {
+    ...viewportCommands(() => grid.active),
     nextViewport: () => grid.step(1),
     previousViewport: () => grid.step(-1),
     nextSeries: () => stepSeries(1),
@@ -125,7 +130,9 @@ export function showViewer({ worker, runtime, main, params }) {
     const next = displaySets[Math.min(Math.max(current + step, 0), displaySets.length - 1)];
     if (next && next !== viewport.displaySet) show(viewport, next);
   }
-  const removeKeys = installViewerKeys(document, commands);
+  const removeKeys = installHotkeys(document, commands);
+  const toolbar = createToolbar(commands, { getActiveViewport: () => grid.active });
+  toolbarSlot.append(toolbar);
 
   (async () => {
     const studyUids = splitUids(params.get("StudyInstanceUIDs"));
@@ -170,25 +177,9 @@ export function showViewer({ worker, runtime, main, params }) {
   return () => {
     stopProgress();
     removeKeys();
+    toolbar.destroy();
     picker.destroy();
     worker.call("loadViewports", { viewports: [] }).catch(() => {}); // stop every load
     grid.destroy();
   };
-}
-
-// Stand-in until the tools branch's hotkeys land: at merge, this function is replaced by
-// installHotkeys(target, { ...viewportCommands(() => grid.active), ...commands }).
-// Captures the four keys before the focused viewport sees them.
-function installViewerKeys(target, commands) {
-  const keys = { ArrowRight: "nextViewport", ArrowLeft: "previousViewport", PageDown: "nextSeries", PageUp: "previousSeries" };
-  const listener = (event) => {
-    const name = keys[event.key];
-    if (!name || event.ctrlKey || event.metaKey || event.altKey || event.shiftKey) return;
-    if (event.target.closest?.("input, select, textarea")) return;
-    event.preventDefault();
-    event.stopPropagation();
-    commands[name]();
-  };
-  target.addEventListener("keydown", listener, true);
-  return () => target.removeEventListener("keydown", listener, true);
 }

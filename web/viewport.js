@@ -1,38 +1,105 @@
 // One viewport: a canvas holding the image at its own size (1 canvas pixel = 1 image
-// pixel, painted from the worker's RGBA), overlay text, and the interactions.
+// pixel, painted from the worker's RGBA), the overlays (corner text, orientation
+// markers, scale bar), an SVG layer for annotations, a stack slider, and the tools.
 //
 // Zoom, pan, rotation and flips are a CSS transform of that canvas: the main thread
 // changes them without asking the worker. Window/level and inversion change the pixels,
 // so they ask the worker to re-render from its cached decoded frame; requests are
 // coalesced, at most one in flight, always for the latest state.
+//
+// Events (an EventTarget): "viewchange" (zoom/pan/rotation/flip/size), "imagechange"
+// (detail: {displaySetUID, imageIndex, sopInstanceUID, frameNumber}). Changes a toolbar
+// shows (tool, cine, presets, overlays) also bubble from the element as a DOM
+// "viewportstatechange" event, so one listener serves every viewport of a page.
 
-const WHEEL_STEP = 1;
+import { getPreference } from "./preferences.js";
 
-function text(className) {
-  const node = document.createElement("div");
+export const TOOLS = ["WindowLevel", "Zoom", "Pan", "StackScroll"];
+export const MOUSE_BUTTONS = ["left", "middle", "right"]; // by PointerEvent.button
+export const DEFAULT_TOOL_BINDINGS = { left: "WindowLevel", middle: "Pan", right: "Zoom" };
+const ZOOM_LIMITS = [0.05, 40];
+const DEFAULT_FPS = 24; // cine rate when the header gives none
+const SVG = "http://www.w3.org/2000/svg";
+const SVG_STYLES = ["fill", "fill-opacity", "stroke", "stroke-width", "stroke-dasharray", "stroke-opacity", "opacity",
+  "font-family", "font-size", "font-weight", "text-anchor", "dominant-baseline", "paint-order", "visibility", "display"];
+const SCALE_BAR_STEPS = [1, 2, 5]; // bar lengths: these times a power of ten, in mm
+const EDGES = { "1,0": "right", "-1,0": "left", "0,1": "bottom", "0,-1": "top" };
+const IMAGE_EDGE_DIRECTIONS = { right: [1, 0], left: [-1, 0], bottom: [0, 1], top: [0, -1] };
+
+// The mouse button -> tool map: the defaults with the saved preference on top.
+export function toolBindings() {
+  return { ...DEFAULT_TOOL_BINDINGS, ...(getPreference("toolBindings") ?? {}) };
+}
+
+function element(tag, className) {
+  const node = document.createElement(tag);
   node.className = className;
   return node;
 }
 
-export class Viewport {
+const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
+
+export class Viewport extends EventTarget {
+  // name -> { pointerdown(viewport, event) }: primary-button tools other than the built-ins.
+  static toolHandlers = {};
+
   constructor(worker, { onDraw = () => {}, onError = () => {} } = {}) {
+    super();
     this.worker = worker;
     this.onDraw = onDraw;
     this.onError = onError;
-    this.element = document.createElement("div");
-    this.element.className = "viewport";
+    this.element = element("div", "viewport");
     this.element.tabIndex = 0;
     this.canvas = document.createElement("canvas");
     this.canvas.width = this.canvas.height = 0;
     this.context = this.canvas.getContext("2d", { alpha: false });
-    this.corners = ["top-left", "top-right", "bottom-left", "bottom-right"].map((c) => text(`overlay ${c}`));
-    this.message = text("viewport-message");
-    this.element.append(this.canvas, ...this.corners, this.message);
+    this.annotationLayer = document.createElementNS(SVG, "svg");
+    this.annotationLayer.setAttribute("class", "annotations");
+    this.corners = ["top-left", "top-right", "bottom-left", "bottom-right"].map((c) => element("div", `overlay ${c}`));
+    this.markers = Object.fromEntries(
+      ["top", "right", "bottom", "left"].map((edge) => {
+        const marker = element("div", `overlay orientation-marker ${edge}`);
+        marker.dataset.edge = edge;
+        return [edge, marker];
+      }),
+    );
+    this.scaleBar = element("div", "overlay scale-bar");
+    this.scaleBar.hidden = true;
+    this.slider = this.createSlider();
+    this.message = element("div", "viewport-message");
+    this.element.append(
+      this.canvas,
+      this.annotationLayer,
+      ...this.corners,
+      ...Object.values(this.markers),
+      this.scaleBar,
+      this.slider,
+      this.message,
+    );
     this.displaySet = null;
+    this.index = 0;
     this.busy = false;
     this.dirty = false;
+    this.overlay = null;
+    this.presets = [];
+    this.primaryTool = null; // null: the left button's binding
+    // fpsChosen: the user set the rate, so the header's rate no longer replaces it
+    this.cine = { playing: false, fps: DEFAULT_FPS, fpsChosen: false, loop: true, timer: 0 };
+    this.touches = new Map(); // pointerId -> [x, y] of the fingers down
+    this.gesture = null; // the touch gesture running: { move() }
     this.resetView();
     this.listen();
+  }
+
+  createSlider() {
+    const slider = element("input", "stack-slider");
+    slider.type = "range";
+    slider.min = "0";
+    slider.step = "1";
+    slider.value = "0";
+    slider.setAttribute("aria-label", "Image in stack");
+    slider.addEventListener("input", () => this.setIndex(Number(slider.value)));
+    return slider;
   }
 
   // ---------------------------------------------------------------- state
@@ -40,33 +107,159 @@ export class Viewport {
   resetView() {
     this.window = null; // null: each image's own default window
     this.invert = false;
-    this.zoom = 1;
-    this.pan = [0, 0];
-    this.rotation = 0;
-    this.flip = [1, 1];
+    this.zoom = 1; // relative to the size that fits the viewport
+    this.pan = [0, 0]; // CSS pixels of the image centre from the viewport centre
+    this.rotation = 0; // degrees clockwise, a multiple of 90
+    this.flip = [1, 1]; // -1: mirrored along the image's x / y axis (before rotation)
     this.layout();
   }
 
   setDisplaySet(displaySet, index = 0) {
+    this.stopCine();
+    Object.assign(this.cine, { fps: DEFAULT_FPS, fpsChosen: false });
     this.displaySet = displaySet;
-    this.index = Math.min(Math.max(index, 0), displaySet.numImages - 1);
+    this.index = clamp(index, 0, displaySet.numImages - 1);
     this.canvas.dataset.seriesUid = displaySet.seriesInstanceUID;
     this.canvas.dataset.displaySetUid = displaySet.displaySetUID;
+    this.slider.max = String(displaySet.numImages - 1);
+    this.slider.hidden = displaySet.numImages < 2;
+    this.showIndex();
     this.resetView();
+    this.render();
+    this.announce();
+  }
+
+  // The slider follows the index asked for (not the last drawn), so a drag does not jitter.
+  showIndex() {
+    const count = this.displaySet.numImages;
+    this.slider.value = String(this.index);
+    this.slider.setAttribute("aria-valuetext", `Image ${this.index + 1} of ${count}`);
+    this.slider.title = `${this.index + 1}/${count}`;
+  }
+
+  setIndex(index) {
+    if (!this.displaySet) return;
+    const next = clamp(Math.round(index), 0, this.displaySet.numImages - 1);
+    if (next === this.index) return;
+    this.index = next;
+    this.showIndex();
     this.render();
   }
 
   scroll(delta) {
-    if (!this.displaySet) return;
-    const index = Math.min(Math.max(this.index + delta, 0), this.displaySet.numImages - 1);
-    if (index === this.index) return;
-    this.index = index;
-    this.render();
+    this.setIndex(this.index + delta);
   }
 
   setWindow(window) {
     this.window = { center: window.center, width: Math.max(1, window.width) };
     this.render();
+  }
+
+  // n counts from 1, as keys 1-5 do.
+  applyPreset(n) {
+    const preset = this.presets[n - 1];
+    if (preset) this.setWindow(preset);
+  }
+
+  toggleInvert() {
+    this.invert = !this.invert;
+    this.render();
+    this.announce();
+  }
+
+  zoomBy(factor) {
+    const zoom = clamp(this.zoom * factor, ...ZOOM_LIMITS);
+    // Keep the point at the viewport centre where it is.
+    const ratio = zoom / this.zoom;
+    this.pan = this.pan.map((p) => p * ratio);
+    this.zoom = zoom;
+    this.layout();
+  }
+
+  fit() {
+    this.zoom = 1;
+    this.pan = [0, 0];
+    this.layout();
+  }
+
+  rotate(degrees) {
+    this.rotation = (((this.rotation + degrees) % 360) + 360) % 360;
+    this.layout();
+  }
+
+  // Mirror the screen left-right: the image axis that is horizontal now.
+  flipHorizontal() {
+    const axis = this.rotation % 180 === 0 ? 0 : 1;
+    this.flip[axis] *= -1;
+    this.layout();
+  }
+
+  flipVertical() {
+    const axis = this.rotation % 180 === 0 ? 1 : 0;
+    this.flip[axis] *= -1;
+    this.layout();
+  }
+
+  reset() {
+    this.resetView();
+    this.render();
+    this.announce();
+  }
+
+  toggleOverlays() {
+    this.element.classList.toggle("overlays-hidden");
+    this.announce();
+  }
+
+  get overlaysShown() {
+    return !this.element.classList.contains("overlays-hidden");
+  }
+
+  setPrimaryTool(name) {
+    if (!TOOLS.includes(name) && !(name in Viewport.toolHandlers)) throw new Error(`no tool named ${name}`);
+    this.primaryTool = name;
+    this.element.dataset.primaryTool = name;
+    this.announce();
+  }
+
+  get activePrimaryTool() {
+    return this.primaryTool ?? toolBindings().left;
+  }
+
+  // ---------------------------------------------------------------- cine
+
+  toggleCine() {
+    if (this.cine.playing) this.stopCine();
+    else this.playCine();
+  }
+
+  playCine() {
+    if (!this.displaySet || this.displaySet.numImages < 2 || this.cine.playing) return;
+    this.cine.playing = true;
+    this.element.dataset.cine = "playing";
+    const step = () => {
+      const last = this.displaySet.numImages - 1;
+      if (this.index >= last && !this.cine.loop) return this.stopCine();
+      this.setIndex(this.index >= last ? 0 : this.index + 1);
+      this.cine.timer = setTimeout(step, 1000 / this.cine.fps);
+    };
+    this.cine.timer = setTimeout(step, 1000 / this.cine.fps);
+    this.announce();
+  }
+
+  stopCine() {
+    clearTimeout(this.cine.timer);
+    if (!this.cine.playing) return;
+    this.cine.playing = false;
+    delete this.element.dataset.cine;
+    this.announce();
+  }
+
+  setCineOptions({ fps = this.cine.fps, loop = this.cine.loop } = {}) {
+    const rate = clamp(Number(fps) || DEFAULT_FPS, 1, 120);
+    if (rate !== this.cine.fps) Object.assign(this.cine, { fps: rate, fpsChosen: true });
+    this.cine.loop = Boolean(loop);
+    this.announce();
   }
 
   // ---------------------------------------------------------------- rendering
@@ -113,11 +306,24 @@ export class Viewport {
     data.frameNumber = String(result.overlay.frameNumber);
     data.windowCenter = result.window ? String(result.window.center) : "";
     data.windowWidth = result.window ? String(result.window.width) : "";
+    data.invert = String(this.invert);
     this.canvas.hidden = false;
     this.element.classList.remove("failed");
     this.message.textContent = "";
+    let changed = JSON.stringify(result.presets) !== JSON.stringify(this.presets); // for the toolbar
+    if (result.frameRate && !this.cine.fpsChosen && Math.round(result.frameRate) !== this.cine.fps) {
+      this.cine.fps = Math.round(result.frameRate);
+      changed = true;
+    }
+    this.presets = result.presets ?? [];
     this.overlay = result.overlay;
-    this.writeOverlay(result.overlay);
+    this.writeOverlay();
+    const { displaySetUID } = this.displaySet;
+    const { sopInstanceUID, frameNumber } = result.overlay;
+    this.dispatchEvent(
+      new CustomEvent("imagechange", { detail: { displaySetUID, imageIndex: result.imageIndex, sopInstanceUID, frameNumber } }),
+    );
+    if (changed) this.announce();
     this.onDraw(result);
   }
 
@@ -130,7 +336,9 @@ export class Viewport {
     this.onError(error);
   }
 
-  writeOverlay(o) {
+  writeOverlay() {
+    const o = this.overlay;
+    if (!o) return;
     const lines = (...items) => items.filter((item) => item !== "" && item != null).join("\n");
     const number = (value) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
     this.corners[0].textContent = lines(o.patientName, o.patientId, o.studyDate, o.studyDescription);
@@ -143,6 +351,35 @@ export class Viewport {
       o.windowWidth == null ? "" : `W: ${number(o.windowWidth)} L: ${number(o.windowCenter)}`,
       `Zoom: ${Math.round(this.scale() * 100)}%`,
     );
+    this.writeMarkers();
+    this.writeScaleBar();
+  }
+
+  // The image's edge letters (from Python) on the screen edges they face now.
+  writeMarkers() {
+    const letters = this.overlay?.orientationMarkers;
+    for (const [imageEdge, direction] of Object.entries(IMAGE_EDGE_DIRECTIONS)) {
+      const screen = this.screenDirection(direction).map(Math.round);
+      this.markers[EDGES[screen.join(",")]].textContent = letters ? letters[imageEdge] : "";
+    }
+  }
+
+  // A bar of a round length in mm, at most a quarter of the viewport wide.
+  writeScaleBar() {
+    const size = this.overlay?.pixelSizeMm;
+    const scale = this.scale();
+    if (!size || !scale || !this.element.clientWidth) {
+      this.scaleBar.hidden = true;
+      return;
+    }
+    const mmPerPixel = (this.rotation % 180 === 0 ? size.column : size.row) / scale;
+    const longest = (this.element.clientWidth / 4) * mmPerPixel;
+    const power = 10 ** Math.floor(Math.log10(longest));
+    const mm = Math.max(...SCALE_BAR_STEPS.map((s) => s * power).filter((length) => length <= longest));
+    this.scaleBar.hidden = false;
+    this.scaleBar.style.width = `${mm / mmPerPixel}px`;
+    this.scaleBar.dataset.mm = String(mm);
+    this.scaleBar.textContent = mm >= 10 ? `${mm / 10} cm` : `${mm} mm`;
   }
 
   setProgress({ loaded, failed, total }) {
@@ -150,13 +387,53 @@ export class Viewport {
     this.element.style.setProperty("--loaded", String((loaded + failed) / total));
   }
 
+  // A state a toolbar shows changed (tool, cine, invert, overlays, presets).
+  announce() {
+    this.element.dispatchEvent(new CustomEvent("viewportstatechange", { bubbles: true, detail: { viewport: this } }));
+  }
+
   // ---------------------------------------------------------------- view transform
 
+  // CSS pixels per image pixel.
   scale() {
     const { clientWidth, clientHeight } = this.element;
     const { width, height } = this.canvas;
     if (!width || !height || !clientWidth || !clientHeight) return this.zoom;
-    return this.zoom * Math.min(clientWidth / width, clientHeight / height);
+    const [across, down] = this.rotation % 180 === 0 ? [width, height] : [height, width];
+    return this.zoom * Math.min(clientWidth / across, clientHeight / down);
+  }
+
+  // cos and sin of the rotation (a multiple of 90 degrees: exact).
+  turn() {
+    const quarter = Math.round(this.rotation / 90) % 4;
+    return [
+      [1, 0, -1, 0][quarter],
+      [0, 1, 0, -1][quarter],
+    ];
+  }
+
+  // An image-space vector (x right, y down) on the screen: flipped, then rotated.
+  screenDirection([x, y]) {
+    const [cos, sin] = this.turn();
+    const [fx, fy] = [x * this.flip[0], y * this.flip[1]];
+    return [fx * cos - fy * sin, fx * sin + fy * cos];
+  }
+
+  // Image [column, row] (pixel centres at integers) -> [x, y] from the element's top-left.
+  imageToClient([column, row]) {
+    const s = this.scale();
+    const [x, y] = this.screenDirection([column + 0.5 - this.canvas.width / 2, row + 0.5 - this.canvas.height / 2]);
+    return [this.element.clientWidth / 2 + this.pan[0] + s * x, this.element.clientHeight / 2 + this.pan[1] + s * y];
+  }
+
+  // The exact inverse of imageToClient.
+  clientToImage([x, y]) {
+    const s = this.scale();
+    const [cos, sin] = this.turn();
+    const sx = (x - this.element.clientWidth / 2 - this.pan[0]) / s;
+    const sy = (y - this.element.clientHeight / 2 - this.pan[1]) / s;
+    const [fx, fy] = [sx * cos + sy * sin, -sx * sin + sy * cos]; // rotated back
+    return [fx * this.flip[0] + this.canvas.width / 2 - 0.5, fy * this.flip[1] + this.canvas.height / 2 - 0.5];
   }
 
   layout() {
@@ -165,7 +442,96 @@ export class Viewport {
     this.canvas.style.transform =
       `translate(${x}px, ${y}px) scale(${this.scale()}) rotate(${this.rotation}deg) ` +
       `scale(${fx}, ${fy}) translate(-50%, -50%)`;
-    if (this.overlay) this.writeOverlay(this.overlay); // the zoom shown changes too
+    this.canvas.dataset.zoom = String(this.zoom);
+    this.canvas.dataset.rotation = String(this.rotation);
+    this.canvas.dataset.flip = this.flip.join(",");
+    this.writeOverlay(); // the zoom shown, markers and scale bar change too
+    this.dispatchEvent(new CustomEvent("viewchange"));
+  }
+
+  // ---------------------------------------------------------------- capture
+
+  // The viewport as shown (image, overlays if shown, annotations if asked) as a PNG.
+  async capture({ annotations = true } = {}) {
+    const { clientWidth: width, clientHeight: height } = this.element;
+    const out = document.createElement("canvas");
+    out.width = width;
+    out.height = height;
+    const context = out.getContext("2d");
+    context.fillStyle = "#000";
+    context.fillRect(0, 0, width, height);
+    if (!this.canvas.hidden && this.canvas.width) {
+      const s = this.scale();
+      context.save();
+      context.translate(width / 2 + this.pan[0], height / 2 + this.pan[1]);
+      context.scale(s, s);
+      context.rotate((this.rotation * Math.PI) / 180);
+      context.scale(...this.flip);
+      context.drawImage(this.canvas, -this.canvas.width / 2, -this.canvas.height / 2);
+      context.restore();
+    }
+    if (this.overlaysShown) this.drawOverlays(context);
+    if (annotations && this.annotationLayer.childElementCount) await this.drawAnnotations(context, width, height);
+    return new Promise((resolve, reject) =>
+      out.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("the capture could not be encoded"))), "image/png"),
+    );
+  }
+
+  // Overlay text and the scale bar where the page shows them, with their styles.
+  drawOverlays(context) {
+    const origin = this.element.getBoundingClientRect();
+    for (const node of this.element.querySelectorAll(".overlay")) {
+      if (node.hidden) continue;
+      const box = node.getBoundingClientRect();
+      const style = getComputedStyle(node);
+      const left = box.left - origin.left;
+      const top = box.top - origin.top;
+      if (node === this.scaleBar) {
+        context.fillStyle = style.borderBottomColor;
+        context.fillRect(left, top + box.height - 2, box.width, 2);
+      }
+      context.font = style.font;
+      context.fillStyle = style.color;
+      context.shadowColor = "#000";
+      context.shadowBlur = 3;
+      context.textBaseline = "top";
+      const size = parseFloat(style.fontSize);
+      const lineHeight = parseFloat(style.lineHeight) || size * 1.2;
+      const right = style.textAlign === "right";
+      const center = style.textAlign === "center";
+      context.textAlign = right ? "right" : center ? "center" : "left";
+      const x = right
+        ? left + box.width - parseFloat(style.paddingRight)
+        : center
+          ? left + box.width / 2
+          : left + parseFloat(style.paddingLeft);
+      node.textContent.split("\n").forEach((line, i) => {
+        context.fillText(line, x, top + parseFloat(style.paddingTop) + i * lineHeight + (lineHeight - size) / 2);
+      });
+      context.shadowBlur = 0;
+    }
+  }
+
+  async drawAnnotations(context, width, height) {
+    const svg = this.annotationLayer.cloneNode(true);
+    // An SVG drawn as an image sees no page stylesheet: carry the computed styles over.
+    const originals = [this.annotationLayer, ...this.annotationLayer.querySelectorAll("*")];
+    [svg, ...svg.querySelectorAll("*")].forEach((copy, i) => {
+      const style = getComputedStyle(originals[i]);
+      copy.setAttribute("style", SVG_STYLES.map((name) => `${name}:${style.getPropertyValue(name)}`).join(";"));
+    });
+    svg.setAttribute("xmlns", SVG);
+    svg.setAttribute("width", String(width));
+    svg.setAttribute("height", String(height));
+    const url = URL.createObjectURL(new Blob([new XMLSerializer().serializeToString(svg)], { type: "image/svg+xml" }));
+    try {
+      const image = new Image();
+      image.src = url;
+      await image.decode();
+      context.drawImage(image, 0, 0, width, height);
+    } finally {
+      URL.revokeObjectURL(url);
+    }
   }
 
   // ---------------------------------------------------------------- input
@@ -176,77 +542,150 @@ export class Viewport {
     el.addEventListener(
       "wheel",
       (event) => {
+        if (event.target === this.slider) return; // the slider scrolls itself
         event.preventDefault();
-        this.scroll(Math.sign(event.deltaY) * WHEEL_STEP);
+        this.scroll(Math.sign(event.deltaY));
       },
       { passive: false },
     );
-    el.addEventListener("keydown", (event) => this.key(event));
-    el.addEventListener("pointerdown", (event) => this.drag(event));
+    el.addEventListener("pointerdown", (event) => this.pointerdown(event));
     this.resize = new ResizeObserver(() => this.layout());
     this.resize.observe(el);
   }
 
-  key(event) {
-    const count = this.displaySet?.numImages ?? 0;
-    const actions = {
-      ArrowDown: () => this.scroll(1),
-      ArrowRight: () => this.scroll(1),
-      ArrowUp: () => this.scroll(-1),
-      ArrowLeft: () => this.scroll(-1),
-      PageDown: () => this.scroll(10),
-      PageUp: () => this.scroll(-10),
-      Home: () => this.scroll(-count),
-      End: () => this.scroll(count),
-      i: () => ((this.invert = !this.invert), this.render()),
-      r: () => ((this.rotation = (this.rotation + 90) % 360), this.layout()),
-      h: () => ((this.flip = [-this.flip[0], this.flip[1]]), this.layout()),
-      v: () => ((this.flip = [this.flip[0], -this.flip[1]]), this.layout()),
-      Escape: () => (this.resetView(), this.render()),
-    };
-    const action = actions[event.key];
-    if (!action || event.ctrlKey || event.metaKey || event.altKey) return;
+  pointerdown(event) {
+    if (!this.displaySet || event.target === this.slider) return;
+    this.element.focus({ preventScroll: true });
+    if (event.pointerType === "touch") {
+      this.touchdown(event);
+      return;
+    }
+    const tool = event.button === 0 ? this.activePrimaryTool : toolBindings()[MOUSE_BUTTONS[event.button]];
+    if (!tool) return;
     event.preventDefault();
-    action();
+    if (!TOOLS.includes(tool)) {
+      Viewport.toolHandlers[tool]?.pointerdown(this, event);
+      return;
+    }
+    const move = this.toolDrag(tool);
+    const start = [event.clientX, event.clientY];
+    this.track(event, (e) => move(e.clientX - start[0], e.clientY - start[1]));
   }
 
-  // Left: window/level (right = wider, down = higher level). Right: zoom (up = in).
-  // Middle: pan.
-  drag(event) {
-    if (!this.displaySet) return;
-    event.preventDefault();
-    this.element.focus();
-    const button = event.button;
-    const start = { x: event.clientX, y: event.clientY };
-    const window = this.window ?? this.drawnWindow;
-    const zoom = this.zoom;
-    const pan = [...this.pan];
-    const move = (e) => {
-      const dx = e.clientX - start.x;
-      const dy = e.clientY - start.y;
-      if (button === 0 && window) {
-        const step = Math.max(1, window.width / 256);
-        this.setWindow({ center: window.center + dy * step, width: window.width + dx * step });
-      } else if (button === 2) {
-        this.zoom = Math.min(Math.max(zoom * Math.exp(-dy / 150), 0.05), 40);
-        this.layout();
-      } else if (button === 1) {
+  // What dragging a built-in tool by (dx, dy) CSS pixels does, from the state at its start.
+  toolDrag(tool) {
+    if (tool === "WindowLevel") {
+      const window = this.window ?? this.drawnWindow;
+      if (!window) return () => {}; // colour: nothing to window
+      const step = Math.max(1, window.width / 256);
+      // right = wider, down = higher level
+      return (dx, dy) => this.setWindow({ center: window.center + dy * step, width: window.width + dx * step });
+    }
+    if (tool === "Zoom") {
+      const zoom = this.zoom;
+      return (dx, dy) => this.zoomBy((zoom * Math.exp(-dy / 150)) / this.zoom); // up = in
+    }
+    if (tool === "Pan") {
+      const pan = [...this.pan];
+      return (dx, dy) => {
         this.pan = [pan[0] + dx, pan[1] + dy];
         this.layout();
-      }
-    };
-    const up = () => {
+      };
+    }
+    const index = this.index; // StackScroll: down = next, the stack spread over the height
+    const perImage = Math.max(2, this.element.clientHeight / (this.displaySet?.numImages || 1));
+    return (dx, dy) => this.setIndex(index + dy / perImage);
+  }
+
+  // Follow one pointer until it is released.
+  track(event, onMove) {
+    const id = event.pointerId;
+    const move = (e) => e.pointerId === id && onMove(e);
+    const up = (e) => {
+      if (e.pointerId !== id) return;
       this.element.removeEventListener("pointermove", move);
       this.element.removeEventListener("pointerup", up);
       this.element.removeEventListener("pointercancel", up);
     };
-    this.element.setPointerCapture(event.pointerId);
+    this.element.setPointerCapture(id);
     this.element.addEventListener("pointermove", move);
     this.element.addEventListener("pointerup", up);
     this.element.addEventListener("pointercancel", up);
   }
 
+  // Touch: one finger runs the primary tool (or stack scroll for a measurement tool);
+  // two fingers pinch to zoom about their midpoint and drag to pan.
+  touchdown(event) {
+    event.preventDefault();
+    const origin = this.element.getBoundingClientRect();
+    const at = (e) => [e.clientX - origin.left, e.clientY - origin.top];
+    this.touches.set(event.pointerId, at(event));
+    if (this.touches.size === 1) {
+      const tool = this.activePrimaryTool;
+      if (!TOOLS.includes(tool) && Viewport.toolHandlers[tool]) {
+        Viewport.toolHandlers[tool].pointerdown(this, event);
+        this.gesture = null;
+      } else {
+        const move = this.toolDrag(TOOLS.includes(tool) ? tool : "StackScroll");
+        const start = at(event);
+        this.gesture = { move: () => move(...this.touchPoint(0).map((v, i) => v - start[i])) };
+      }
+    } else if (this.touches.size === 2) {
+      this.gesture = this.pinch();
+    } else {
+      this.gesture = null;
+    }
+    const id = event.pointerId;
+    this.element.setPointerCapture(id);
+    const move = (e) => {
+      if (e.pointerId !== id) return;
+      this.touches.set(id, at(e));
+      this.gesture?.move();
+    };
+    const up = (e) => {
+      if (e.pointerId !== id) return;
+      this.touches.delete(id);
+      if (this.touches.size < 2 && this.gesture?.pinch) this.gesture = null; // no jump back to one finger
+      if (this.touches.size === 0) this.gesture = null;
+      this.element.removeEventListener("pointermove", move);
+      this.element.removeEventListener("pointerup", up);
+      this.element.removeEventListener("pointercancel", up);
+    };
+    this.element.addEventListener("pointermove", move);
+    this.element.addEventListener("pointerup", up);
+    this.element.addEventListener("pointercancel", up);
+  }
+
+  touchPoint(n) {
+    return [...this.touches.values()][n];
+  }
+
+  pinch() {
+    const centre = () => [this.element.clientWidth / 2, this.element.clientHeight / 2];
+    const measure = () => {
+      const [a, b] = [this.touchPoint(0), this.touchPoint(1)];
+      return { mid: [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2], distance: Math.hypot(a[0] - b[0], a[1] - b[1]) || 1 };
+    };
+    const start = measure();
+    const zoom = this.zoom;
+    const pan = [...this.pan];
+    return {
+      pinch: true,
+      move: () => {
+        const now = measure();
+        const next = clamp((zoom * now.distance) / start.distance, ...ZOOM_LIMITS);
+        const ratio = next / zoom;
+        // The image point under the first midpoint stays under the midpoint now.
+        const c = centre();
+        this.pan = [0, 1].map((i) => now.mid[i] - c[i] - ratio * (start.mid[i] - c[i] - pan[i]));
+        this.zoom = next;
+        this.layout();
+      },
+    };
+  }
+
   destroy() {
+    this.stopCine();
     this.resize.disconnect();
     this.displaySet = null;
     this.element.remove();

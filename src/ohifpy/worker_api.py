@@ -36,6 +36,7 @@ import numpy as np
 from pydicom import Dataset
 from pydicom.uid import generate_uid
 
+from .cine import cine_frame_rate
 from .config import AppConfig, ConfigError, DicomWebSource
 from .dicomweb import DICOMwebClient, DICOMwebError, Transport
 from .hanging import Layout, hang
@@ -67,10 +68,12 @@ from .model import (
     Study,
     display_sets_from_instances,
 )
+from .overlay_geometry import overlay_geometry
 from .sr import latest_reports, read_measurement_report, write_measurement_report
 from .study_list import StudyListState, series_row, sort_study_rows, study_row
 from .tag_tree import filter_tree, tag_tree
 from .thumbnail import THUMBNAIL_SIZE, downsample_rgba, thumbnail_index
+from .window_presets import window_presets
 
 __all__ = ["DEFAULT_CACHE_BYTES", "WorkerAPI", "create_for_browser"]
 
@@ -298,7 +301,9 @@ class WorkerAPI:
         """One image of a display set as RGBA bytes, with the window used and its overlay.
 
         Without ``window`` the image's default (the header's first, else min-max) is
-        used; the answer says which, so a drag can start from it.
+        used; the answer says which, so a drag can start from it. ``presets`` are the
+        windows the preset menu and keys 1-5 offer (none for colour images),
+        ``frameRate`` the header's cine rate (None: the page's default).
         """
         display_set, _ = self._display_set(display_set_uid)
         image = _image(display_set, image_index)
@@ -312,6 +317,9 @@ class WorkerAPI:
             "imageIndex": image_index,
             "window": None if chosen is None else {"center": chosen.center, "width": chosen.width},
             "overlay": _overlay(display_set, image, image_index, chosen),
+            "presets": [] if frame.is_color else
+            [p.to_json() for p in window_presets(display_set.modality, frame.windows)],
+            "frameRate": cine_frame_rate(image.instance.metadata),
         }
 
     async def load_series(
@@ -841,7 +849,8 @@ def _display_set_info(display_set: DisplaySet) -> dict[str, Any]:
 def _overlay(
     display_set: DisplaySet, image: ImageRef, image_index: int, window: VOIWindow | None
 ) -> dict[str, Any]:
-    """The corner texts of a viewport, as plain strings and numbers."""
+    """The corner texts of a viewport, as plain strings and numbers, with its orientation
+    markers and pixel size for the scale bar (see :mod:`ohifpy.overlay_geometry`)."""
     ds = image.instance.metadata
     return {
         "patientName": str(ds.get("PatientName", "") or ""),
@@ -858,4 +867,5 @@ def _overlay(
         "numImages": len(display_set.images),
         "windowCenter": None if window is None else window.center,
         "windowWidth": None if window is None else window.width,
+        **overlay_geometry(image),
     }

@@ -176,8 +176,8 @@ class RecordedContext:
                 and urlsplit(url).hostname != "127.0.0.1"]
 
 
-async def _open_context(browser: Any) -> RecordedContext:
-    context = await browser.new_context(viewport={"width": 1200, "height": 800})
+async def _open_context(browser: Any, **options: Any) -> RecordedContext:
+    context = await browser.new_context(viewport={"width": 1200, "height": 800}, **options)
     recorded = RecordedContext(context)
     context.on("request", lambda request: recorded.requests.append(request.url))
     return recorded

@@ -1,0 +1,94 @@
+// Keyboard shortcuts: OHIF's default hotkeys, remappable, saved in the "hotkeys"
+// preference as {command: key} overrides of the defaults. Keys are named as
+// KeyboardEvent.key names them ("z", "ArrowUp", "+"), "Space" for the space bar, with
+// "Ctrl+", "Alt+", "Meta+" in front when held (Shift is part of the character typed).
+
+import { getPreference } from "./preferences.js";
+
+export const COMMAND_LABELS = {
+  zoomTool: "Zoom tool",
+  rotateRight: "Rotate right",
+  rotateLeft: "Rotate left",
+  flipHorizontal: "Flip horizontally",
+  flipVertical: "Flip vertically",
+  invert: "Invert",
+  cine: "Play / pause cine",
+  reset: "Reset view",
+  previousImage: "Previous image",
+  nextImage: "Next image",
+  firstImage: "First image",
+  lastImage: "Last image",
+  previousSeries: "Previous series",
+  nextSeries: "Next series",
+  previousViewport: "Previous viewport",
+  nextViewport: "Next viewport",
+  preset1: "W/L preset 1",
+  preset2: "W/L preset 2",
+  preset3: "W/L preset 3",
+  preset4: "W/L preset 4",
+  preset5: "W/L preset 5",
+  zoomIn: "Zoom in",
+  zoomOut: "Zoom out",
+  fit: "Zoom to fit",
+};
+
+export const DEFAULT_HOTKEYS = {
+  zoomTool: "z",
+  rotateRight: "r",
+  rotateLeft: "l",
+  flipHorizontal: "h",
+  flipVertical: "v",
+  invert: "i",
+  cine: "c",
+  reset: "Space",
+  previousImage: "ArrowUp",
+  nextImage: "ArrowDown",
+  firstImage: "Home",
+  lastImage: "End",
+  previousSeries: "PageUp",
+  nextSeries: "PageDown",
+  previousViewport: "ArrowLeft",
+  nextViewport: "ArrowRight",
+  preset1: "1",
+  preset2: "2",
+  preset3: "3",
+  preset4: "4",
+  preset5: "5",
+  zoomIn: "+",
+  zoomOut: "-",
+  fit: "=",
+};
+
+const MODIFIER_KEYS = new Set(["Shift", "Control", "Alt", "Meta", "CapsLock", "Dead", "Unidentified"]);
+
+// The name of the key an event pressed, or null for a modifier alone.
+export function keyName(event) {
+  if (MODIFIER_KEYS.has(event.key)) return null;
+  const key = event.key === " " ? "Space" : event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  const held = [event.ctrlKey && "Ctrl", event.altKey && "Alt", event.metaKey && "Meta"].filter(Boolean);
+  return [...held, key].join("+");
+}
+
+// command -> key in effect: the defaults with the saved overrides.
+export function hotkeyMap() {
+  return { ...DEFAULT_HOTKEYS, ...(getPreference("hotkeys") ?? {}) };
+}
+
+function typing(target) {
+  return target instanceof Element && Boolean(target.closest("input, textarea, select, [contenteditable]"));
+}
+
+// Run commands[name] when its key is pressed on target; returns the uninstaller.
+export function installHotkeys(target, commands) {
+  const listener = (event) => {
+    if (event.defaultPrevented || typing(event.target) || document.querySelector("dialog[open]")) return;
+    const name = keyName(event);
+    if (!name) return;
+    const command = Object.entries(hotkeyMap()).find(([, key]) => key === name)?.[0];
+    if (!command || !commands[command]) return;
+    event.preventDefault();
+    commands[command]();
+  };
+  target.addEventListener("keydown", listener);
+  return () => target.removeEventListener("keydown", listener);
+}
