@@ -4,6 +4,9 @@
 // its stack in the background.
 
 import { MARKS, markOnce } from "./marks.js";
+import { createMeasurementPanel } from "./measurement_panel.js"; // measure
+import { MeasurementStore } from "./measurement_store.js"; // measure
+import { installMeasurementKeys, MeasurementLayer } from "./measurements.js"; // measure
 import { Viewport } from "./viewport.js";
 
 function splitUids(value) {
@@ -31,6 +34,30 @@ export function showViewer({ worker, runtime, main, params }) {
   });
   layout.append(strip, viewport.element);
   main.append(note, layout);
+
+  // ---- BEGIN measure: the measurement tools on the viewport and their side panel
+  const displaySetsByUid = new Map(); // displaySetUID -> [displaySet, its button]
+  const store = new MeasurementStore();
+  const measurements = new MeasurementLayer(viewport, store, worker, {
+    onError: (error) => panel.say(`Not measured: ${error.message}`, true),
+  });
+  const panel = createMeasurementPanel({
+    worker,
+    store,
+    viewport,
+    jumpTo: (displaySetUID, imageIndex) => {
+      if (viewport.displaySet?.displaySetUID === displaySetUID) viewport.setIndex(imageIndex);
+      else select(...displaySetsByUid.get(displaySetUID), imageIndex);
+    },
+  });
+  const stopMeasurementKeys = installMeasurementKeys(store);
+  layout.append(panel.element);
+  function showMeasurements(displaySets, reported) {
+    for (const [i, button] of [...strip.children].entries()) displaySetsByUid.set(displaySets[i].displaySetUID, [displaySets[i], button]);
+    panel.setDisplaySets(displaySets);
+    store.load(reported);
+  }
+  // ---- END measure
   const stopProgress = worker.on("progress", (progress) => {
     if (progress.displaySetUID === viewport.displaySet?.displaySetUID) viewport.setProgress(progress);
   });
@@ -48,9 +75,9 @@ export function showViewer({ worker, runtime, main, params }) {
       .catch(() => {}); // a failing image shows its error when displayed
   }
 
-  function select(displaySet, button) {
+  function select(displaySet, button, index = 0) {
     for (const other of strip.children) other.setAttribute("aria-pressed", String(other === button));
-    viewport.setDisplaySet(displaySet);
+    viewport.setDisplaySet(displaySet, index);
     viewport.element.focus();
   }
 
@@ -58,7 +85,7 @@ export function showViewer({ worker, runtime, main, params }) {
     if (studyUids.length === 0) throw new Error("no StudyInstanceUIDs in the address");
     note.textContent = "Opening the study…";
     await runtime;
-    const { displaySets } = await worker.call("openStudy", {
+    const { displaySets, measurements: reported } = await worker.call("openStudy", {
       studyInstanceUIDs: studyUids,
       seriesInstanceUIDs: seriesUids,
     });
@@ -75,6 +102,7 @@ export function showViewer({ worker, runtime, main, params }) {
       strip.append(button);
       return button;
     });
+    showMeasurements(displaySets, reported); // measure
     const first = Math.max(0, displaySets.findIndex((d) => d.seriesInstanceUID === initialSeries));
     select(displaySets[first], buttons[first]);
   })().catch((error) => {
@@ -83,6 +111,9 @@ export function showViewer({ worker, runtime, main, params }) {
 
   return () => {
     stopProgress();
+    stopMeasurementKeys(); // measure
+    measurements.destroy(); // measure
+    panel.destroy(); // measure
     for (const uid of loading) worker.call("cancelLoad", { displaySetUID: uid }).catch(() => {});
     viewport.destroy();
   };

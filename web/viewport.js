@@ -31,6 +31,7 @@ export class Viewport {
     this.displaySet = null;
     this.busy = false;
     this.dirty = false;
+    this.initContractStandIn(); // measure stand-in
     this.resetView();
     this.listen();
   }
@@ -118,6 +119,7 @@ export class Viewport {
     this.message.textContent = "";
     this.overlay = result.overlay;
     this.writeOverlay(result.overlay);
+    this.dispatchEvent(new CustomEvent("imagechange", { detail: this.imageDetail(result) })); // measure stand-in
     this.onDraw(result);
   }
 
@@ -166,6 +168,7 @@ export class Viewport {
       `translate(${x}px, ${y}px) scale(${this.scale()}) rotate(${this.rotation}deg) ` +
       `scale(${fx}, ${fy}) translate(-50%, -50%)`;
     if (this.overlay) this.writeOverlay(this.overlay); // the zoom shown changes too
+    this.dispatchEvent(new Event("viewchange")); // measure stand-in
   }
 
   // ---------------------------------------------------------------- input
@@ -216,6 +219,8 @@ export class Viewport {
     if (!this.displaySet) return;
     event.preventDefault();
     this.element.focus();
+    const tool = event.button === 0 && Viewport.toolHandlers[this.primaryTool]; // measure stand-in
+    if (tool) return tool.pointerdown(this, event); // measure stand-in
     const button = event.button;
     const start = { x: event.clientX, y: event.clientY };
     const window = this.window ?? this.drawnWindow;
@@ -246,9 +251,76 @@ export class Viewport {
     this.element.addEventListener("pointercancel", up);
   }
 
+  // ---------------------------------------------------------------- BEGIN measure stand-in
+  // The smallest part of the viewport API of the shared contract that the measurement
+  // tools need (the `tools` branch builds the full one): events, the annotation layer,
+  // image <-> element coordinates, setIndex, the primary tool registry.
+
+  initContractStandIn() {
+    this.events = new EventTarget();
+    this.primaryTool = "WindowLevel";
+    this.annotationLayer = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    this.annotationLayer.setAttribute("class", "annotations");
+    this.annotationLayer.style.cssText = "position:absolute;inset:0;width:100%;height:100%;pointer-events:none";
+    this.element.append(this.annotationLayer);
+  }
+
+  addEventListener(...args) { this.events.addEventListener(...args); }
+  removeEventListener(...args) { this.events.removeEventListener(...args); }
+  dispatchEvent(event) { return this.events.dispatchEvent(event); }
+
+  imageDetail(result) {
+    const { sopInstanceUID, frameNumber } = result.overlay;
+    return { displaySetUID: this.displaySet.displaySetUID, imageIndex: result.imageIndex, sopInstanceUID, frameNumber };
+  }
+
+  setIndex(index) {
+    this.scroll(index - this.index);
+  }
+
+  setPrimaryTool(name) {
+    this.primaryTool = name;
+  }
+
+  // The canvas transform of layout(), applied to a point: image pixel centres are at
+  // integers, canvas pixel (0, 0) spans [0, 1).
+  imageToClient([column, row]) {
+    const [a, b, c, d] = this.linearPart();
+    const [cx, cy] = this.centre();
+    const x = column + 0.5 - this.canvas.width / 2;
+    const y = row + 0.5 - this.canvas.height / 2;
+    return [cx + a * x + c * y, cy + b * x + d * y];
+  }
+
+  clientToImage([x, y]) {
+    const [a, b, c, d] = this.linearPart();
+    const [cx, cy] = this.centre();
+    const u = x - cx;
+    const v = y - cy;
+    const det = a * d - b * c;
+    return [(d * u - c * v) / det + this.canvas.width / 2 - 0.5, (a * v - b * u) / det + this.canvas.height / 2 - 0.5];
+  }
+
+  // Where the canvas centre is: left/top 50% (of the unrounded size) plus the pan.
+  centre() {
+    const { width, height } = this.element.getBoundingClientRect();
+    return [width / 2 + this.pan[0], height / 2 + this.pan[1]];
+  }
+
+  // scale(s) rotate(r) scale(fx, fy) as a 2x2 matrix [a, b, c, d] (columns (a, b), (c, d)).
+  linearPart() {
+    const s = this.scale();
+    const r = (this.rotation * Math.PI) / 180;
+    const [fx, fy] = this.flip;
+    return [s * Math.cos(r) * fx, s * Math.sin(r) * fx, -s * Math.sin(r) * fy, s * Math.cos(r) * fy];
+  }
+  // ---------------------------------------------------------------- END measure stand-in
+
   destroy() {
     this.resize.disconnect();
     this.displaySet = null;
     this.element.remove();
   }
 }
+
+Viewport.toolHandlers = {}; // measure stand-in: name -> { pointerdown(viewport, event) }
