@@ -234,7 +234,10 @@ export class MeasurementLayer {
 
   paint() {
     const layer = this.viewport.annotationLayer;
-    if (!this.viewport.displaySet || !this.viewport.canvas.width) return layer.replaceChildren();
+    if (!this.viewport.displaySet || !this.viewport.canvas.width) {
+      layer.replaceChildren();
+      return;
+    }
     const drawn = this.store
       .list()
       .filter((m) => this.shown(m))
@@ -319,9 +322,9 @@ export class MeasurementLayer {
     return shape;
   }
 
-  // The values as the worker answered them, next to the measurement's last point.
+  // The values as the worker answered them, right of the measurement's rightmost point.
   label(m, client) {
-    const [x, y] = client[client.length - 1];
+    const [x, y] = client.reduce((right, p) => (p[0] > right[0] ? p : right));
     const text = svg("text", { class: "measurement-text", x: x + 10, y: y + 4 });
     for (const [i, line] of (m.moving ? [] : measurementLines(m)).entries()) {
       const span = svg("tspan", { x: x + 10, dy: i === 0 ? 0 : "1.2em" });
