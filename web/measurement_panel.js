@@ -110,7 +110,8 @@ export function createMeasurementPanel({ worker, store, viewport, jumpTo }) {
     label.addEventListener("keydown", (event) => event.key === "Enter" && label.blur());
     const where = m.imageIndex == null ? "not open" : `image ${m.imageIndex + 1}`;
     const head = element("div", "measurement-head");
-    head.append(label, element("span", "measurement-tool", TOOL_TITLES[m.tool] ?? m.tool), element("span", "measurement-where", where));
+    const tool = element("span", "measurement-tool", TOOL_TITLES[m.tool] ?? m.tool);
+    head.append(label, tool, element("span", "measurement-where", where));
     const values = element("div", "measurement-values");
     for (const { name, text } of valueTexts(m)) {
       const value = element("span", "measurement-value", text);

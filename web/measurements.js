@@ -110,7 +110,9 @@ export class MeasurementLayer {
   draw(tool, event) {
     const { displaySet, index } = this.viewport;
     const p = this.pending;
-    if (!p || p.step === Infinity || p.tool !== tool || p.displaySetUID !== displaySet.displaySetUID || p.imageIndex !== index) {
+    const continued = p && p.step !== Infinity && p.tool === tool && p.imageIndex === index &&
+      p.displaySetUID === displaySet.displaySetUID;
+    if (!continued) {
       this.pending = { tool, displaySetUID: displaySet.displaySetUID, imageIndex: index, points: [], step: 0 };
     }
     const pending = this.pending;
@@ -130,7 +132,8 @@ export class MeasurementLayer {
       () => {
         const [a, b] = pending.points.slice(first);
         if (count === 2 && a[0] === b[0] && a[1] === b[1]) {
-          this.pending = null; // a click, not a drag: nothing drawn
+          pending.points.splice(first); // a click, not a drag: this gesture places nothing
+          if (first === 0) this.pending = null;
         } else if (gesture === "path" || ++pending.step === gesture.length) {
           this.commit(pending);
         }
@@ -215,8 +218,8 @@ export class MeasurementLayer {
     try {
       if (editing.points === measurement.points) return;
       const { displaySetUID, imageIndex, tool, text, label, uid } = measurement;
-      const points = editing.points;
-      this.store.replace(await this.worker.call("measure", { displaySetUID, imageIndex, tool, points, text, label, uid }));
+      const args = { displaySetUID, imageIndex, tool, points: editing.points, text, label, uid };
+      this.store.replace(await this.worker.call("measure", args));
     } catch (error) {
       this.onError(error);
     } finally {
@@ -244,7 +247,8 @@ export class MeasurementLayer {
       .map((m) => (this.editing?.uid === m.uid ? { ...m, points: this.editing.points, moving: true } : m));
     if (this.pending && this.shown(this.pending)) drawn.push({ ...this.pending, uid: "", values: [], pending: true });
     const arrowhead = svg("marker", {
-      id: this.arrowhead, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8, markerHeight: 8, orient: "auto-start-reverse",
+      id: this.arrowhead, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8, markerHeight: 8,
+      orient: "auto-start-reverse",
     });
     arrowhead.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));
     const defs = svg("defs");

@@ -79,7 +79,8 @@ export function openTagBrowser(worker, viewport) {
       if (request !== latest) return;
       const frame = answer.numberOfFrames > 1 ? `, frame ${answer.frameNumber}/${answer.numberOfFrames}` : "";
       const number = answer.instanceNumber == null ? "" : `instance ${answer.instanceNumber}${frame}, `;
-      about.textContent = `${number}SOP instance ${answer.sopInstanceUID}: ${answer.elements.length} of ${answer.total} elements`;
+      const count = `${answer.elements.length} of ${answer.total} elements`;
+      about.textContent = `${number}SOP instance ${answer.sopInstanceUID}: ${count}`;
       body.dataset.sopInstanceUid = answer.sopInstanceUID;
       body.replaceChildren(...answer.elements.map((node) => tree(node, query !== "")));
     } catch (error) {

@@ -52,8 +52,8 @@ export function showViewer({ worker, runtime, main, params }) {
   });
   const stopMeasurementKeys = installMeasurementKeys(store);
   layout.append(panel.element);
-  function showMeasurements(displaySets, reported) {
-    for (const [i, button] of [...strip.children].entries()) displaySetsByUid.set(displaySets[i].displaySetUID, [displaySets[i], button]);
+  function showMeasurements(displaySets, buttons, reported) {
+    displaySets.forEach((displaySet, i) => displaySetsByUid.set(displaySet.displaySetUID, [displaySet, buttons[i]]));
     panel.setDisplaySets(displaySets);
     store.load(reported);
   }
@@ -102,7 +102,7 @@ export function showViewer({ worker, runtime, main, params }) {
       strip.append(button);
       return button;
     });
-    showMeasurements(displaySets, reported); // measure
+    showMeasurements(displaySets, buttons, reported); // measure
     const first = Math.max(0, displaySets.findIndex((d) => d.seriesInstanceUID === initialSeries));
     select(displaySets[first], buttons[first]);
   })().catch((error) => {
