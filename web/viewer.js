@@ -53,7 +53,7 @@ export function showViewer({ worker, runtime, main, params }) {
   const stopMeasurementKeys = installMeasurementKeys(store);
   layout.append(panel.element);
   function showMeasurements(displaySets, buttons, reported) {
-    displaySets.forEach((displaySet, i) => displaySetsByUid.set(displaySet.displaySetUID, [displaySet, buttons[i]]));
+    displaySets.forEach((d, i) => displaySetsByUid.set(d.displaySetUID, [d, buttons[i]]));
     panel.setDisplaySets(displaySets);
     store.load(reported);
   }

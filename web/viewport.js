@@ -271,7 +271,8 @@ export class Viewport {
 
   imageDetail(result) {
     const { sopInstanceUID, frameNumber } = result.overlay;
-    return { displaySetUID: this.displaySet.displaySetUID, imageIndex: result.imageIndex, sopInstanceUID, frameNumber };
+    const { displaySetUID } = this.displaySet;
+    return { displaySetUID, imageIndex: result.imageIndex, sopInstanceUID, frameNumber };
   }
 
   setIndex(index) {
@@ -298,7 +299,9 @@ export class Viewport {
     const u = x - cx;
     const v = y - cy;
     const det = a * d - b * c;
-    return [(d * u - c * v) / det + this.canvas.width / 2 - 0.5, (a * v - b * u) / det + this.canvas.height / 2 - 0.5];
+    const x0 = this.canvas.width / 2 - 0.5;
+    const y0 = this.canvas.height / 2 - 0.5;
+    return [x0 + (d * u - c * v) / det, y0 + (a * v - b * u) / det];
   }
 
   // Where the canvas centre is: left/top 50% (of the unrounded size) plus the pan.

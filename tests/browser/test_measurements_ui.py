@@ -279,6 +279,37 @@ async def test_without_pixel_spacing_sizes_are_in_pixels_with_a_note(
     assert "no pixel spacing" in page["onImage"]
 
 
+async def test_panel_lists_per_series_and_jumps_to_another_series(
+        app: App, orthanc: LoadedOrthanc) -> None:
+    await app.open_study(orthanc.manifest.study("xss").study_uid)
+    buttons = app.page.locator(".display-sets button")
+    series = []
+    for index in range(2):
+        await buttons.nth(index).click()
+        uid = await buttons.nth(index).get_attribute("data-display-set-uid")
+        await app.wait_for_image(0, display_set_uid=uid)
+        await app.settle()
+        s = await screen(app)
+        await choose(app, "Length")
+        await drag(app, s.at(10, 10 + 20 * index), s.at(50, 10 + 20 * index))
+        await rows(app, index + 1)
+        series.append((uid, await buttons.nth(index).get_attribute("data-series-uid"),
+                       await last_uid(app)))
+    sections = app.page.locator(".measurement-series")
+    assert [await sections.nth(i).get_attribute("data-series-uid") for i in range(2)] == [
+        series_uid for _, series_uid, _ in series]
+    assert await sections.nth(0).locator("h3").text_content() == f"1 OT {XSS_IMG}"
+
+    # On the second series now: "Show" on the first one's measurement brings that series.
+    first_display_set, _, first = series[0]
+    await app.page.click(f".measurement-row[data-uid='{first}'] .jump")
+    await app.wait_for_image(0, display_set_uid=first_display_set)
+    await app.settle()
+    assert await buttons.nth(0).get_attribute("aria-pressed") == "true"
+    drawn = await app.page.eval_on_selector_all("g.measurement", "g => g.map(x => x.dataset.uid)")
+    assert drawn == [first]
+
+
 # ---------------------------------------------------------------- anchoring
 
 
