@@ -563,6 +563,34 @@ async def test_save_as_dicom_sr_and_reopen(
     assert output.strip() == "Comprehensive3DSR", output
 
 
+async def test_a_refused_report_says_so(browser: Any, site: Any, report_study: str) -> None:
+    async with started_app(browser, site) as app:
+        refused = []
+
+        async def refuse(route: Any) -> None:
+            if route.request.method != "POST":
+                await route.continue_()
+                return
+            refused.append(route.request.url)
+            await route.fulfill(status=409, body="no space left for reports")
+
+        await app.page.context.route("**/dicom-web/studies**", refuse)
+        await app.open_study(report_study)
+        await app.wait_for_image(0)
+        await app.settle()
+        s = await screen(app)
+        await choose(app, "Length")
+        await drag(app, s.at(200, 300), s.at(300, 340))
+        await rows(app, 1)
+        await app.page.click(".save-report")
+        message = app.page.locator(".measure-message.error")
+        await message.wait_for()
+        text = await message.text_content()
+        assert text.startswith("The report was not saved:")
+        assert "409" in text and "no space left for reports" in text, text  # the server's word
+        assert refused and await app.page.locator(".measurement-row").count() == 1
+
+
 # ---------------------------------------------------------------- tag browser
 
 
