@@ -8,6 +8,9 @@ import { viewportCommands } from "./commands.js";
 import { element as node } from "./dom.js";
 import { installHotkeys } from "./hotkeys.js";
 import { MARKS, markOnce } from "./marks.js";
+import { createMeasurementPanel } from "./measurement_panel.js";
+import { MeasurementStore } from "./measurement_store.js";
+import { installMeasurementKeys, MeasurementLayer } from "./measurements.js";
 import { getPreference, setPreference } from "./preferences.js";
 import { SeriesPanel } from "./series_panel.js";
 import { createToolbar } from "./toolbar.js";
@@ -38,7 +41,34 @@ export function showViewer({ worker, runtime, main, params }) {
   let thumbnailsStarted = false;
   const drawn = new WeakMap(); // viewport -> display set UID it has drawn (or failed on)
 
+  // Measurements: one store for the page, a drawing layer on each viewport, a side panel.
+  const store = new MeasurementStore();
+  const measurementLayers = new Map(); // viewport -> its MeasurementLayer
+  const measurePanel = createMeasurementPanel({
+    worker,
+    store,
+    getActiveViewport: () => grid.active,
+    jumpTo: (displaySetUID, imageIndex) => {
+      const showing = grid.viewports.find((v) => v.displaySet?.displaySetUID === displaySetUID);
+      if (showing) {
+        grid.setActive(grid.viewports.indexOf(showing));
+        showing.setIndex(imageIndex);
+      } else {
+        show(grid.active, displaySets.find((d) => d.displaySetUID === displaySetUID), imageIndex);
+      }
+    },
+  });
+  const stopMeasurementKeys = installMeasurementKeys(store);
+
   const grid = new ViewportGrid(worker, {
+    onCreate: (viewport) => {
+      const onError = (error) => measurePanel.say(`Not measured: ${error.message}`, true);
+      measurementLayers.set(viewport, new MeasurementLayer(viewport, store, worker, { onError }));
+    },
+    onRemove: (viewport) => {
+      measurementLayers.get(viewport)?.destroy();
+      measurementLayers.delete(viewport);
+    },
     onDraw: (viewport) => {
       markOnce(MARKS.firstImage);
       settled(viewport);
@@ -158,13 +188,15 @@ export function showViewer({ worker, runtime, main, params }) {
         grid.active.element.focus({ preventScroll: true });
       },
     });
-    body.append(panel.element, grid.element);
+    body.append(panel.element, grid.element, measurePanel.element);
     grid.setLayout(opened.layout.rows, opened.layout.columns);
     picker.setLayout(opened.layout.rows, opened.layout.columns);
     opened.viewports.forEach((uid, index) => {
       const displaySet = displaySets.find((d) => d.displaySetUID === uid);
       if (displaySet) grid.show(grid.viewports[index], displaySet);
     });
+    measurePanel.setDisplaySets(displaySets);
+    store.load(opened.measurements);
     grid.setActive(opened.activeViewport);
     grid.active.element.focus({ preventScroll: true });
     refreshPanel();
@@ -177,6 +209,8 @@ export function showViewer({ worker, runtime, main, params }) {
   return () => {
     stopProgress();
     removeKeys();
+    stopMeasurementKeys();
+    measurePanel.destroy();
     toolbar.destroy();
     picker.destroy();
     worker.call("loadViewports", { viewports: [] }).catch(() => {}); // stop every load

@@ -14,10 +14,12 @@ export const DISPLAY_SET_MIME = "application/x-ohifpy-display-set";
 
 export class ViewportGrid {
   // onDraw(viewport, result) / onError(viewport, error): a viewport drew or failed;
-  // onActivate(viewport): the active viewport changed; onDrop(viewport, displaySetUID).
-  constructor(worker, { onDraw = () => {}, onError = () => {}, onActivate = () => {}, onDrop = () => {} } = {}) {
+  // onActivate(viewport): the active viewport changed; onDrop(viewport, displaySetUID);
+  // onCreate(viewport) / onRemove(viewport): a viewport joins / leaves the grid.
+  constructor(worker, callbacks = {}) {
     this.worker = worker;
-    this.callbacks = { onDraw, onError, onActivate, onDrop };
+    const none = () => {};
+    this.callbacks = { onDraw: none, onError: none, onActivate: none, onDrop: none, onCreate: none, onRemove: none, ...callbacks };
     this.element = document.createElement("div");
     this.element.className = "viewport-grid";
     this.viewports = [];
@@ -36,7 +38,7 @@ export class ViewportGrid {
     this.element.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
     this.element.dataset.layout = `${rows}x${columns}`;
     const size = rows * columns;
-    for (const viewport of this.viewports.splice(size)) viewport.destroy();
+    for (const viewport of this.viewports.splice(size)) this.remove(viewport);
     while (this.viewports.length < size) this.viewports.push(this.create());
     this.element.replaceChildren(...this.viewports.map((v) => v.element));
     this.viewports.forEach((viewport, index) => (viewport.element.dataset.viewportIndex = String(index)));
@@ -68,6 +70,7 @@ export class ViewportGrid {
       this.setActive(this.viewports.indexOf(viewport));
       this.callbacks.onDrop(viewport, uid);
     });
+    this.callbacks.onCreate(viewport);
     return viewport;
   }
 
@@ -94,8 +97,13 @@ export class ViewportGrid {
     viewport.setDisplaySet(displaySet, index);
   }
 
+  remove(viewport) {
+    this.callbacks.onRemove(viewport);
+    viewport.destroy();
+  }
+
   destroy() {
-    for (const viewport of this.viewports) viewport.destroy();
+    for (const viewport of this.viewports) this.remove(viewport);
     this.viewports = [];
   }
 }

@@ -611,7 +611,7 @@ async def test_touch_one_finger_tool_pinch_zoom_two_finger_pan(touch_app: App,
 
 async def test_page_down_and_up_change_the_series(app: App, orthanc: LoadedOrthanc) -> None:
     await open_first(app, orthanc, "xss")  # the study with two series
-    buttons = app.page.locator(".display-sets button")
+    buttons = app.page.locator(".series-entry")
     assert await buttons.count() == 2
     first, second = [await buttons.nth(i).get_attribute("data-display-set-uid") for i in (0, 1)]
     await app.wait_for_image(0, display_set_uid=first)

@@ -1,0 +1,185 @@
+// The measurement side panel: the tool buttons (the viewport's primary mouse tool), the
+// measurements listed per series (label edited in place, tool, values as the worker
+// answered them, jump to the image), and the exports: CSV, DICOM SR stored on the
+// server, and the tag browser of the current image. Strings go in as textContent only.
+
+import { MEASUREMENT_TOOLS, valueTexts } from "./measurements.js";
+import { openTagBrowser } from "./tag_browser.js";
+
+const TOOL_TITLES = {
+  Length: "Length", Bidirectional: "Bidirectional", Angle: "Angle", CobbAngle: "Cobb angle",
+  RectangleROI: "Rectangle", EllipticalROI: "Ellipse", CircleROI: "Circle", PlanarFreehandROI: "Freehand",
+  Probe: "Probe", ArrowAnnotate: "Arrow",
+};
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function button(text, className, onClick) {
+  const node = element("button", className, text);
+  node.type = "button";
+  node.addEventListener("click", onClick);
+  return node;
+}
+
+export function createMeasurementPanel({ worker, store, getActiveViewport, jumpTo }) {
+  const panel = element("aside", "measurement-panel");
+  panel.setAttribute("aria-label", "Measurements");
+  let displaySets = [];
+
+  // ------------------------------------------------------------ tools
+  const tools = element("div", "measure-tools");
+  tools.setAttribute("role", "toolbar");
+  tools.setAttribute("aria-label", "Measurement tools");
+  const toolButtons = Object.keys(MEASUREMENT_TOOLS).map((tool) => {
+    const node = button(TOOL_TITLES[tool], "measure-tool", () => choose(tool));
+    node.dataset.tool = tool;
+    node.setAttribute("aria-pressed", "false");
+    return node;
+  });
+  tools.append(...toolButtons);
+
+  // A tool applies to the active viewport (as the toolbar's do); pressing the pressed one
+  // goes back to window/level. The pressed state follows the active viewport.
+  function choose(tool) {
+    const viewport = getActiveViewport();
+    viewport?.setPrimaryTool(viewport.activePrimaryTool === tool ? "WindowLevel" : tool);
+  }
+  function refreshTools() {
+    const active = getActiveViewport()?.activePrimaryTool;
+    for (const node of toolButtons) node.setAttribute("aria-pressed", String(node.dataset.tool === active));
+  }
+  document.addEventListener("viewportstatechange", refreshTools);
+  document.addEventListener("focusin", refreshTools);
+
+  // ------------------------------------------------------------ list and actions
+  const list = element("div", "measurement-list");
+  const message = element("p", "measure-message");
+  message.setAttribute("role", "status");
+  const exportCsv = button("Export CSV", "export-csv", () => run(download));
+  const saveReport = button("Save as DICOM SR", "save-report", () => run(save));
+  const tags = button("Tags", "open-tags", () => {
+    const viewport = getActiveViewport();
+    if (viewport?.displaySet) openTagBrowser(worker, viewport);
+  });
+  const actions = element("div", "measure-actions");
+  actions.append(exportCsv, saveReport, tags);
+  panel.append(tools, element("h2", "", "Measurements"), list, actions, message);
+
+  function say(text, failed = false) {
+    message.textContent = text;
+    message.classList.toggle("error", failed);
+  }
+
+  async function run(action) {
+    say("");
+    try {
+      await action();
+    } catch (error) {
+      say(error.message, true);
+    }
+  }
+
+  async function download() {
+    const { csv } = await worker.call("exportMeasurementsCsv", { measurements: store.list() });
+    const url = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+    const link = Object.assign(document.createElement("a"), { href: url, download: "measurements.csv" });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  }
+
+  async function save() {
+    saveReport.disabled = true;
+    say("Saving the report…");
+    try {
+      const { reports } = await worker.call("saveReport", { measurements: store.list() });
+      const count = reports.reduce((sum, r) => sum + r.numMeasurements, 0);
+      say(`Saved ${count} measurement${count === 1 ? "" : "s"} as DICOM SR.`);
+    } catch (error) {
+      throw new Error(`The report was not saved: ${error.message}`);
+    } finally {
+      saveReport.disabled = store.list().length === 0;
+    }
+  }
+
+  function row(m) {
+    const item = element("li", "measurement-row");
+    item.dataset.uid = m.uid;
+    item.dataset.tool = m.tool;
+    item.classList.toggle("selected", m.uid === store.selectedUID);
+    const label = element("input", "measurement-label");
+    label.value = m.label;
+    label.placeholder = "(no label)";
+    label.setAttribute("aria-label", "Label");
+    label.addEventListener("change", () => store.replace({ ...store.get(m.uid), label: label.value }));
+    label.addEventListener("keydown", (event) => event.key === "Enter" && label.blur());
+    const where = m.imageIndex == null ? "not open" : `image ${m.imageIndex + 1}`;
+    const head = element("div", "measurement-head");
+    const tool = element("span", "measurement-tool", TOOL_TITLES[m.tool] ?? m.tool);
+    head.append(label, tool, element("span", "measurement-where", where));
+    const values = element("div", "measurement-values");
+    for (const { name, text } of valueTexts(m)) {
+      const value = element("span", "measurement-value", text);
+      value.dataset.name = name;
+      values.append(value);
+    }
+    if (m.text) values.append(element("span", "measurement-value arrow", m.text));
+    for (const note of m.notes ?? []) values.append(element("span", "measurement-note", note));
+    const jump = button("Show", "jump", () => {
+      store.select(m.uid);
+      jumpTo(m.displaySetUID, m.imageIndex);
+    });
+    jump.disabled = m.displaySetUID == null;
+    item.append(head, values, jump);
+    item.addEventListener("click", (event) => {
+      if (!event.target.closest("input, button")) store.select(m.uid);
+    });
+    return item;
+  }
+
+  // One section per series, in the order of the display sets.
+  function render() {
+    const bySeries = new Map();
+    for (const m of store.list()) {
+      if (!bySeries.has(m.seriesInstanceUID)) bySeries.set(m.seriesInstanceUID, []);
+      bySeries.get(m.seriesInstanceUID).push(m);
+    }
+    const order = displaySets.map((d) => d.seriesInstanceUID);
+    const series = [...bySeries.keys()].sort((a, b) => (order.indexOf(a) + 1 || 1e9) - (order.indexOf(b) + 1 || 1e9));
+    list.replaceChildren(
+      ...series.map((uid) => {
+        const section = element("section", "measurement-series");
+        section.dataset.seriesUid = uid;
+        const shown = displaySets.find((d) => d.seriesInstanceUID === uid);
+        const title = shown ? `${shown.seriesNumber ?? ""} ${shown.modality} ${shown.seriesDescription}`.trim() : uid;
+        const rows = element("ol");
+        rows.append(...bySeries.get(uid).map(row));
+        section.append(element("h3", "", title), rows);
+        return section;
+      }),
+    );
+    if (series.length === 0) list.append(element("p", "note", "No measurements: choose a tool and draw on the image."));
+    exportCsv.disabled = saveReport.disabled = store.list().length === 0;
+  }
+  store.addEventListener("change", render);
+  render();
+
+  return {
+    element: panel,
+    say,
+    setDisplaySets(sets) {
+      displaySets = sets;
+      render();
+    },
+    destroy() {
+      store.removeEventListener("change", render);
+      document.removeEventListener("viewportstatechange", refreshTools);
+      document.removeEventListener("focusin", refreshTools);
+      panel.remove();
+    },
+  };
+}

@@ -1,0 +1,357 @@
+// The measurement tools on a viewport: mouse input places image points, the worker's
+// `measure` answers with the values, and the annotation layer draws each measurement on
+// its own image. Points are kept in image coordinates ([column, row], pixel centres at
+// integers) and drawn through viewport.imageToClient on every view or image change, so
+// they stay anchored through zoom, pan, rotation, flips and scrolling. No measuring
+// here: every number shown is the worker's.
+
+import { Viewport } from "./viewport.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+// ohifpy.measure's tool names, and the press-drag-release gestures that place their
+// points: 2 = the press places a point and the drag moves the next one; 1 = the drag
+// moves the point pressed; "path" = the drag's path is the outline.
+export const MEASUREMENT_TOOLS = {
+  Length: [2],
+  Bidirectional: [2, 2], // long axis, then short axis
+  Angle: [2, 1], // end to vertex, then the other end
+  CobbAngle: [2, 2],
+  RectangleROI: [2],
+  EllipticalROI: [2],
+  CircleROI: [2], // centre, then a point on the circle
+  PlanarFreehandROI: "path",
+  Probe: [1],
+  ArrowAnnotate: [2], // tip, then tail; then its text
+};
+
+const VALUE_NAMES = {
+  length: "Length", longAxis: "L", shortAxis: "W", angle: "Angle", area: "Area",
+  mean: "Mean", stdDev: "SD", min: "Min", max: "Max", value: "Value",
+};
+
+// One measurement's values as text lines: "Mean: 40.12 HU" (pixelCount is not shown).
+export function valueTexts(measurement) {
+  return measurement.values
+    .filter((q) => q.name in VALUE_NAMES)
+    .map((q) => {
+      const value = q.value == null ? "—" : q.value.toFixed(2);
+      return { name: q.name, text: `${VALUE_NAMES[q.name]}: ${value}${q.unit === "°" ? "°" : ` ${q.unit}`}` };
+    });
+}
+
+export function measurementLines(measurement) {
+  const lines = valueTexts(measurement).map((v) => v.text);
+  const position = measurement.patientPosition;
+  if (position) lines.push(`(${position.map((v) => v.toFixed(1)).join(", ")}) mm`);
+  if (measurement.text) lines.push(measurement.text);
+  return [...lines, ...(measurement.notes ?? [])];
+}
+
+function svg(name, attributes = {}) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  return node;
+}
+
+const layers = new WeakMap(); // viewport -> its MeasurementLayer
+for (const tool of Object.keys(MEASUREMENT_TOOLS)) {
+  Viewport.toolHandlers[tool] = { pointerdown: (viewport, event) => layers.get(viewport)?.draw(tool, event) };
+}
+let arrowheads = 0;
+
+export class MeasurementLayer {
+  constructor(viewport, store, worker, { onError = () => {} } = {}) {
+    Object.assign(this, { viewport, store, worker, onError });
+    this.pending = null; // { tool, displaySetUID, imageIndex, points, step } being drawn
+    this.editing = null; // { uid, points } while a handle is dragged
+    this.arrowhead = `measure-arrowhead-${++arrowheads}`;
+    this.render = () => this.paint();
+    viewport.addEventListener("viewchange", this.render);
+    viewport.addEventListener("imagechange", this.render);
+    store.addEventListener("change", this.render);
+    this.edit = (event) => this.startEdit(event);
+    viewport.annotationLayer.addEventListener("pointerdown", this.edit);
+    layers.set(viewport, this);
+  }
+
+  destroy() {
+    this.viewport.removeEventListener("viewchange", this.render);
+    this.viewport.removeEventListener("imagechange", this.render);
+    this.store.removeEventListener("change", this.render);
+    this.viewport.annotationLayer.removeEventListener("pointerdown", this.edit);
+    layers.delete(this.viewport);
+  }
+
+  // ---------------------------------------------------------------- input
+
+  imagePoint(event) {
+    const box = this.viewport.element.getBoundingClientRect();
+    return this.viewport.clientToImage([event.clientX - box.left, event.clientY - box.top]);
+  }
+
+  // Follow one pointer gesture on the viewport: move(point), then up().
+  follow(event, move, up) {
+    const element = this.viewport.element;
+    const onMove = (e) => move(this.imagePoint(e));
+    const onUp = () => {
+      element.removeEventListener("pointermove", onMove);
+      element.removeEventListener("pointerup", onUp);
+      element.removeEventListener("pointercancel", onUp);
+      up();
+    };
+    element.setPointerCapture(event.pointerId);
+    element.addEventListener("pointermove", onMove);
+    element.addEventListener("pointerup", onUp);
+    element.addEventListener("pointercancel", onUp);
+  }
+
+  // A press with a measurement tool: the next gesture of the measurement being drawn.
+  draw(tool, event) {
+    const { displaySet, index } = this.viewport;
+    const p = this.pending;
+    const continued = p && p.step !== Infinity && p.tool === tool && p.imageIndex === index &&
+      p.displaySetUID === displaySet.displaySetUID;
+    if (!continued) {
+      this.pending = { tool, displaySetUID: displaySet.displaySetUID, imageIndex: index, points: [], step: 0 };
+    }
+    const pending = this.pending;
+    const gesture = MEASUREMENT_TOOLS[tool];
+    const count = gesture === "path" ? 1 : gesture[pending.step];
+    const start = this.imagePoint(event);
+    const first = pending.points.length;
+    for (let i = 0; i < count; i++) pending.points.push(start);
+    this.store.select(null);
+    this.follow(
+      event,
+      (point) => {
+        if (gesture === "path") pending.points.push(point);
+        else pending.points[pending.points.length - 1] = point;
+        this.paint();
+      },
+      () => {
+        const [a, b] = pending.points.slice(first);
+        if (count === 2 && a[0] === b[0] && a[1] === b[1]) {
+          pending.points.splice(first); // a click, not a drag: this gesture places nothing
+          if (first === 0) this.pending = null;
+        } else if (gesture === "path" || ++pending.step === gesture.length) {
+          this.commit(pending);
+        }
+        this.paint();
+      },
+    );
+  }
+
+  async commit(pending) {
+    pending.step = Infinity; // complete: the next press starts another
+    const { tool, displaySetUID, imageIndex, points } = pending;
+    try {
+      const text = tool === "ArrowAnnotate" ? await this.askText(points[1]) : "";
+      if (text === null) return;
+      const measurement = await this.worker.call("measure", { displaySetUID, imageIndex, tool, points, text });
+      this.store.add(measurement);
+    } catch (error) {
+      this.onError(error);
+    } finally {
+      if (this.pending === pending) this.pending = null;
+      this.paint();
+    }
+  }
+
+  // The arrow's text, typed in a field at its tail: Enter or leaving it keeps it, Escape
+  // drops the arrow (null).
+  askText(tail) {
+    const input = document.createElement("input");
+    input.className = "arrow-text";
+    input.placeholder = "Arrow text";
+    input.setAttribute("aria-label", "Arrow text");
+    const [x, y] = this.viewport.imageToClient(tail);
+    input.style.left = `${x}px`;
+    input.style.top = `${y}px`;
+    this.viewport.element.append(input);
+    input.focus();
+    return new Promise((resolve) => {
+      const done = (value) => {
+        input.onblur = null;
+        input.remove();
+        resolve(value);
+      };
+      input.addEventListener("pointerdown", (event) => event.stopPropagation());
+      input.addEventListener("keydown", (event) => {
+        event.stopPropagation(); // typing is not a viewport hotkey
+        if (event.key === "Enter") done(input.value);
+        if (event.key === "Escape") done(null);
+      });
+      input.onblur = () => done(input.value);
+    });
+  }
+
+  // A press on a drawn measurement: select it; dragging a handle moves that point, dragging
+  // the outline moves it all; the worker measures it again where it was dropped.
+  startEdit(event) {
+    const group = event.target.closest?.("g.measurement[data-uid]");
+    if (!group || event.button !== 0) return;
+    event.stopPropagation(); // not a viewport gesture
+    event.preventDefault();
+    this.viewport.element.focus();
+    const measurement = this.store.get(group.dataset.uid);
+    if (!measurement) return;
+    this.store.select(measurement.uid);
+    const handle = event.target.dataset.index;
+    const start = this.imagePoint(event);
+    const editing = { uid: measurement.uid, points: measurement.points };
+    this.editing = editing;
+    this.follow(
+      event,
+      ([x, y]) => {
+        const [dx, dy] = [x - start[0], y - start[1]];
+        editing.points = measurement.points.map((p, i) =>
+          handle === undefined || Number(handle) === i ? [p[0] + dx, p[1] + dy] : p,
+        );
+        this.paint();
+      },
+      () => this.remeasure(measurement, editing),
+    );
+  }
+
+  async remeasure(measurement, editing) {
+    try {
+      if (editing.points === measurement.points) return;
+      const { displaySetUID, imageIndex, tool, text, label, uid } = measurement;
+      const args = { displaySetUID, imageIndex, tool, points: editing.points, text, label, uid };
+      this.store.replace(await this.worker.call("measure", args));
+    } catch (error) {
+      this.onError(error);
+    } finally {
+      if (this.editing === editing) this.editing = null;
+      this.paint();
+    }
+  }
+
+  // ---------------------------------------------------------------- drawing
+
+  shown(measurement) {
+    const { displaySet, index } = this.viewport;
+    return measurement.displaySetUID === displaySet?.displaySetUID && measurement.imageIndex === index;
+  }
+
+  paint() {
+    const layer = this.viewport.annotationLayer;
+    if (!this.viewport.displaySet || !this.viewport.canvas.width) {
+      layer.replaceChildren();
+      return;
+    }
+    const drawn = this.store
+      .list()
+      .filter((m) => this.shown(m))
+      .map((m) => (this.editing?.uid === m.uid ? { ...m, points: this.editing.points, moving: true } : m));
+    if (this.pending && this.shown(this.pending)) drawn.push({ ...this.pending, uid: "", values: [], pending: true });
+    const arrowhead = svg("marker", {
+      id: this.arrowhead, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8, markerHeight: 8,
+      orient: "auto-start-reverse",
+    });
+    arrowhead.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));
+    const defs = svg("defs");
+    defs.append(arrowhead);
+    layer.replaceChildren(defs, ...drawn.map((m) => this.group(m)));
+  }
+
+  group(m) {
+    const selected = m.uid && m.uid === this.store.selectedUID;
+    const g = svg("g", {
+      class: `measurement${selected ? " selected" : ""}${m.pending ? " pending" : ""}`,
+      "data-tool": m.tool,
+      "data-points": JSON.stringify(m.points),
+    });
+    if (m.uid) g.dataset.uid = m.uid;
+    const client = m.points.map((p) => this.viewport.imageToClient(p));
+    for (const shape of this.shapes(m, client)) {
+      shape.classList.add("shape");
+      const hit = shape.cloneNode();
+      hit.setAttribute("class", "hit");
+      hit.removeAttribute("marker-end");
+      g.append(shape, hit);
+    }
+    if (m.tool !== "PlanarFreehandROI" || selected) {
+      client.forEach(([x, y], i) => g.append(svg("circle", { class: "handle", cx: x, cy: y, r: 4, "data-index": i })));
+    }
+    if (!m.pending) g.append(this.label(m, client));
+    return g;
+  }
+
+  // The outline of a measurement in element coordinates. Straight edges map point by
+  // point; an ellipse or circle is drawn in image coordinates under the view's affine map.
+  shapes(m, client) {
+    const line = ([x1, y1], [x2, y2]) => svg("line", { x1, y1, x2, y2 });
+    const points = (list) => list.map((p) => p.join(",")).join(" ");
+    const [a, b, c, d] = client;
+    switch (m.tool) {
+      case "Length":
+        return [line(a, b)];
+      case "Bidirectional":
+      case "CobbAngle":
+        return c ? [line(a, b), line(c, d)] : [line(a, b)];
+      case "Angle":
+        return [svg("polyline", { points: points(client) })];
+      case "ArrowAnnotate":
+        return [svg("line", { x1: b[0], y1: b[1], x2: a[0], y2: a[1], "marker-end": `url(#${this.arrowhead})` })];
+      case "RectangleROI": {
+        const [[x0, y0], [x1, y1]] = m.points;
+        const corners = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]].map((p) => this.viewport.imageToClient(p));
+        return [svg("polygon", { points: points(corners) })];
+      }
+      case "EllipticalROI": {
+        const [[x0, y0], [x1, y1]] = m.points;
+        const rx = Math.abs(x1 - x0) / 2;
+        const ry = Math.abs(y1 - y0) / 2;
+        return [this.inImage(svg("ellipse", { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, rx, ry }))];
+      }
+      case "CircleROI": {
+        const [[cx, cy], [ex, ey]] = m.points;
+        return [this.inImage(svg("circle", { cx, cy, r: Math.hypot(ex - cx, ey - cy) }))];
+      }
+      case "PlanarFreehandROI":
+        return [svg(m.pending ? "polyline" : "polygon", { points: points(client) })];
+      default:
+        return []; // Probe: its handle marks it
+    }
+  }
+
+  inImage(shape) {
+    const [ox, oy] = this.viewport.imageToClient([0, 0]);
+    const [ax, ay] = this.viewport.imageToClient([1, 0]);
+    const [bx, by] = this.viewport.imageToClient([0, 1]);
+    shape.setAttribute("transform", `matrix(${ax - ox} ${ay - oy} ${bx - ox} ${by - oy} ${ox} ${oy})`);
+    shape.setAttribute("vector-effect", "non-scaling-stroke");
+    return shape;
+  }
+
+  // The values as the worker answered them, right of the measurement's rightmost point.
+  label(m, client) {
+    const [x, y] = client.reduce((right, p) => (p[0] > right[0] ? p : right));
+    const text = svg("text", { class: "measurement-text", x: x + 10, y: y + 4 });
+    for (const [i, line] of (m.moving ? [] : measurementLines(m)).entries()) {
+      const span = svg("tspan", { x: x + 10, dy: i === 0 ? 0 : "1.2em" });
+      span.textContent = line;
+      text.append(span);
+    }
+    return text;
+  }
+}
+
+// Delete/Backspace removes the selected measurement; ctrl+z undoes, ctrl+y (or
+// ctrl+shift+z) redoes. Keys typed into a field are the field's. Returns the uninstaller.
+export function installMeasurementKeys(store, target = document) {
+  const listener = (event) => {
+    if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+    const ctrl = event.ctrlKey || event.metaKey;
+    const key = event.key.toLowerCase();
+    if ((event.key === "Delete" || event.key === "Backspace") && store.selectedUID) store.remove(store.selectedUID);
+    else if (ctrl && key === "z" && !event.shiftKey) store.undo();
+    else if (ctrl && (key === "y" || (key === "z" && event.shiftKey))) store.redo();
+    else return;
+    event.preventDefault();
+  };
+  target.addEventListener("keydown", listener);
+  return () => target.removeEventListener("keydown", listener);
+}
