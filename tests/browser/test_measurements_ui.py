@@ -282,7 +282,7 @@ async def test_without_pixel_spacing_sizes_are_in_pixels_with_a_note(
 async def test_panel_lists_per_series_and_jumps_to_another_series(
         app: App, orthanc: LoadedOrthanc) -> None:
     await app.open_study(orthanc.manifest.study("xss").study_uid)
-    buttons = app.page.locator(".display-sets button")
+    buttons = app.page.locator(".series-entry")
     series = []
     for index in range(2):
         await buttons.nth(index).click()
@@ -609,7 +609,7 @@ async def test_tag_browser_shows_a_hostile_value_as_text(app: App, orthanc: Load
     dialogs: list[str] = []
     app.page.on("dialog", lambda dialog: dialogs.append(dialog.message))
     await app.open_study(orthanc.manifest.study("xss").study_uid)
-    await app.page.click(".display-sets button:has-text('onerror')")
+    await app.page.click(".series-entry:has-text('onerror')")
     await app.wait_for_image(0)
     await open_tags(app)
     value = app.page.locator(".tag-browser .tag-row[data-keyword='SeriesDescription'] .tag-value")

@@ -607,17 +607,3 @@ async def test_touch_one_finger_tool_pinch_zoom_two_finger_pan(touch_app: App,
     panned = await canvas.bounding_box()
     assert (panned["x"] - zoomed["x"], panned["y"] - zoomed["y"]) == pytest.approx((30, 40), abs=2)
     assert panned["width"] == pytest.approx(zoomed["width"])
-
-
-async def test_page_down_and_up_change_the_series(app: App, orthanc: LoadedOrthanc) -> None:
-    await open_first(app, orthanc, "xss")  # the study with two series
-    buttons = app.page.locator(".series-entry")
-    assert await buttons.count() == 2
-    first, second = [await buttons.nth(i).get_attribute("data-display-set-uid") for i in (0, 1)]
-    await app.wait_for_image(0, display_set_uid=first)
-    await press(app, "PageDown")
-    await app.wait_for_image(0, display_set_uid=second)
-    assert await buttons.nth(1).get_attribute("aria-pressed") == "true"
-    await app.page.focus(".viewport")
-    await press(app, "PageUp")
-    await app.wait_for_image(0, display_set_uid=first)
