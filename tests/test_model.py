@@ -45,7 +45,7 @@ BUILD = {"build": "from_dataset"}
 
 @pytest.fixture(autouse=True, params=["from_dataset", "from_json"])
 def construction(request: pytest.FixtureRequest) -> None:
-    """Every test runs on instances made from datasets and from DICOM JSON (as openStudy does)."""
+    """Every test runs on instances made from datasets and from DICOM JSON (as openViewer does)."""
     BUILD["build"] = request.param
 
 

@@ -169,7 +169,7 @@ async def test_render_equals_ohifpy_render_and_rewindows_from_the_cache(
         api, orthanc: LoadedOrthanc, dicomweb_source: DicomWebSource) -> None:
     worker, _ = api
     ct = orthanc.manifest.study("ct")
-    opened = await result(worker, "openStudy", studyInstanceUIDs=ct.study_uid)
+    opened = await result(worker, "openViewer", studyInstanceUIDs=ct.study_uid)
     (stack,) = opened["displaySets"]
     assert stack["numImages"] == 200 and len(stack["sopInstanceUIDs"]) == 200
     uid = stack["displaySetUID"]
@@ -203,7 +203,7 @@ async def test_render_answers_presets_markers_and_pixel_size(api, orthanc: Loade
                     {"column": 0.9375, "row": 0.9375}),
              "xa-cine": (None, None)}
     for key, (markers, pixel_size) in cases.items():
-        opened = await result(worker, "openStudy",
+        opened = await result(worker, "openViewer",
                               studyInstanceUIDs=orthanc.manifest.study(key).study_uid)
         uid = opened["displaySets"][0]["displaySetUID"]
         rendered = await result(worker, "renderImage", displaySetUID=uid, imageIndex=0)
@@ -218,7 +218,7 @@ async def test_render_answers_presets_markers_and_pixel_size(api, orthanc: Loade
 async def test_load_series_nearest_first_with_progress(api, orthanc: LoadedOrthanc) -> None:
     worker, events = api
     study = orthanc.manifest.study("ct-jpeg-ls")
-    (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=[study.study_uid]))[
+    (stack,) = (await result(worker, "openViewer", studyInstanceUIDs=[study.study_uid]))[
         "displaySets"]
     loaded = await result(worker, "loadSeries", displaySetUID=stack["displaySetUID"],
                           startIndex=8, concurrency=1)
@@ -235,7 +235,7 @@ async def test_load_series_nearest_first_with_progress(api, orthanc: LoadedOrtha
 async def test_cancel_load(api, orthanc: LoadedOrthanc) -> None:
     worker, events = api
     ct = orthanc.manifest.study("ct")
-    (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=ct.study_uid))["displaySets"]
+    (stack,) = (await result(worker, "openViewer", studyInstanceUIDs=ct.study_uid))["displaySets"]
     uid = stack["displaySetUID"]
     load = asyncio.ensure_future(worker.handle("loadSeries", {"displaySetUID": uid}))
     while not events:
@@ -258,7 +258,7 @@ async def test_without_a_codec_the_server_transcodes(api, orthanc: LoadedOrthanc
 
     register_decoder(syntax, no_codec)  # as in a browser without the JPEG-LS codec
     try:
-        (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=study.study_uid))[
+        (stack,) = (await result(worker, "openViewer", studyInstanceUIDs=study.study_uid))[
             "displaySets"]
         shown = await result(worker, "renderImage", displaySetUID=stack["displaySetUID"],
                              imageIndex=0)
@@ -271,7 +271,7 @@ async def test_without_a_codec_the_server_transcodes(api, orthanc: LoadedOrthanc
 
 async def test_a_corrupt_frame_fails_alone(api, corrupt_study: BadStudy) -> None:
     worker, _ = api
-    (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=corrupt_study.study_uid))[
+    (stack,) = (await result(worker, "openViewer", studyInstanceUIDs=corrupt_study.study_uid))[
         "displaySets"]
     uid, sops = stack["displaySetUID"], stack["sopInstanceUIDs"]
     corrupt = await worker.handle("renderImage", {
@@ -310,7 +310,7 @@ async def test_static_tree(orthanc: LoadedOrthanc, tmp_path: Path) -> None:
         assert len(everything["studies"]) == 2
         found = await result(worker, "searchStudies", params={"mrn": study.patient_id})
         assert [r["studyInstanceUID"] for r in found["studies"]] == [study.study_uid]
-        (stack,) = (await result(worker, "openStudy", studyInstanceUIDs=study.study_uid))[
+        (stack,) = (await result(worker, "openViewer", studyInstanceUIDs=study.study_uid))[
             "displaySets"]
         shown = await result(worker, "renderImage", displaySetUID=stack["displaySetUID"],
                              imageIndex=0)

@@ -85,7 +85,7 @@ async def worker(orthanc: LoadedOrthanc) -> AsyncIterator[WorkerAPI]:
 
 
 async def open_stack(worker: WorkerAPI, study_uid: str) -> dict[str, Any]:
-    return await result(worker, "openStudy", studyInstanceUIDs=study_uid)
+    return await result(worker, "openViewer", studyInstanceUIDs=study_uid)
 
 
 def file_of(study: MeasuredStudy, sop_uid: str) -> pydicom.Dataset:
@@ -128,7 +128,7 @@ async def test_measure_on_the_ct_in_mm_and_hu(worker: WorkerAPI, measured_study:
 
 async def test_tag_browser_shows_hostile_values_verbatim(worker: WorkerAPI, orthanc: LoadedOrthanc) -> None:
     xss = orthanc.manifest.study("xss")
-    opened = await result(worker, "openStudy", studyInstanceUIDs=xss.study_uid)
+    opened = await result(worker, "openViewer", studyInstanceUIDs=xss.study_uid)
     stack = next(d for d in opened["displaySets"] if d["seriesDescription"] == XSS_IMG)
     tags = await result(worker, "tags", displaySetUID=stack["displaySetUID"], imageIndex=0)
     rows = {node["keyword"]: node for node in tags["elements"]}

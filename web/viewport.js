@@ -394,9 +394,16 @@ export class Viewport extends EventTarget {
 
   // ---------------------------------------------------------------- view transform
 
+  // The element's exact size in CSS pixels: clientWidth/clientHeight are rounded, and a
+  // grid cell is seldom a whole number of pixels, while the image mapping must be exact.
+  size() {
+    const { width, height } = this.element.getBoundingClientRect();
+    return [width, height];
+  }
+
   // CSS pixels per image pixel.
   scale() {
-    const { clientWidth, clientHeight } = this.element;
+    const [clientWidth, clientHeight] = this.size();
     const { width, height } = this.canvas;
     if (!width || !height || !clientWidth || !clientHeight) return this.zoom;
     const [across, down] = this.rotation % 180 === 0 ? [width, height] : [height, width];
@@ -423,15 +430,17 @@ export class Viewport extends EventTarget {
   imageToClient([column, row]) {
     const s = this.scale();
     const [x, y] = this.screenDirection([column + 0.5 - this.canvas.width / 2, row + 0.5 - this.canvas.height / 2]);
-    return [this.element.clientWidth / 2 + this.pan[0] + s * x, this.element.clientHeight / 2 + this.pan[1] + s * y];
+    const [width, height] = this.size();
+    return [width / 2 + this.pan[0] + s * x, height / 2 + this.pan[1] + s * y];
   }
 
   // The exact inverse of imageToClient.
   clientToImage([x, y]) {
     const s = this.scale();
     const [cos, sin] = this.turn();
-    const sx = (x - this.element.clientWidth / 2 - this.pan[0]) / s;
-    const sy = (y - this.element.clientHeight / 2 - this.pan[1]) / s;
+    const [width, height] = this.size();
+    const sx = (x - width / 2 - this.pan[0]) / s;
+    const sy = (y - height / 2 - this.pan[1]) / s;
     const [fx, fy] = [sx * cos + sy * sin, -sx * sin + sy * cos]; // rotated back
     return [fx * this.flip[0] + this.canvas.width / 2 - 0.5, fy * this.flip[1] + this.canvas.height / 2 - 0.5];
   }
@@ -661,7 +670,7 @@ export class Viewport extends EventTarget {
   }
 
   pinch() {
-    const centre = () => [this.element.clientWidth / 2, this.element.clientHeight / 2];
+    const centre = () => this.size().map((length) => length / 2);
     const measure = () => {
       const [a, b] = [this.touchPoint(0), this.touchPoint(1)];
       return { mid: [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2], distance: Math.hypot(a[0] - b[0], a[1] - b[1]) || 1 };

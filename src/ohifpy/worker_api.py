@@ -169,7 +169,6 @@ class WorkerAPI:
             "init": self.init,
             "searchStudies": self.search_studies,
             "searchSeries": self.search_series,
-            "openStudy": self.open_study,
             "renderImage": self.render_image,
             "loadSeries": self.load_series,
             "cancelLoad": self.cancel_load,
@@ -268,28 +267,6 @@ class WorkerAPI:
         series = sorted((Series.from_dataset(ds) for ds in datasets),
                         key=lambda s: (s.series_number is None, s.series_number or 0))
         return {"series": [series_row(s) for s in series]}
-
-    async def open_study(
-        self,
-        study_instance_uids: Sequence[str] | str,
-        series_instance_uids: Sequence[str] | str = (),
-        data_source: str = "",
-    ) -> dict[str, Any]:
-        """The display sets of one or more studies (only the given series, if any)."""
-        client = self._client(data_source)
-        studies = _uid_list(study_instance_uids, "StudyInstanceUIDs")
-        series = _uid_list(series_instance_uids, "SeriesInstanceUIDs", required=False)
-        instances = await _instances(client, studies, series)
-        display_sets = display_sets_from_instances(instances)
-        if not display_sets:
-            raise ModelError(
-                f"no series with images in {', '.join(studies)}"
-                + (f" (series {', '.join(series)})" if series else "")
-            )
-        for display_set in display_sets:
-            self.display_sets[display_set.display_set_uid] = (display_set, client)
-        return {"displaySets": [_display_set_info(d) for d in display_sets],
-                "measurements": await self._report_measurements(client, instances)}
 
     async def render_image(
         self,
@@ -392,7 +369,7 @@ class WorkerAPI:
         ``rowsxcolumns`` preference (ignored if invalid). The answer: ``studies``
         (header texts and their ``displaySetUIDs``), ``displaySets``, ``missing``,
         ``layout`` ``{rows, columns}``, ``viewports`` (a display set UID or None
-        each), ``activeViewport``, ``measurements`` (as ``openStudy``).
+        each), ``activeViewport``, ``measurements`` (the newest measurement report's, see ``loadReports``).
         """
         client = self._client(data_source)
         studies = list(dict.fromkeys(_uid_list(study_instance_uids, "StudyInstanceUIDs")))
@@ -608,7 +585,7 @@ class WorkerAPI:
     async def load_reports(
         self, study_instance_uids: Sequence[str] | str, data_source: str = ""
     ) -> dict[str, Any]:
-        """The measurements of the newest measurement report of each study (as openStudy)."""
+        """The measurements of the newest measurement report of each study (as openViewer)."""
         client = self._client(data_source)
         studies = _uid_list(study_instance_uids, "StudyInstanceUIDs")
         instances = await _instances(client, studies, [])
@@ -693,7 +670,7 @@ class WorkerAPI:
             return self.display_sets[display_set_uid]
         except KeyError:
             raise ModelError(
-                f"display set {display_set_uid!r} is not open: call openStudy first"
+                f"display set {display_set_uid!r} is not open: call openViewer first"
             ) from None
 
 
