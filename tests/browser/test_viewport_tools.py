@@ -586,6 +586,8 @@ async def test_touch_one_finger_tool_pinch_zoom_two_finger_pan(touch_app: App,
     assert await canvas_data(app, "image-index") == "0"
 
     stack_scroll = await toolbar_button(app, "Stack scroll")
+    # a tap during the swipe's fling only stops the fling (as on a phone): let it end
+    await app.page.wait_for_timeout(500)
     await stack_scroll.tap()  # the click a tap makes may come after tap() returns
     await app.page.wait_for_selector(".toolbar button[data-tool='StackScroll'][aria-pressed='true']")
     await swipe(app, [(cx, cy - 100)], [(cx, cy + 60)])
