@@ -247,7 +247,7 @@ class App:
 
     async def open_study(self, study_uid: str) -> None:
         await self.navigate(f"viewer?StudyInstanceUIDs={study_uid}")
-        await self.page.wait_for_selector(".study-browser .series-entry", timeout=60_000)
+        await self.page.wait_for_selector(".study-browser .series-entry", state="attached", timeout=60_000)
 
     async def show_display_set(self, display_set_uid: str) -> None:
         """Click the series panel's entry: it shows in the active viewport."""
