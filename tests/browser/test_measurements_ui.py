@@ -305,7 +305,7 @@ async def test_panel_lists_per_series_and_jumps_to_another_series(
     await app.page.click(f".measurement-row[data-uid='{first}'] .jump")
     await app.wait_for_image(0, display_set_uid=first_display_set)
     await app.settle()
-    assert await buttons.nth(0).get_attribute("aria-pressed") == "true"
+    assert await buttons.nth(0).get_attribute("aria-current") == "true"
     drawn = await app.page.eval_on_selector_all("g.measurement", "g => g.map(x => x.dataset.uid)")
     assert drawn == [first]
 
@@ -344,8 +344,9 @@ async def test_measurement_stays_on_its_image_through_zoom_rotate_flip_and_scrol
     scale = canvas["width"] / 512
     assert scale > 1.2 * s.scale
     centre = (canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2)
-    # scale(s) rotate(90deg) scale(-1, 1): image offset (x, y) from the centre -> (-y, -x).
-    expected = [(centre[0] - (r + 0.5 - 256) * scale, centre[1] - (c + 0.5 - 256) * scale)
+    # Rotated 90° clockwise, (x, y) -> (-y, x) from the centre, then mirrored left-right on
+    # the screen (a flip acts on the view as shown, as in OHIF): (x, y) -> (y, x).
+    expected = [(centre[0] + (r + 0.5 - 256) * scale, centre[1] + (c + 0.5 - 256) * scale)
                 for c, r in points]
     turned = await shown(app, uid)
     assert np.allclose(turned["handles"], expected, atol=0.6)
