@@ -16,10 +16,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from orthanc import OrthancError, OrthancServer, start_orthanc
@@ -174,6 +175,44 @@ def dicomweb_source(orthanc: LoadedOrthanc) -> DicomWebSource:
 
 
 @dataclass(frozen=True)
+class StoredCopy:
+    """A test study's first instances stored again under new UIDs (see :func:`store_copy`)."""
+
+    study_uid: str
+    series_uid: str
+    files: tuple[Path, ...]
+    sop_uids: tuple[str, ...]
+
+
+def store_copy(orthanc: LoadedOrthanc, key: str, label: str, folder: Path, count: int = 3,
+               edit: Callable[[int, Any], None] | None = None) -> StoredCopy:
+    """The first ``count`` instances of test study ``key`` under new UIDs made from ``label``,
+    stored in Orthanc: what a test stores or breaks there touches no other test's study.
+
+    ``edit(index, dataset)`` changes each copy (after its new UIDs) before it is saved.
+    """
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    source = orthanc.manifest.study(key)
+    study_uid = generate_uid(entropy_srcs=[label])
+    series_uid = generate_uid(entropy_srcs=[label, "series"])
+    files, sops = [], []
+    for index, entry in enumerate(source.instances[:count]):
+        ds = pydicom.dcmread(orthanc.manifest.root / entry.path)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
+            entropy_srcs=[label, str(index)])
+        if edit is not None:
+            edit(index, ds)
+        files.append(folder / f"{index}.dcm")
+        ds.save_as(files[-1], enforce_file_format=True)
+        sops.append(str(ds.SOPInstanceUID))
+    orthanc.server.upload(files)
+    return StoredCopy(study_uid, series_uid, tuple(files), tuple(sops))
+
+
+@dataclass(frozen=True)
 class BadStudy:
     """A study stored in Orthanc with a corrupt frame, a good one, and one in MPEG-2."""
 
@@ -193,28 +232,17 @@ def corrupt_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFacto
     Orthanc stores it (it does not decode on store), so the damage is only seen by a
     client that decodes the frame: exactly the case the viewer must survive.
     """
-    import pydicom
     from pydicom.encaps import encapsulate, generate_frames
-    from pydicom.uid import generate_uid
 
-    source = orthanc.manifest.study("ct-jpeg-ls")
-    study_uid, series_uid = generate_uid(entropy_srcs=["corrupt"]), generate_uid(
-        entropy_srcs=["corrupt", "series"])
-    folder = tmp_path_factory.mktemp("corrupt")
-    sops = []
-    for index, entry in enumerate(source.instances[:3]):
-        ds = pydicom.dcmread(orthanc.manifest.root / entry.path)
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
-            entropy_srcs=["corrupt", str(index)])
+    def damage(index: int, ds: Any) -> None:
         ds.PatientID, ds.StudyDescription = "OHIFPY-CORRUPT", "Corrupt JPEG-LS frame"
         if index == 0:
             (frame,) = generate_frames(ds.PixelData, number_of_frames=1)
             ds.PixelData = encapsulate([frame[:64] + bytes(range(256)) * 4])
         if index == 2:
             ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2 MP@ML
-        ds.save_as(folder / f"{index}.dcm", enforce_file_format=True)
-        sops.append(str(ds.SOPInstanceUID))
-    orthanc.server.upload(sorted(folder.glob("*.dcm")))
-    return BadStudy(study_uid, series_uid, sops[0], sops[1], sops[2],
-                    source.transfer_syntax_uids[0])
+
+    copy = store_copy(orthanc, "ct-jpeg-ls", "corrupt", tmp_path_factory.mktemp("corrupt"),
+                      edit=damage)
+    return BadStudy(copy.study_uid, copy.series_uid, *copy.sop_uids,
+                    orthanc.manifest.study("ct-jpeg-ls").transfer_syntax_uids[0])

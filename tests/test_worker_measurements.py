@@ -7,15 +7,13 @@ import csv
 import io
 import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pydicom
 import pytest
-from conftest import LoadedOrthanc
-from pydicom.uid import generate_uid
+from conftest import LoadedOrthanc, StoredCopy, store_copy
 from test_sr import dciodvfy
 from test_worker_api import ORTHANC_CONFIG, result
 
@@ -42,32 +40,12 @@ DRAWN = [
 ]
 
 
-@dataclass(frozen=True)
-class MeasuredStudy:
-    study_uid: str
-    files: tuple[Path, ...]
-
-
 @pytest.fixture(scope="module")
 def measured_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory
-                   ) -> MeasuredStudy:
+                   ) -> StoredCopy:
     """Three CT slices under new UIDs, so the reports stored here touch no other test's study."""
-    source = orthanc.manifest.study("ct")
-    folder = tmp_path_factory.mktemp("measured")
-    study_uid = generate_uid(entropy_srcs=["measured study"])
-    series_uid = generate_uid(entropy_srcs=["measured study", "series"])
-    paths = []
-    for index, entry in enumerate(source.instances[:3]):
-        ds = pydicom.dcmread(orthanc.manifest.root / entry.path)
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
-            entropy_srcs=["measured study", str(index)])
-        ds.PatientID = "OHIFPY-MEASURED"
-        path = folder / f"{index}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
-    orthanc.server.upload(paths)
-    return MeasuredStudy(study_uid, tuple(paths))
+    return store_copy(orthanc, "ct", "measured study", tmp_path_factory.mktemp("measured"),
+                      edit=lambda _, ds: setattr(ds, "PatientID", "OHIFPY-MEASURED"))
 
 
 async def started(orthanc: LoadedOrthanc) -> WorkerAPI:
@@ -88,11 +66,11 @@ async def open_stack(worker: WorkerAPI, study_uid: str) -> dict[str, Any]:
     return await result(worker, "openViewer", studyInstanceUIDs=study_uid)
 
 
-def file_of(study: MeasuredStudy, sop_uid: str) -> pydicom.Dataset:
+def file_of(study: StoredCopy, sop_uid: str) -> pydicom.Dataset:
     return next(ds for ds in map(pydicom.dcmread, study.files) if ds.SOPInstanceUID == sop_uid)
 
 
-async def test_measure_on_the_ct_in_mm_and_hu(worker: WorkerAPI, measured_study: MeasuredStudy) -> None:
+async def test_measure_on_the_ct_in_mm_and_hu(worker: WorkerAPI, measured_study: StoredCopy) -> None:
     (stack,) = (await open_stack(worker, measured_study.study_uid))["displaySets"]
     uid = stack["displaySetUID"]
     ds = file_of(measured_study, stack["sopInstanceUIDs"][0])
@@ -143,7 +121,7 @@ async def test_tag_browser_shows_hostile_values_verbatim(worker: WorkerAPI, orth
         ("SeriesDescription", XSS_IMG)]
 
 
-async def test_csv_export(worker: WorkerAPI, measured_study: MeasuredStudy) -> None:
+async def test_csv_export(worker: WorkerAPI, measured_study: StoredCopy) -> None:
     (stack,) = (await open_stack(worker, measured_study.study_uid))["displaySets"]
     length = await result(worker, "measure", displaySetUID=stack["displaySetUID"], imageIndex=1,
                           tool="Length", points=[[0, 0], [0, 10]], label="=1+1")
@@ -165,7 +143,7 @@ def saved(measurement: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_report_round_trip_through_orthanc(
-        orthanc: LoadedOrthanc, measured_study: MeasuredStudy,
+        orthanc: LoadedOrthanc, measured_study: StoredCopy,
         dicomweb_source: DicomWebSource, tmp_path: Path) -> None:
     worker = await started(orthanc)
     opened = await open_stack(worker, measured_study.study_uid)
@@ -211,7 +189,7 @@ async def test_report_round_trip_through_orthanc(
         await w.transport.aclose()
 
 
-async def test_save_needs_the_image_open(worker: WorkerAPI, measured_study: MeasuredStudy) -> None:
+async def test_save_needs_the_image_open(worker: WorkerAPI, measured_study: StoredCopy) -> None:
     (stack,) = (await open_stack(worker, measured_study.study_uid))["displaySets"]
     length = await result(worker, "measure", displaySetUID=stack["displaySetUID"], imageIndex=0,
                           tool="Length", points=[[0, 0], [0, 10]])

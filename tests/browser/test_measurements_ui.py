@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
-from conftest import LoadedOrthanc
-from pydicom.uid import generate_uid
+from conftest import LoadedOrthanc, store_copy
 from test_sr import dciodvfy
 
 from ohifpy.config import DicomWebSource
@@ -472,21 +471,8 @@ async def test_label_jump_to_and_csv_export(
 @pytest.fixture(scope="module")
 def report_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Three CT slices under new UIDs: the report stored here changes no other test's study."""
-    source = orthanc.manifest.study("ct")
-    folder = tmp_path_factory.mktemp("report-study")
-    study_uid = generate_uid(entropy_srcs=["measurements ui"])
-    series_uid = generate_uid(entropy_srcs=["measurements ui", "series"])
-    paths = []
-    for index, entry in enumerate(source.instances[:3]):
-        ds = pydicom.dcmread(orthanc.manifest.root / entry.path)
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
-            entropy_srcs=["measurements ui", str(index)])
-        ds.PatientID = "OHIFPY-MEASURE-UI"
-        paths.append(folder / f"{index}.dcm")
-        ds.save_as(paths[-1], enforce_file_format=True)
-    orthanc.server.upload(paths)
-    return study_uid
+    return store_copy(orthanc, "ct", "measurements ui", tmp_path_factory.mktemp("report-study"),
+                      edit=lambda _, ds: setattr(ds, "PatientID", "OHIFPY-MEASURE-UI")).study_uid
 
 
 async def all_shown(app: App, stack: DisplaySet) -> dict[str, dict[str, Any]]:
