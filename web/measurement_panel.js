@@ -3,6 +3,7 @@
 // answered them, jump to the image), and the exports: CSV, DICOM SR stored on the
 // server, and the tag browser of the current image. Strings go in as textContent only.
 
+import { element } from "./dom.js";
 import { MEASUREMENT_TOOLS, valueTexts } from "./measurements.js";
 import { openTagBrowser } from "./tag_browser.js";
 
@@ -11,13 +12,6 @@ const TOOL_TITLES = {
   RectangleROI: "Rectangle", EllipticalROI: "Ellipse", CircleROI: "Circle", PlanarFreehandROI: "Freehand",
   Probe: "Probe", ArrowAnnotate: "Arrow",
 };
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function button(text, className, onClick) {
   const node = element("button", className, text);

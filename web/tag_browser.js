@@ -3,14 +3,9 @@
 // image selector and a search by tag or keyword. Every string is set with textContent:
 // a value such as <img src=x onerror=alert(1)> is shown as those characters.
 
-const SEARCH_PAUSE_MS = 250;
+import { element } from "./dom.js";
 
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+const SEARCH_PAUSE_MS = 250;
 
 function cells(node) {
   const row = element("div", "tag-row");
