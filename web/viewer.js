@@ -27,8 +27,6 @@ function splitUids(value) {
 export function showViewer({ worker, runtime, main, params }) {
   const page = node("section", "viewer");
   const header = node("header", "viewer-header");
-  const panelToggle = node("button", "panel-toggle", "Series");
-  panelToggle.type = "button";
   const toolbarSlot = node("div", "toolbar-slot");
   const note = node("p", "note");
   note.setAttribute("role", "status");
@@ -81,14 +79,9 @@ export function showViewer({ worker, runtime, main, params }) {
     setPreference("layout", `${rows}x${columns}`);
     setLayout(rows, columns);
   });
-  header.append(panelToggle, picker.element, toolbarSlot);
-
-  function setPanelOpen(open) {
-    page.dataset.panel = open ? "open" : "closed";
-    panelToggle.setAttribute("aria-expanded", String(open));
-  }
-  setPanelOpen(!matchMedia(NARROW).matches);
-  panelToggle.addEventListener("click", () => setPanelOpen(page.dataset.panel !== "open"));
+  const seriesToggle = sidePanelToggle(page, "series", "Series");
+  const measurementsToggle = sidePanelToggle(page, "measurements", "Measurements");
+  header.append(seriesToggle.element, picker.element, toolbarSlot, measurementsToggle.element);
 
   function settled(viewport) {
     drawn.set(viewport, viewport.displaySet?.displaySetUID);
@@ -184,7 +177,7 @@ export function showViewer({ worker, runtime, main, params }) {
       displaySets,
       onSelect: (displaySet) => {
         show(grid.active, displaySet);
-        if (matchMedia(NARROW).matches) setPanelOpen(false);
+        if (matchMedia(NARROW).matches) seriesToggle.setOpen(false);
         grid.active.element.focus({ preventScroll: true });
       },
     });
@@ -216,4 +209,19 @@ export function showViewer({ worker, runtime, main, params }) {
     worker.call("loadViewports", { viewports: [] }).catch(() => {}); // stop every load
     grid.destroy();
   };
+}
+
+// A header button that shows or hides a side panel (page.dataset[key] = "open" | "closed",
+// which the CSS follows); open at first unless the screen is narrow, where panels float
+// over the grid.
+function sidePanelToggle(page, key, label) {
+  const element = node("button", `panel-toggle ${key}-toggle`, label);
+  element.type = "button";
+  const setOpen = (open) => {
+    page.dataset[key] = open ? "open" : "closed";
+    element.setAttribute("aria-expanded", String(open));
+  };
+  setOpen(!matchMedia(NARROW).matches);
+  element.addEventListener("click", () => setOpen(page.dataset[key] !== "open"));
+  return { element, setOpen };
 }

@@ -365,7 +365,7 @@ async def test_tablet_and_phone_panel_is_a_toggle_and_the_grid_fills_the_rest(
         await small.settle()
         await save_screenshot(small.page, tmp_path_factory, f"viewer-{name}.png")
 
-        await small.page.click(".panel-toggle")
+        await small.page.click(".series-toggle")
         assert await small.page.is_visible(".study-browser")
         panel = await small.page.locator(".study-browser").bounding_box()
         assert panel["width"] < width  # over the grid, which keeps its size
