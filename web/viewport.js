@@ -84,7 +84,7 @@ export class Viewport extends EventTarget {
     this.presets = [];
     this.primaryTool = null; // null: the left button's binding
     // fpsChosen: the user set the rate, so the header's rate no longer replaces it
-    this.cine = { playing: false, fps: DEFAULT_FPS, fpsChosen: false, loop: true, timer: 0 };
+    this.cine = { playing: false, fps: DEFAULT_FPS, fpsChosen: false, loop: true, timer: 0, due: 0 };
     this.touches = new Map(); // pointerId -> [x, y] of the fingers down
     this.gesture = null; // the touch gesture running: { move() }
     this.resetView();
@@ -237,14 +237,27 @@ export class Viewport extends EventTarget {
     if (!this.displaySet || this.displaySet.numImages < 2 || this.cine.playing) return;
     this.cine.playing = true;
     this.element.dataset.cine = "playing";
-    const step = () => {
-      const last = this.displaySet.numImages - 1;
-      if (this.index >= last && !this.cine.loop) return this.stopCine();
-      this.setIndex(this.index >= last ? 0 : this.index + 1);
-      this.cine.timer = setTimeout(step, 1000 / this.cine.fps);
-    };
-    this.cine.timer = setTimeout(step, 1000 / this.cine.fps);
+    this.cine.due = performance.now() + 1000 / this.cine.fps;
+    this.scheduleCineFrame();
     this.announce();
+  }
+
+  // The next frame is due a frame period after the last one was asked for, and only once
+  // that one is drawn (as cornerstone's cine waits for the frame rendered): renders slower
+  // than the rate slow the cine down instead of skipping frames. pump() calls this again
+  // when it has drawn.
+  scheduleCineFrame() {
+    clearTimeout(this.cine.timer);
+    if (!this.cine.playing || this.busy) return;
+    this.cine.timer = setTimeout(() => this.stepCine(), Math.max(0, this.cine.due - performance.now()));
+  }
+
+  stepCine() {
+    const last = this.displaySet.numImages - 1;
+    if (this.index >= last && !this.cine.loop) return this.stopCine();
+    this.cine.due = performance.now() + 1000 / this.cine.fps;
+    this.setIndex(this.index >= last ? 0 : this.index + 1);
+    this.scheduleCineFrame();
   }
 
   stopCine() {
@@ -287,6 +300,7 @@ export class Viewport extends EventTarget {
       }
     }
     this.busy = false;
+    this.scheduleCineFrame();
   }
 
   draw(result) {
