@@ -184,8 +184,10 @@ async def test_render_equals_ohifpy_render_and_rewindows_from_the_cache(
 
     requests = len(worker.transport.sent)
     narrow = await result(worker, "renderImage", displaySetUID=uid, imageIndex=0,
-                          window={"center": 60, "width": 150}, invert=True)
+                          window={"center": 60, "width": 150}, invert=True, details=False)
     assert len(worker.transport.sent) == requests  # re-rendered from the decoded frame
+    assert set(narrow) == {"rgba", "width", "height", "imageIndex", "window"}  # pixels alone
+    assert narrow["window"] == {"center": 60.0, "width": 150.0}
     expected = await reference(dicomweb_source, ct.study_uid, window=VOIWindow(60, 150))
     assert np.array_equal(rgba_of(narrow)[..., :3], 255 - expected[..., :3])
 

@@ -286,11 +286,15 @@ export class Viewport extends EventTarget {
     this.busy = true;
     while (this.dirty && this.displaySet) {
       this.dirty = false;
+      const image = `${this.displaySet.displaySetUID}/${this.index}`;
       const request = {
         displaySetUID: this.displaySet.displaySetUID,
         imageIndex: this.index,
         window: this.window,
         invert: this.invert,
+        // The image drawn again (window/level, invert): its overlay, presets and cine
+        // rate are known, so only its pixels and window come back.
+        details: image !== this.drawnImage,
       };
       try {
         const result = await this.worker.call("renderImage", request);
@@ -316,14 +320,25 @@ export class Viewport extends EventTarget {
     this.drawnWindow = result.window;
     const data = this.canvas.dataset;
     data.imageIndex = String(result.imageIndex);
-    data.sopInstanceUid = result.overlay.sopInstanceUID;
-    data.frameNumber = String(result.overlay.frameNumber);
+    if (result.overlay) {
+      data.sopInstanceUid = result.overlay.sopInstanceUID;
+      data.frameNumber = String(result.overlay.frameNumber);
+    }
     data.windowCenter = result.window ? String(result.window.center) : "";
     data.windowWidth = result.window ? String(result.window.width) : "";
     data.invert = String(this.invert);
     this.canvas.hidden = false;
     this.element.classList.remove("failed");
     this.message.textContent = "";
+    if (!result.overlay) {
+      // Same image, new window: only the W/L text changes.
+      const { center = null, width: windowWidth = null } = result.window ?? {};
+      this.overlay = { ...this.overlay, windowCenter: center, windowWidth };
+      this.writeOverlay();
+      this.onDraw(result);
+      return;
+    }
+    this.drawnImage = `${this.displaySet.displaySetUID}/${result.imageIndex}`;
     let changed = JSON.stringify(result.presets) !== JSON.stringify(this.presets); // for the toolbar
     if (result.frameRate && !this.cine.fpsChosen && Math.round(result.frameRate) !== this.cine.fps) {
       this.cine.fps = Math.round(result.frameRate);
@@ -342,6 +357,7 @@ export class Viewport extends EventTarget {
   }
 
   fail(request, error) {
+    this.drawnImage = null;
     this.canvas.hidden = true;
     this.canvas.dataset.imageIndex = String(request.imageIndex);
     this.element.classList.add("failed");

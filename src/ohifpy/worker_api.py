@@ -274,25 +274,34 @@ class WorkerAPI:
         image_index: int = 0,
         window: Mapping[str, float] | None = None,
         invert: bool = False,
+        details: bool = True,
     ) -> dict[str, Any]:
         """One image of a display set as RGBA bytes, with the window used and its overlay.
 
         Without ``window`` the image's default (the header's first, else min-max) is
         used; the answer says which, so a drag can start from it. ``presets`` are the
         windows the preset menu and keys 1-5 offer (none for colour images),
-        ``frameRate`` the header's cine rate (None: the page's default).
+        ``frameRate`` the header's cine rate (None: the page's default). Without
+        ``details`` (the page draws the same image again, as during a window/level
+        drag) ``overlay``, ``presets`` and ``frameRate`` are left out: a drag's every
+        frame then costs the pixels alone.
         """
         display_set, _ = self._display_set(display_set_uid)
         image = _image(display_set, image_index)
         frame = await self._frame(display_set_uid, image_index)
         chosen = _window(window) if window else frame.default_window()
         rgba = render_rgba(frame, chosen, invert=bool(invert))
-        return {
+        answer = {
             "rgba": rgba,  # (rows, columns, 4) uint8: the worker copies it out once
             "width": int(rgba.shape[1]),
             "height": int(rgba.shape[0]),
             "imageIndex": image_index,
             "window": None if chosen is None else {"center": chosen.center, "width": chosen.width},
+        }
+        if not details:
+            return answer
+        return {
+            **answer,
             "overlay": _overlay(display_set, image, image_index, chosen),
             "presets": [] if frame.is_color else
             [p.to_json() for p in window_presets(display_set.modality, frame.windows)],
