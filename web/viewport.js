@@ -12,6 +12,7 @@
 // shows (tool, cine, presets, overlays) also bubble from the element as a DOM
 // "viewportstatechange" event, so one listener serves every viewport of a page.
 
+import { element } from "./dom.js";
 import { getPreference } from "./preferences.js";
 
 export const TOOLS = ["WindowLevel", "Zoom", "Pan", "StackScroll"];
@@ -29,12 +30,6 @@ const IMAGE_EDGE_DIRECTIONS = { right: [1, 0], left: [-1, 0], bottom: [0, 1], to
 // The mouse button -> tool map: the defaults with the saved preference on top.
 export function toolBindings() {
   return { ...DEFAULT_TOOL_BINDINGS, ...(getPreference("toolBindings") ?? {}) };
-}
-
-function element(tag, className) {
-  const node = document.createElement(tag);
-  node.className = className;
-  return node;
 }
 
 const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
@@ -410,11 +405,6 @@ export class Viewport extends EventTarget {
     this.scaleBar.style.width = `${mm / mmPerPixel}px`;
     this.scaleBar.dataset.mm = String(mm);
     this.scaleBar.textContent = mm >= 10 ? `${mm / 10} cm` : `${mm} mm`;
-  }
-
-  setProgress({ loaded, failed, total }) {
-    this.element.dataset.loaded = String(loaded);
-    this.element.style.setProperty("--loaded", String((loaded + failed) / total));
   }
 
   // A state a toolbar shows changed (tool, cine, invert, overlays, presets).
