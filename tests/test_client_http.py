@@ -50,6 +50,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     declared_length: int | None = None  # lie about Content-Length to cut the body short
+    hang_up: bool = False  # close the connection without a word, as a keep-alive timeout does
 
 
 @dataclass
@@ -94,6 +95,9 @@ class _Handler(BaseHTTPRequestHandler):
         if callable(reply):
             reply = reply(headers, body)
         time.sleep(reply.delay)
+        if reply.hang_up:
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
@@ -355,6 +359,31 @@ async def test_body_cut_short_by_the_server_is_a_connection_error(server, root, 
     with pytest.raises(DICOMwebConnectionError):
         await client.retrieve_study_metadata("1")
     await still_works(client)
+
+
+async def test_a_get_the_server_hung_up_on_is_sent_once_more(server, root, client):
+    """A keep-alive connection closed just as the request went out: a browser resends."""
+    path = f"{root}/studies/1/metadata"
+    server.script(path, Reply(hang_up=True), Reply(200, b"[]", {"Content-Type": JSON}))
+    assert await client.retrieve_study_metadata("1") == []
+    assert len(server.seen(path)) == 2
+
+
+async def test_a_get_hung_up_on_twice_is_a_connection_error(server, root, client):
+    path = f"{root}/studies/1/metadata"
+    server.script(path, Reply(hang_up=True))
+    with pytest.raises(DICOMwebConnectionError, match="disconnected"):
+        await client.retrieve_study_metadata("1")
+    assert len(server.seen(path)) == 2
+    await still_works(client)
+
+
+async def test_a_store_the_server_hung_up_on_is_not_sent_again(server, root, client):
+    """STOW-RS is not idempotent: the server may have stored it, so the user hears."""
+    server.script(f"{root}/studies", Reply(hang_up=True))
+    with pytest.raises(DICOMwebConnectionError, match="POST failed"):
+        await client.store_instances([instance("1.2.3")])
+    assert len([r for r in server.seen(f"{root}/studies") if r.request_line.startswith("POST")]) == 1
 
 
 # WADO-RS frames

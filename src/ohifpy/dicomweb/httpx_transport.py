@@ -4,8 +4,10 @@ The only module that imports httpx, which does not exist in Pyodide (the browser
 has its ``fetch`` transport). It sends the URL's query exactly as the client
 encoded it: httpx only percent-encodes what the WHATWG query set requires (space,
 ``"``, ``#``, ``<``, ``>``), which the client never leaves unencoded, and keeps
-existing ``%XX`` escapes and ``, * ^`` as they are. No retries here: the client
-retries, the same way over every transport.
+existing ``%XX`` escapes and ``, * ^`` as they are. Status retries are the
+client's, the same over every transport; the one retry here is the browser's own:
+an idempotent request that met a keep-alive connection the server had just closed
+("Server disconnected without sending a response") goes once more on a fresh one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import httpx
 from .errors import DICOMwebConnectionError, DICOMwebError, DICOMwebTimeout
 from .transport import Response
 
-__all__ = ["HttpxTransport"]
+__all__ = ["IDEMPOTENT_METHODS", "HttpxTransport"]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class HttpxTransport:
@@ -36,9 +40,7 @@ class HttpxTransport:
         timeout: float = 30.0,
     ) -> Response:
         try:
-            response = await self._client.request(
-                method, url, headers=headers, content=body, timeout=httpx.Timeout(timeout)
-            )
+            response = await self._send(method, url, headers, body, timeout)
         except httpx.TimeoutException as exc:
             raise DICOMwebTimeout(
                 f"{method} timed out after {timeout:g} s ({type(exc).__name__})", url
@@ -56,6 +58,21 @@ class HttpxTransport:
             headers={k.lower(): v for k, v in response.headers.items()},
             reason=response.reason_phrase,
         )
+
+    async def _send(
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None,
+        timeout: float,
+    ) -> httpx.Response:
+        """One request; an idempotent one again once if the server hung up on it."""
+        limit = httpx.Timeout(timeout)
+        try:
+            return await self._client.request(method, url, headers=headers, content=body,
+                                              timeout=limit)
+        except httpx.RemoteProtocolError:
+            if method.upper() not in IDEMPOTENT_METHODS:
+                raise
+        return await self._client.request(method, url, headers=headers, content=body,
+                                          timeout=limit)
 
     async def aclose(self) -> None:
         await self._client.aclose()
