@@ -13,7 +13,7 @@ import { showViewer } from "./viewer.js";
 import { WorkerClient } from "./worker_client.js";
 
 const base = new URL(document.baseURI);
-const worker = new WorkerClient(self.ohifpyWorker ?? new Worker(new URL("worker.js", base)));
+const worker = new WorkerClient(self.ohifpyWorker); // started by boot.js
 
 async function fetchJson(url, what) {
   const response = await fetch(url, { cache: "no-cache" });

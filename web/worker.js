@@ -6,6 +6,7 @@
 //   worker -> page   {event, data}                                  (progress, ...)
 //   page -> worker   {recycle: ArrayBuffer}       (a drawn image's buffer, for reuse)
 //   page -> worker   {prefetch: [url, ...]}       (metadata the viewer will ask for)
+//   page -> worker   {pyodideModule: WebAssembly.Module | null}   (first, from boot.js)
 //
 // Every method is ohifpy.worker_api.WorkerAPI.handle(method, args) in Python; this file
 // only boots the runtime and converts between JS and Python values. It is a classic
@@ -60,6 +61,19 @@ function prefetch(urls) {
     prefetched.set(url, fetch(url, init).catch(() => null));
   }
 }
+
+// Pyodide instantiates its runtime with WebAssembly.instantiateStreaming(fetch(...)); its one
+// call takes the module the page compiled instead (see boot.js), and drops the download.
+let receivePyodideModule;
+const pyodideModule = new Promise((resolve) => (receivePyodideModule = resolve));
+const instantiateStreaming = WebAssembly.instantiateStreaming;
+WebAssembly.instantiateStreaming = async (source, imports) => {
+  WebAssembly.instantiateStreaming = instantiateStreaming;
+  const module = await pyodideModule;
+  if (!module) return instantiateStreaming(source, imports);
+  Promise.resolve(source).then((response) => response.body?.cancel(), () => {});
+  return { module, instance: await WebAssembly.instantiate(module, imports) };
+};
 
 async function loadPython() {
   // Packages named here download while the interpreter starts, not after it.
@@ -118,7 +132,11 @@ function answerToJs(answer) {
   return [reply, Object.values(buffers).map((buffer) => buffer.buffer)];
 }
 
-self.onmessage = async ({ data: { id, method, args, recycle, prefetch: urls } }) => {
+self.onmessage = async ({ data: { id, method, args, recycle, prefetch: urls, pyodideModule: module } }) => {
+  if (module !== undefined) {
+    receivePyodideModule(module);
+    return;
+  }
   if (urls) {
     prefetch(urls);
     return;

@@ -14,7 +14,14 @@ from conftest import LoadedOrthanc
 
 from ohifpy.config import DicomWebSource
 
-from .conftest import SUBPATH, App, RecordedContext, ServedSite, cpython_render
+from .conftest import (
+    SUBPATH,
+    App,
+    RecordedContext,
+    ServedSite,
+    cpython_display_sets,
+    cpython_render,
+)
 
 pytestmark = pytest.mark.cpython_only  # a browser, a server thread, subprocess builds
 
@@ -69,6 +76,24 @@ async def test_a_viewer_link_fetches_its_metadata_once_and_only_the_codec_it_nee
     assert metadata[0].timing["startTime"] < ready  # asked before Python could ask
     codec_files = {r.url.rsplit("/", 1)[1] for r in by_the_app if "/codecs/" in r.url}
     assert codec_files == {"codecs.json", "charlswasm_decode.js", "charlswasm_decode.wasm"}
+
+
+async def test_python_starts_when_the_page_cannot_compile_its_runtime(
+        new_context: Callable[[], Awaitable[RecordedContext]], site: ServedSite,
+        orthanc: LoadedOrthanc, dicomweb_source: DicomWebSource) -> None:
+    """boot.js compiles pyodide.asm.wasm for the worker; a browser without
+    WebAssembly.compileStreaming hands it nothing and the worker loads the runtime itself."""
+    page = await (await new_context()).context.new_page()
+    await page.add_init_script("delete WebAssembly.compileStreaming")
+    app = App(page, site)
+    ct = orthanc.manifest.study("ct")
+    (stack,) = await cpython_display_sets(dicomweb_source, ct.study_uid)
+    first = stack.images[0].instance.sop_instance_uid
+    await page.goto(f"{site.url}viewer?StudyInstanceUIDs={ct.study_uid}")
+    await app.wait_for_image(0, first)
+    assert await page.evaluate("typeof WebAssembly.compileStreaming") == "undefined"
+    assert np.array_equal(await app.pixels(), await cpython_render(dicomweb_source, ct.study_uid,
+                                                                   sop=first))
 
 
 async def test_the_demo_from_a_subpath_shows_the_ct(new_context: Callable[[], Awaitable[RecordedContext]],
