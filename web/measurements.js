@@ -14,7 +14,7 @@ const SVG = "http://www.w3.org/2000/svg";
 // moves the point pressed; "path" = the drag's path is the outline.
 export const MEASUREMENT_TOOLS = {
   Length: [2],
-  Bidirectional: [2, 2], // long axis, then short axis
+  Bidirectional: [2], // the long axis; the short axis comes across its middle (withShortAxis)
   Angle: [2, 1], // end to vertex, then the other end
   CobbAngle: [2, 2],
   RectangleROI: [2],
@@ -46,6 +46,48 @@ export function measurementLines(measurement) {
   if (position) lines.push(`(${position.map((v) => v.toFixed(1)).join(", ")}) mm`);
   if (measurement.text) lines.push(measurement.text);
   return [...lines, ...(measurement.notes ?? [])];
+}
+
+// ---------------------------------------------------------------- bidirectional geometry
+// As in OHIF: the drag draws the long axis and the short axis is placed across its middle,
+// half as long; the short axis then stays perpendicular to the long one, crossing it where
+// it did. In image pixels, the space the viewport shows square.
+
+const MIN_ARM = 0.5; // px: a short-axis end cannot be dragged across the long axis
+
+const minus = (a, b) => [a[0] - b[0], a[1] - b[1]];
+const dot = (a, b) => a[0] * b[0] + a[1] * b[1];
+const along = (origin, direction, t) => [origin[0] + t * direction[0], origin[1] + t * direction[1]];
+
+// The long axis' direction and its unit normal.
+function axisFrame(start, end) {
+  const direction = minus(end, start);
+  const length = Math.hypot(...direction) || 1;
+  return { direction, normal: [-direction[1] / length, direction[0] / length] };
+}
+
+export function withShortAxis([start, end]) {
+  const { direction, normal } = axisFrame(start, end);
+  const middle = along(start, direction, 0.5);
+  const arm = Math.hypot(...direction) / 4;
+  return [start, end, along(middle, normal, -arm), along(middle, normal, arm)];
+}
+
+// The points with handle `index` dragged to `target`, the short axis kept perpendicular.
+export function dragBidirectional(points, index, target) {
+  const [start, end, ...short] = points;
+  const { direction, normal } = axisFrame(start, end);
+  const crossing = dot(minus(short[0], start), direction) / (dot(direction, direction) || 1);
+  const arms = short.map((p) => dot(minus(p, start), normal));
+  if (index >= 2) {
+    const arm = dot(minus(target, start), normal);
+    const old = arms[index - 2];
+    arms[index - 2] = arm * old > 0 || old === 0 ? arm : Math.sign(old) * MIN_ARM;
+  }
+  const axis = index < 2 ? [index === 0 ? target : start, index === 1 ? target : end] : [start, end];
+  const frame = axisFrame(...axis);
+  const centre = along(axis[0], frame.direction, crossing);
+  return [...axis, ...arms.map((arm) => along(centre, frame.normal, arm))];
 }
 
 function svg(name, attributes = {}) {
@@ -144,7 +186,8 @@ export class MeasurementLayer {
 
   async commit(pending) {
     pending.step = Infinity; // complete: the next press starts another
-    const { tool, displaySetUID, imageIndex, points } = pending;
+    const { tool, displaySetUID, imageIndex } = pending;
+    const points = tool === "Bidirectional" ? withShortAxis(pending.points) : pending.points;
     try {
       const text = tool === "ArrowAnnotate" ? await this.askText(points[1]) : "";
       if (text === null) return;
@@ -187,7 +230,8 @@ export class MeasurementLayer {
   }
 
   // A press on a drawn measurement: select it; dragging a handle moves that point, dragging
-  // the outline moves it all; the worker measures it again where it was dropped.
+  // the outline moves it all. The values follow the drag (measureLive) and the worker
+  // measures it once more where it was dropped, the one change undo sees.
   startEdit(event) {
     const group = event.target.closest?.("g.measurement[data-uid]");
     if (!group || event.button !== 0) return;
@@ -205,21 +249,50 @@ export class MeasurementLayer {
       event,
       ([x, y]) => {
         const [dx, dy] = [x - start[0], y - start[1]];
-        editing.points = measurement.points.map((p, i) =>
-          handle === undefined || Number(handle) === i ? [p[0] + dx, p[1] + dy] : p,
-        );
+        const moved = (p) => [p[0] + dx, p[1] + dy];
+        if (handle === undefined) editing.points = measurement.points.map(moved);
+        else if (measurement.tool === "Bidirectional") {
+          editing.points = dragBidirectional(measurement.points, Number(handle), moved(measurement.points[handle]));
+        } else editing.points = measurement.points.map((p, i) => (Number(handle) === i ? moved(p) : p));
         this.paint();
+        this.measureLive(measurement, editing);
       },
       () => this.remeasure(measurement, editing),
     );
   }
 
+  measureArgs(measurement, points) {
+    const { displaySetUID, imageIndex, tool, text, label, uid } = measurement;
+    return { displaySetUID, imageIndex, tool, points, text, label, uid };
+  }
+
+  // One request at a time, always for the latest points; an answer that comes after the
+  // release is dropped (remeasure's is the one kept).
+  async measureLive(measurement, editing) {
+    if (editing.busy) {
+      editing.stale = true;
+      return;
+    }
+    editing.busy = true;
+    try {
+      do {
+        editing.stale = false;
+        const answer = await this.worker.call("measure", this.measureArgs(measurement, editing.points));
+        if (this.editing !== editing) return;
+        editing.live = answer;
+        this.paint();
+      } while (editing.stale);
+    } catch {
+      // the release measures again and reports the error
+    } finally {
+      editing.busy = false;
+    }
+  }
+
   async remeasure(measurement, editing) {
     try {
       if (editing.points === measurement.points) return;
-      const { displaySetUID, imageIndex, tool, text, label, uid } = measurement;
-      const args = { displaySetUID, imageIndex, tool, points: editing.points, text, label, uid };
-      this.store.replace(await this.worker.call("measure", args));
+      this.store.replace(await this.worker.call("measure", this.measureArgs(measurement, editing.points)));
     } catch (error) {
       this.onError(error);
     } finally {
@@ -244,7 +317,7 @@ export class MeasurementLayer {
     const drawn = this.store
       .list()
       .filter((m) => this.shown(m))
-      .map((m) => (this.editing?.uid === m.uid ? { ...m, points: this.editing.points, moving: true } : m));
+      .map((m) => (this.editing?.uid === m.uid ? this.edited(m) : m));
     if (this.pending && this.shown(this.pending)) drawn.push({ ...this.pending, uid: "", values: [], pending: true });
     const arrowhead = svg("marker", {
       id: this.arrowhead, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8, markerHeight: 8,
@@ -254,6 +327,12 @@ export class MeasurementLayer {
     const defs = svg("defs");
     defs.append(arrowhead);
     layer.replaceChildren(defs, ...drawn.map((m) => this.group(m)));
+  }
+
+  // A measurement being dragged: its new points, with the latest values measured on the way.
+  edited(m) {
+    const { points, live } = this.editing;
+    return live ? { ...m, ...live, points } : { ...m, points, moving: true };
   }
 
   group(m) {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -118,6 +119,13 @@ async def shown(app: App, uid: str) -> dict[str, Any]:
         }""", uid)
 
 
+async def panel_value_changed(app: App, uid: str, name: str, old: str) -> None:
+    """Wait until the panel shows another ``name`` value for the measurement (re-measured)."""
+    await app.page.wait_for_function(
+        "([uid, name, old]) => document.querySelector(`.measurement-row[data-uid='${uid}'] "
+        ".measurement-value[data-name=${name}]`)?.textContent !== old", arg=[uid, name, old])
+
+
 async def last_uid(app: App) -> str:
     return await app.page.eval_on_selector_all(".measurement-row", "r => r.at(-1).dataset.uid")
 
@@ -178,7 +186,7 @@ async def open_ct(app: App, orthanc: LoadedOrthanc, stack: DisplaySet) -> Screen
 # value a person computes from the mouse positions (None: no hand value to compare).
 GESTURES: dict[str, list[list[tuple[float, float]]]] = {
     "Length": [[(200, 300), (300, 300)]],
-    "Bidirectional": [[(180, 200), (300, 200)], [(240, 170), (240, 230)]],
+    "Bidirectional": [[(180, 200), (300, 200)]],  # the short axis comes across its middle
     "Angle": [[(150, 250), (250, 250)], [(250, 150)]],
     "CobbAngle": [[(120, 120), (220, 120)], [(120, 200), (200, 280)]],
     "RectangleROI": [[(150, 150), (230, 210)]],
@@ -197,8 +205,8 @@ def by_hand(tool: str, mouse: list[list[tuple[float, float]]], s: Screen) -> dic
     dx, dy = sizes[0]
     if tool == "Length":  # drawn level
         return {"length": dx * mm}
-    if tool == "Bidirectional":  # level, then plumb
-        return {"longAxis": dx * mm, "shortAxis": sizes[1][1] * mm}
+    if tool == "Bidirectional":  # drawn level; the short axis plumb, half as long
+        return {"longAxis": dx * mm, "shortAxis": dx / 2 * mm}
     if tool == "Angle":  # a level arm, then a plumb one
         return {"angle": 90.0}
     if tool == "CobbAngle":  # a level line, then a slanting one
@@ -239,7 +247,12 @@ async def test_each_tool_shows_what_ohifpy_measure_computes(
     if tool == "PlanarFreehandROI":
         assert len(page["points"]) > len(pressed)
         assert page["points"][0] == pytest.approx(s.image(*pressed[0]), abs=0.01)
-    else:  # (the bidirectional's long axis is drawn first, so kept first)
+    elif tool == "Bidirectional":  # the long axis as drawn, the short one across its middle
+        (x0, y), (x1, _) = pressed
+        arm = (x1 - x0) / 4
+        across = [((x0 + x1) / 2, y - arm), ((x0 + x1) / 2, y + arm)]
+        assert np.allclose(page["points"], [s.image(*p) for p in pressed + across], atol=0.01)
+    else:
         assert np.allclose(page["points"], [s.image(*p) for p in pressed], atol=0.01)
 
     piece = ct_slice(orthanc, ct_stack, 0)
@@ -381,9 +394,7 @@ async def test_move_a_handle_select_delete_undo_redo(
     # Drag the second handle down 60 pixels: measured again, still one measurement.
     c = (b[0], b[1] + 60)
     await drag(app, b, c)
-    await app.page.wait_for_function(
-        "([uid, old]) => document.querySelector(`.measurement-row[data-uid='${uid}'] "
-        ".measurement-value`)?.textContent !== old", arg=[uid, first["values"]["length"]])
+    await panel_value_changed(app, uid, "length", first["values"]["length"])
     moved = await shown(app, uid)
     assert moved["points"][0] == first["points"][0]
     assert moved["points"][1] == pytest.approx(s.image(*c), abs=0.01)
@@ -417,6 +428,68 @@ async def test_move_a_handle_select_delete_undo_redo(
     await app.page.keyboard.press("Control+Shift+z")  # nothing left to redo: still gone
     await app.page.keyboard.press("Control+z")
     await rows(app, 1)
+
+
+async def test_bidirectional_short_axis_stays_perpendicular_and_values_follow_the_drag(
+        app: App, orthanc: LoadedOrthanc, ct_stack: DisplaySet) -> None:
+    """As in OHIF: dragging a short-axis end only lengthens its arm, dragging a long-axis end
+    turns the short axis with it; the values on the image are measured during the drag."""
+    s = await open_ct(app, orthanc, ct_stack)
+    piece = ct_slice(orthanc, ct_stack, 0)
+    await choose(app, "Bidirectional")
+    await drag(app, s.at(180, 200), s.at(300, 200))
+    await rows(app, 1)
+    uid = await last_uid(app)
+
+    def arms(points: list[list[float]]) -> tuple[float, float, float]:
+        """Each short-axis end's signed distance from the long axis, and the cosine between
+        the axes."""
+        start, end, *short = (np.array(p) for p in points)
+        axis = (end - start) / np.linalg.norm(end - start)
+        normal = np.array([-axis[1], axis[0]])
+        across = short[1] - short[0]
+        return (*(float((p - start) @ normal) for p in short),
+                float(across @ axis / np.linalg.norm(across)))
+
+    drawn = await shown(app, uid)
+    arm0, arm1, cosine = arms(drawn["points"])
+    assert cosine == pytest.approx(0, abs=1e-9) and arm1 == pytest.approx(-arm0)
+
+    # A short-axis end dragged down and sideways: only its arm grows, still perpendicular.
+    mouse = app.page.mouse
+    await mouse.move(*drawn["handles"][3])
+    await mouse.down()
+    await mouse.move(drawn["handles"][3][0] + 40, drawn["handles"][3][1] + 40, steps=5)
+    during = await app.page.wait_for_function(
+        """uid => {
+            const group = document.querySelector(`g.measurement[data-uid='${uid}']`);
+            const text = group.querySelector('text').textContent;
+            return text && !text.includes('undefined') && group.dataset.points;
+        }""", arg=uid)
+    live_points = json.loads(await during.json_value())
+    await app.page.wait_for_function(  # the label catches up with the last move
+        "([uid, w]) => document.querySelector(`g.measurement[data-uid='${uid}'] text`)"
+        ".textContent.includes(w)",
+        arg=[uid, f"W: {measure('Bidirectional', live_points, piece.geometry).value('shortAxis').value:.2f}"])
+    await mouse.up()
+    await panel_value_changed(app, uid, "shortAxis", drawn["values"]["shortAxis"])
+    lengthened = await shown(app, uid)
+    new0, new1, cosine = arms(lengthened["points"])
+    assert cosine == pytest.approx(0, abs=1e-9)
+    pixel = 1 / s.scale  # the pointer lands on whole page pixels
+    assert new0 == pytest.approx(arm0) and new1 == pytest.approx(arm1 + 40 * pixel, abs=pixel)
+    assert np.allclose(lengthened["points"][:3], drawn["points"][:3])
+    assert_values_shown(lengthened, measure("Bidirectional", lengthened["points"], piece.geometry))
+
+    # A long-axis end dragged down: the short axis turns with it, same arms, same crossing.
+    await drag(app, lengthened["handles"][1], (lengthened["handles"][1][0],
+                                               lengthened["handles"][1][1] + 60))
+    await panel_value_changed(app, uid, "longAxis", lengthened["values"]["longAxis"])
+    turned = await shown(app, uid)
+    turned0, turned1, cosine = arms(turned["points"])
+    assert cosine == pytest.approx(0, abs=1e-9)
+    assert (turned0, turned1) == pytest.approx((new0, new1))
+    assert_values_shown(turned, measure("Bidirectional", turned["points"], piece.geometry))
 
 
 # ---------------------------------------------------------------- panel and CSV
