@@ -74,12 +74,20 @@ PYDICOM_TEST_DATA = ("pydicom/data/test_files/*", "pydicom/data/charset_files/*"
 # under Node), without what only a C compiler or a type checker reads.
 NUMPY_UNUSED = ("*.pyi", "*.pxd", "*.pyx", "*.h", "*.a", "numpy/_core/include/*",
                 "numpy/_core/lib/*", "numpy/random/lib/*")
-# numpy subpackages the viewer never imports hold a third of numpy's WebAssembly, which
-# Pyodide compiles and links at every start (measured: numpy's loadPackage 750 -> 500 ms
-# under Node). They move to a package of their own that loadPackage installs on request
-# (the core's tests under Pyodide ask for it); numpy without it imports and runs as usual.
-NUMPY_ON_DEMAND = ("numpy/random/*", "numpy/fft/*")
-NUMPY_ON_DEMAND_PACKAGE = "numpy-random-fft"
+# numpy modules the viewer never imports hold a third of numpy's WebAssembly, which
+# Pyodide compiles and links at every start whether imported or not (measured: numpy's
+# loadPackage 750 -> 500 ms under Node for random and fft; the C test modules and
+# lapack_lite a further 480 -> 400 ms in Chromium). They move to a package of their own
+# that loadPackage installs on request (the core's tests under Pyodide ask for it); numpy
+# without it imports and runs as usual.
+NUMPY_ON_DEMAND = (
+    "numpy/random/*",
+    "numpy/fft/*",
+    "numpy/linalg/lapack_lite.*",
+    *(f"numpy/_core/{name}.*" for name in (
+        "_simd", "_rational_tests", "_umath_tests", "_operand_flag_tests", "_struct_ufunc_tests")),
+)
+NUMPY_ON_DEMAND_PACKAGE = "numpy-extras"
 SITE_PACKAGES = "/lib/python3.12/site-packages/"
 STDLIB_MOUNT = "/lib/python312.zip/"
 SMOKE_PACKAGES = ("ohifpy",)

@@ -13,7 +13,7 @@
 //   node scripts/pyodide_node.mjs pytest INDEX_DIR WHEEL[,WHEEL] PYDICOM_DATA_DIR [PYTEST_ARG...]
 //       Run the core's tests under Pyodide from a built dist: loadPackage ohifpy (with
 //       numpy and pydicom from the dist's lock, as the browser worker does, and
-//       numpy-random-fft, which the worker never loads), unpack the
+//       numpy-extras, which the worker never loads), unpack the
 //       pure-Python wheels (pytest and its dependencies) into site-packages, link
 //       pydicom's test data (PYDICOM_DATA_DIR, the host's pydicom/data: the dist drops
 //       it), then pytest.main(PYTEST_ARGS) with paths relative to the current directory.
@@ -98,7 +98,7 @@ async function runPytest(indexDir, wheels, pydicomData, pytestArgs) {
   pyodide.setStderr({ write: (bytes) => writeSync(2, bytes) });
   // numpy.random and numpy.fft are a package of their own (the viewer never loads it);
   // the tests use numpy.random.
-  await pyodide.loadPackage(["ohifpy", "numpy-random-fft"], { messageCallback: () => {} });
+  await pyodide.loadPackage(["ohifpy", "numpy-extras"], { messageCallback: () => {} });
   mountHost(pyodide);
   const namespace = pyodide.toPy({
     wheels: wheels.split(",").map((wheel) => HOST + resolve(wheel)),

@@ -57,7 +57,7 @@ def _sw_build(dist: Path) -> dict[str, Any]:
 
 
 def test_every_lock_entry_matches_its_file(dist: Path, lock: dict[str, Any]) -> None:
-    assert set(lock["packages"]) == {"numpy", "numpy-random-fft", "pillow", "pydicom", "ohifpy"}
+    assert set(lock["packages"]) == {"numpy", "numpy-extras", "pillow", "pydicom", "ohifpy"}
     for key, entry in lock["packages"].items():
         path = dist / "pyodide" / entry["file_name"]
         assert path.is_file(), f"{key}: {path} missing"
@@ -84,20 +84,26 @@ def test_our_packages_are_loadable_from_the_lock(lock: dict[str, Any]) -> None:
     assert lock["packages"]["pydicom"]["depends"] == []
 
 
-def test_numpy_random_and_fft_are_a_package_of_their_own(dist: Path,
-                                                          lock: dict[str, Any]) -> None:
+def test_numpy_modules_the_viewer_never_imports_are_a_package_of_their_own(
+        dist: Path, lock: dict[str, Any]) -> None:
     """Their WebAssembly is not compiled at every start; numpy's own wheel lacks them."""
-    extra = lock["packages"]["numpy-random-fft"]
+    extra = lock["packages"]["numpy-extras"]
     assert extra["depends"] == ["numpy"] and extra["version"] == "2.0.2"
     with zipfile.ZipFile(dist / "pyodide" / extra["file_name"]) as whl:
         moved = [n for n in whl.namelist() if ".dist-info/" not in n]
     assert any(n.startswith("numpy/random/") and n.endswith(".so") for n in moved)
     assert any(n.startswith("numpy/fft/") for n in moved)
-    assert all(n.startswith(("numpy/random/", "numpy/fft/")) for n in moved)
+    moved_modules = {n.split(".")[0] for n in moved if n.endswith(".so")
+                     and not n.startswith(("numpy/random/", "numpy/fft/"))}
+    assert moved_modules == {"numpy/linalg/lapack_lite", "numpy/_core/_simd",
+                             "numpy/_core/_rational_tests", "numpy/_core/_umath_tests",
+                             "numpy/_core/_operand_flag_tests", "numpy/_core/_struct_ufunc_tests"}
     with zipfile.ZipFile(dist / "pyodide" / lock["packages"]["numpy"]["file_name"]) as whl:
         kept = whl.namelist()
     assert not [n for n in kept if n.startswith(("numpy/random/", "numpy/fft/"))]
+    assert not [n for n in kept if n.split(".")[0] in moved_modules]
     assert "numpy/linalg/__init__.pyc" in kept
+    assert [n for n in kept if n.startswith("numpy/_core/_multiarray_tests.")]  # numpy imports it
 
 
 def test_pyodide_core_copied_from_npm(dist: Path) -> None:
