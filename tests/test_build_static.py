@@ -57,7 +57,8 @@ def _sw_build(dist: Path) -> dict[str, Any]:
 
 
 def test_every_lock_entry_matches_its_file(dist: Path, lock: dict[str, Any]) -> None:
-    assert set(lock["packages"]) == {"numpy", "numpy-extras", "pillow", "pydicom", "ohifpy"}
+    assert set(lock["packages"]) == {"numpy", "numpy-extras", "pillow", "pydicom",
+                                     "pydicom-sr", "ohifpy"}
     for key, entry in lock["packages"].items():
         path = dist / "pyodide" / entry["file_name"]
         assert path.is_file(), f"{key}: {path} missing"
@@ -82,6 +83,18 @@ def test_our_packages_are_loadable_from_the_lock(lock: dict[str, Any]) -> None:
     assert ohifpy["imports"] == ["ohifpy"] and ohifpy["install_dir"] == "site"
     assert lock["packages"]["pydicom"]["version"] == "3.0.2"
     assert lock["packages"]["pydicom"]["depends"] == []
+
+
+def test_pydicom_sr_is_a_package_of_its_own(dist: Path, lock: dict[str, Any]) -> None:
+    """Its code dictionaries are not unpacked at every start; pydicom's wheel lacks them."""
+    extra = lock["packages"]["pydicom-sr"]
+    assert extra["depends"] == ["pydicom"] and extra["version"] == "3.0.2"
+    with zipfile.ZipFile(dist / "pyodide" / extra["file_name"]) as whl:
+        moved = [n for n in whl.namelist() if ".dist-info/" not in n]
+    assert "pydicom/sr/_concepts_dict.pyc" in moved
+    assert all(n.startswith("pydicom/sr/") for n in moved)
+    with zipfile.ZipFile(dist / "pyodide" / lock["packages"]["pydicom"]["file_name"]) as whl:
+        assert not [n for n in whl.namelist() if n.startswith("pydicom/sr/")]
 
 
 def test_numpy_modules_the_viewer_never_imports_are_a_package_of_their_own(
