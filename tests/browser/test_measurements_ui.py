@@ -28,7 +28,7 @@ from test_sr import dciodvfy
 
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import DICOMwebClient
-from ohifpy.measure import ImageGeometry, MeasurementResult, measure
+from ohifpy.measure import NOTE_IMAGER_SPACING, ImageGeometry, MeasurementResult, measure
 from ohifpy.model import DisplaySet
 from ohifpy.synthetic import CT_SPACING, XSS_IMG
 
@@ -289,6 +289,31 @@ async def test_without_pixel_spacing_sizes_are_in_pixels_with_a_note(
     assert length == pytest.approx(abs(s.at(50, 20)[0] - s.at(10, 20)[0]) / s.scale, abs=0.006)
     assert page["notes"] == ["no pixel spacing: sizes in pixels"]
     assert "no pixel spacing" in page["onImage"]
+
+
+async def test_imager_pixel_spacing_is_used_and_named(
+        app: App, orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A projection image with ImagerPixelSpacing only (as a CR or DX has): millimetres from
+    it, and a note that they are at the detector."""
+    def detector_only(_: int, ds: Any) -> None:
+        del ds.PixelSpacing
+        ds.ImagerPixelSpacing = [0.5, 0.5]
+
+    copy = store_copy(orthanc, "ct", "imager spacing", tmp_path_factory.mktemp("imager"),
+                      count=1, edit=detector_only)
+    await app.open_study(copy.study_uid)
+    await app.wait_for_image(0, copy.sop_uids[0])
+    await app.settle()
+    s = await screen(app)
+    await choose(app, "Length")
+    await drag(app, s.at(100, 200), s.at(300, 200))
+    await rows(app, 1)
+    page = await shown(app, await last_uid(app))
+    pixels = (s.at(300, 200)[0] - s.at(100, 200)[0]) / s.scale
+    assert page["values"]["length"].endswith(" mm")
+    assert number(page["values"]["length"]) == pytest.approx(pixels * 0.5, abs=0.006)
+    assert page["notes"] == [NOTE_IMAGER_SPACING]
+    assert NOTE_IMAGER_SPACING in page["onImage"]
 
 
 async def test_panel_lists_per_series_and_jumps_to_another_series(
