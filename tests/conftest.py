@@ -186,8 +186,9 @@ class StoredCopy:
 
 def store_copy(orthanc: LoadedOrthanc, key: str, label: str, folder: Path, count: int = 3,
                edit: Callable[[int, Any], None] | None = None) -> StoredCopy:
-    """The first ``count`` instances of test study ``key`` under new UIDs made from ``label``,
-    stored in Orthanc: what a test stores or breaks there touches no other test's study.
+    """The first ``count`` instances of test study ``key`` under new UIDs made from ``label``
+    and patient ID ``OHIFPY-<LABEL>``, stored in Orthanc: what a test stores or breaks there
+    touches no other test's study, nor what a search by the original's patient finds.
 
     ``edit(index, dataset)`` changes each copy (after its new UIDs) before it is saved.
     """
@@ -201,6 +202,7 @@ def store_copy(orthanc: LoadedOrthanc, key: str, label: str, folder: Path, count
     for index, entry in enumerate(source.instances[:count]):
         ds = pydicom.dcmread(orthanc.manifest.root / entry.path)
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+        ds.PatientID = "OHIFPY-" + label.upper().replace(" ", "-")
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
             entropy_srcs=[label, str(index)])
         if edit is not None:
@@ -235,7 +237,7 @@ def corrupt_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFacto
     from pydicom.encaps import encapsulate, generate_frames
 
     def damage(index: int, ds: Any) -> None:
-        ds.PatientID, ds.StudyDescription = "OHIFPY-CORRUPT", "Corrupt JPEG-LS frame"
+        ds.StudyDescription = "Corrupt JPEG-LS frame"
         if index == 0:
             (frame,) = generate_frames(ds.PixelData, number_of_frames=1)
             ds.PixelData = encapsulate([frame[:64] + bytes(range(256)) * 4])

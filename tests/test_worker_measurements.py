@@ -44,8 +44,7 @@ DRAWN = [
 def measured_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory
                    ) -> StoredCopy:
     """Three CT slices under new UIDs, so the reports stored here touch no other test's study."""
-    return store_copy(orthanc, "ct", "measured study", tmp_path_factory.mktemp("measured"),
-                      edit=lambda _, ds: setattr(ds, "PatientID", "OHIFPY-MEASURED"))
+    return store_copy(orthanc, "ct", "measured", tmp_path_factory.mktemp("measured"))
 
 
 async def started(orthanc: LoadedOrthanc) -> WorkerAPI:

@@ -569,8 +569,8 @@ async def test_label_jump_to_and_csv_export(
 @pytest.fixture(scope="module")
 def report_study(orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Three CT slices under new UIDs: the report stored here changes no other test's study."""
-    return store_copy(orthanc, "ct", "measurements ui", tmp_path_factory.mktemp("report-study"),
-                      edit=lambda _, ds: setattr(ds, "PatientID", "OHIFPY-MEASURE-UI")).study_uid
+    return store_copy(orthanc, "ct", "measurements ui",
+                      tmp_path_factory.mktemp("report-study")).study_uid
 
 
 async def all_shown(app: App, stack: DisplaySet) -> dict[str, dict[str, Any]]:
