@@ -64,10 +64,12 @@ class FetchTransport:
         if body is not None:
             init["body"] = to_js(body)
         try:
-            response = await self._take_prefetched(method, url, headers or {}, timeout)
-            if response is None:
+            early = await self._take_prefetched(method, url, headers or {}, timeout)
+            if early is None:
                 response = await fetch(url, to_js(init, dict_converter=Object.fromEntries))
-            buffer = await response.arrayBuffer()
+                buffer = await response.arrayBuffer()
+            else:
+                response, buffer = early
         except asyncio.CancelledError:
             controller.abort()
             raise
@@ -87,22 +89,31 @@ class FetchTransport:
 
     async def _take_prefetched(
         self, method: str, url: str, headers: Mapping[str, str], timeout: float
-    ) -> Any:
-        """The worker's early answer for this request, if it made one (else None).
+    ) -> tuple[Any, Any] | None:
+        """The worker's early answer for this request and its body, if it made one and it
+        succeeded (else None: the request is sent as usual).
 
         Only a GET with no header but Accept qualifies: the early fetch sent no
-        credentials of the data source's, so a request carrying some asks again.
+        credentials of the data source's, so a request carrying some asks again. Waiting
+        for it counts against the request's own timeout: an early request that hangs is
+        this request timing out, not a reason to wait a second time.
         """
         if (self.prefetched is None or method != "GET" or not self.prefetched.has(url)
                 or {key.lower() for key in headers} - {"accept"}):
             return None
         early = self.prefetched.get(url)
         self.prefetched.delete(url)
+
+        async def answer() -> tuple[Any, Any] | None:
+            response = await early
+            if response is None or not response.ok:
+                return None
+            return response, await response.arrayBuffer()
+
         try:
-            response = await asyncio.wait_for(early, timeout)
+            return await asyncio.wait_for(answer(), timeout)
         except TimeoutError:
-            return None
-        return response if response is not None and response.ok else None
+            raise DICOMwebTimeout(f"{method} timed out after {timeout:g} s", url) from None
 
     async def aclose(self) -> None:
         """Nothing to close: the browser owns the connections."""
