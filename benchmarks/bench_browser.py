@@ -1,7 +1,9 @@
 """Browser benchmark: the viewer in headless Chromium against Orthanc on loopback.
 
 Prints, for the 200-slice 512² CT: cold and warm (service worker) start to
-``ohifpy:runtime-ready``, ``ohifpy:first-image`` and ``ohifpy:series-loaded``;
+``ohifpy:runtime-ready``, ``ohifpy:first-image`` and ``ohifpy:series-loaded``, warm
+both as a reload in the same tab and in a new tab (Chromium keeps a reloaded page's
+compiled WebAssembly, a new tab compiles it again);
 window/level latency (pointer move → new pixels on the canvas) at 512² and 2048²;
 stack-scroll images/s through the loaded stack in a 1x1 grid and in a 2x2 grid (CT,
 MR, XA cine, RGB: the four studies' URL hangs them so), the time to the first image
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +113,15 @@ def marks(page: Page) -> list[int]:
         "performance.getEntriesByName(n, 'mark')[0]?.startTime ?? -1))", MARKS)
 
 
+def new_tab(page: Page) -> Page:
+    """A new page of the same browser context (its cache and service worker), once the old
+    one is closed and gone."""
+    context = page.context
+    page.close()
+    time.sleep(2)
+    return context.new_page()
+
+
 def wait_for_mark(page: Page, name: str) -> None:
     page.wait_for_function("n => performance.getEntriesByName(n, 'mark').length > 0",
                            arg=name, timeout=180_000)
@@ -142,7 +154,12 @@ def bench(site: str, ct_uid: str, big_uid: str, four_uids: list[str]) -> None:
         for _ in range(3):
             page.goto(url)
             wait_for_mark(page, MARKS[2])
-            print(f"  warm  {marks(page)}")
+            print(f"  warm, reload   {marks(page)}")
+        for _ in range(2):
+            page = new_tab(page)
+            page.goto(url)
+            wait_for_mark(page, MARKS[2])
+            print(f"  warm, new tab  {marks(page)}")
         print(f"window/level 512x512: {window_level_ms(page):.1f} ms per frame (median)")
         print_memory(page)
         print(f"stack scroll through 200 loaded slices, 1x1: {page.evaluate(SCROLL, 200):.0f} "

@@ -132,6 +132,10 @@ async def test_second_start_works_offline_from_the_service_worker(
         await app.page.reload()
         await app.wait_for_mark("ohifpy:runtime-ready")
         assert await app.page.evaluate("navigator.serviceWorker.controller !== null")
+        # Pyodide's runtime came from the cache by the worker's static route, not its handler.
+        assert await app.page.evaluate("""() => performance.getEntriesByType('resource')
+            .filter(e => e.name.endsWith('/pyodide/pyodide.asm.wasm'))
+            .map(e => e.workerFinalSourceType)""") == ["cache"]
         await app.page.wait_for_selector("text=This study cannot be opened", timeout=60_000)
         cached = await app.page.evaluate(CACHED_URLS)
         assert not [url for url in cached if "/demo/" in url or "dicom-web" in url]
