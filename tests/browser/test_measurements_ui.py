@@ -274,19 +274,26 @@ async def test_each_tool_shows_what_ohifpy_measure_computes(
     assert page["notes"] == []  # PixelSpacing: nothing to warn about
 
 
-async def test_without_pixel_spacing_sizes_are_in_pixels_with_a_note(
-        app: App, orthanc: LoadedOrthanc) -> None:
-    await app.open_study(orthanc.manifest.study("xss").study_uid)
+async def level_length(app: App, study_uid: str, start: tuple[int, int], end: tuple[int, int]
+                       ) -> tuple[dict[str, Any], float]:
+    """A Length drawn level from image point ``start`` to ``end`` on the study's first image:
+    what the page shows, and the pixels the mouse covered."""
+    await app.open_study(study_uid)
     await app.wait_for_image(0)
     await app.settle()
     s = await screen(app)
     await choose(app, "Length")
-    await drag(app, s.at(10, 20), s.at(50, 20))
+    await drag(app, s.at(*start), s.at(*end))
     await rows(app, 1)
-    page = await shown(app, await last_uid(app))
+    return await shown(app, await last_uid(app)), (s.at(*end)[0] - s.at(*start)[0]) / s.scale
+
+
+async def test_without_pixel_spacing_sizes_are_in_pixels_with_a_note(
+        app: App, orthanc: LoadedOrthanc) -> None:
+    page, pixels = await level_length(app, orthanc.manifest.study("xss").study_uid, (10, 20),
+                                      (50, 20))
     assert page["values"]["length"].endswith(" px")
-    length = number(page["values"]["length"])
-    assert length == pytest.approx(abs(s.at(50, 20)[0] - s.at(10, 20)[0]) / s.scale, abs=0.006)
+    assert number(page["values"]["length"]) == pytest.approx(pixels, abs=0.006)
     assert page["notes"] == ["no pixel spacing: sizes in pixels"]
     assert "no pixel spacing" in page["onImage"]
 
@@ -301,15 +308,7 @@ async def test_imager_pixel_spacing_is_used_and_named(
 
     copy = store_copy(orthanc, "ct", "imager spacing", tmp_path_factory.mktemp("imager"),
                       count=1, edit=detector_only)
-    await app.open_study(copy.study_uid)
-    await app.wait_for_image(0, copy.sop_uids[0])
-    await app.settle()
-    s = await screen(app)
-    await choose(app, "Length")
-    await drag(app, s.at(100, 200), s.at(300, 200))
-    await rows(app, 1)
-    page = await shown(app, await last_uid(app))
-    pixels = (s.at(300, 200)[0] - s.at(100, 200)[0]) / s.scale
+    page, pixels = await level_length(app, copy.study_uid, (100, 200), (300, 200))
     assert page["values"]["length"].endswith(" mm")
     assert number(page["values"]["length"]) == pytest.approx(pixels * 0.5, abs=0.006)
     assert page["notes"] == [NOTE_IMAGER_SPACING]
