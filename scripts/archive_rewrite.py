@@ -30,6 +30,14 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def _new_member(name: str) -> zipfile.ZipInfo:
+    """A member the rewrite writes itself: fixed date, so the output stays reproducible."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o644 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
 def _compile(source: bytes, dfile: str, workdir: str) -> bytes:
     """Bytecode for ``source`` as the running interpreter would cache it."""
     src = os.path.join(workdir, "module.py")
@@ -54,6 +62,7 @@ def rewrite_archive(
     dfile_prefix: str = "",
     drop: tuple[str, ...] | list[str] = (),
     wheel_tag: str = "",
+    add: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """Rewrite the zip at ``path`` in place.
 
@@ -73,6 +82,9 @@ def rewrite_archive(
     wheel_tag
         New ``Tag`` for the wheel's WHEEL file (``cp312-none-any`` once the wheel holds
         CPython 3.12 bytecode).
+    add
+        Members to add, name -> source text (compiled like the rest): the runtime's own
+        ``sitecustomize.py`` in the stdlib zip.
 
     Returns
     -------
@@ -93,12 +105,16 @@ def rewrite_archive(
         zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
         tempfile.TemporaryDirectory() as workdir,
     ):
-        for info in src.infolist():
+        added = [
+            (_new_member(name), text.encode("utf-8"))
+            for name, text in sorted((add or {}).items())
+        ]
+        for info, added_data in [*((info, None) for info in src.infolist()), *added]:
             name = info.filename
             if any(fnmatch.fnmatchcase(name, pattern) for pattern in drop):
                 counts["dropped"] += 1
                 continue
-            data = src.read(info)
+            data = src.read(info) if added_data is None else added_data
             if name.endswith(".dist-info/RECORD"):
                 record_name = name
                 continue
@@ -124,10 +140,7 @@ def rewrite_archive(
         if record_name:
             lines = [f"{n},{_record_hash(d)},{len(d)}" for n, d in records]
             lines.append(f"{record_name},,")
-            info = zipfile.ZipInfo(record_name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(info, "\n".join(lines) + "\n")
+            dst.writestr(_new_member(record_name), "\n".join(lines) + "\n")
     with open(path, "wb") as fh:
         fh.write(out.getvalue())
     return counts

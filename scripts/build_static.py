@@ -93,6 +93,8 @@ NUMPY_ON_DEMAND = (
         "_simd", "_rational_tests", "_umath_tests", "_operand_flag_tests", "_struct_ufunc_tests")),
 )
 NUMPY_ON_DEMAND_PACKAGE = "numpy-extras"
+# Put into the stdlib zip as sitecustomize.py: the runtime's start-up fixes (see its docstring).
+SITECUSTOMIZE = ROOT / "scripts" / "pyodide_site" / "sitecustomize.py"
 SITE_PACKAGES = "/lib/python3.12/site-packages/"
 STDLIB_MOUNT = "/lib/python312.zip/"
 SMOKE_PACKAGES = ("ohifpy",)
@@ -526,7 +528,11 @@ def build_pyodide(out: Path, pyodide_dist: str | None, precompile: bool, summary
     on_demand = split_wheel(numpy, NUMPY_ON_DEMAND, NUMPY_ON_DEMAND_PACKAGE, target)
     summary.sources[on_demand.name] = f"split from {numpy.name}"
     jobs: list[dict[str, Any]] = [
-        {"path": str(target / STDLIB_ZIP), "dfile_prefix": STDLIB_MOUNT},
+        {
+            "path": str(target / STDLIB_ZIP),
+            "dfile_prefix": STDLIB_MOUNT,
+            "add": {"sitecustomize.py": SITECUSTOMIZE.read_text("utf-8")},
+        },
         {  # keeps its name: the lock entry is npm's, with the rewritten file's sha256
             "path": str(numpy),
             "dfile_prefix": SITE_PACKAGES,

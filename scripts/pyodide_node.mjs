@@ -42,7 +42,8 @@ async function compile(jobsFile) {
   });
   const rewrite = namespace.get("rewrite_archive");
   for (const job of jobs) {
-    const kwargs = { ...job, path: HOST + job.path, compile_py: true };
+    // add: a JS object would arrive as a JsProxy; rewrite_archive wants a dict
+    const kwargs = { ...job, path: HOST + job.path, compile_py: true, add: pyodide.toPy(job.add ?? {}) };
     const counts = rewrite.callKwargs(kwargs).toJs({ dict_converter: Object.fromEntries });
     console.log(JSON.stringify({ path: job.path, ...counts }));
   }
@@ -52,6 +53,8 @@ async function smoke(indexDir, packages, modules) {
   const t0 = performance.now();
   const pyodide = await loadPyodide({ indexURL: indexDir + "/" });
   const t1 = performance.now();
+  // what ran at start-up: site imports the stdlib zip's sitecustomize before anything else
+  const sitecustomize = pyodide.runPython(`import sys\n"sitecustomize" in sys.modules`);
   await pyodide.loadPackage(packages.split(","), { messageCallback: () => {} });
   const t2 = performance.now();
   const imported = pyodide.runPython(
@@ -65,6 +68,7 @@ async function smoke(indexDir, packages, modules) {
       loadPackage: Math.round(t2 - t1),
       import: Math.round(t3 - t2),
       modules: Object.fromEntries(imported),
+      sitecustomize,
     }),
   );
 }

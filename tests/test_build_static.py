@@ -158,6 +158,7 @@ def test_stdlib_zip_precompiled(dist: Path) -> None:
     with zipfile.ZipFile(dist / "pyodide" / "python_stdlib.zip") as z:
         names = z.namelist()
     assert "asyncio/__init__.pyc" in names and "json/decoder.pyc" in names
+    assert "sitecustomize.pyc" in names  # scripts/pyodide_site/sitecustomize.py
     assert not [n for n in names if n.endswith(".py")]
 
 
@@ -179,6 +180,7 @@ def test_node_smoke_test_imports_the_core(dist: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["modules"] == {"ohifpy": "0.1.0", "pydicom": "3.0.2", "numpy": "2.0.2"}
+    assert result["sitecustomize"] is True  # the stdlib zip's, run by site at start-up
 
 
 # ---------------------------------------------------------------- shell, config, codecs
