@@ -1,7 +1,8 @@
 """Browser benchmark: the viewer in headless Chromium against Orthanc on loopback.
 
 Prints, for the 200-slice 512² CT: cold and warm (service worker) start to
-``ohifpy:runtime-ready``, ``ohifpy:first-image`` and ``ohifpy:series-loaded``, warm
+``ohifpy:runtime-ready``, ``ohifpy:first-image`` and ``ohifpy:series-loaded`` with the
+worker's start-up phases on the way (Pyodide, numpy and pydicom imported, ohifpy), warm
 both as a reload in the same tab and in a new tab (Chromium keeps a reloaded page's
 compiled WebAssembly, a new tab compiles it again);
 window/level latency (pointer move → new pixels on the canvas) at 512² and 2048²;
@@ -43,6 +44,10 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 MARKS = ["ohifpy:runtime-ready", "ohifpy:first-image", "ohifpy:series-loaded"]
+# The worker's start-up phases (web/worker.js): up to "libraries" is Pyodide, numpy and
+# pydicom, the runtime's part; from there to runtime-ready is ohifpy's import and init.
+PHASES = {"worker": "ohifpy:worker-started", "python": "ohifpy:python-started",
+          "libraries": "ohifpy:libraries-imported", "ohifpy": "ohifpy:core-imported"}
 WL_RECORDER = """() => {
   const vp = document.querySelector('.viewport'); const c = vp.querySelector('canvas');
   window.__wl = []; let t = 0;
@@ -107,10 +112,16 @@ def store_2048_slice(server: OrthancServer, manifest: make_test_data.Manifest) -
     return str(ds.StudyInstanceUID)
 
 
-def marks(page: Page) -> list[int]:
+def marks(page: Page, names: list[str] = MARKS) -> list[int]:
     return page.evaluate(
         "names => names.map(n => Math.round("
-        "performance.getEntriesByName(n, 'mark')[0]?.startTime ?? -1))", MARKS)
+        "performance.getEntriesByName(n, 'mark')[0]?.startTime ?? -1))", names)
+
+
+def start_line(page: Page) -> str:
+    """The marks of a start, then the worker's phases within it."""
+    phases = ", ".join(f"{k} {t}" for k, t in zip(PHASES, marks(page, list(PHASES.values()))))
+    return f"{marks(page)}   phases: {phases}"
 
 
 def new_tab(page: Page) -> Page:
@@ -149,17 +160,17 @@ def bench(site: str, ct_uid: str, big_uid: str, four_uids: list[str]) -> None:
         print("200-slice CT, ms since navigation: runtime-ready, first-image, series-loaded")
         page.goto(url)
         wait_for_mark(page, MARKS[2])
-        print(f"  cold  {marks(page)}")
+        print(f"  cold           {start_line(page)}")
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
         for _ in range(3):
             page.goto(url)
             wait_for_mark(page, MARKS[2])
-            print(f"  warm, reload   {marks(page)}")
+            print(f"  warm, reload   {start_line(page)}")
         for _ in range(2):
             page = new_tab(page)
             page.goto(url)
             wait_for_mark(page, MARKS[2])
-            print(f"  warm, new tab  {marks(page)}")
+            print(f"  warm, new tab  {start_line(page)}")
         print(f"window/level 512x512: {window_level_ms(page):.1f} ms per frame (median)")
         print_memory(page)
         print(f"stack scroll through 200 loaded slices, 1x1: {page.evaluate(SCROLL, 200):.0f} "

@@ -16,5 +16,11 @@
     .then(() => WebAssembly.compileStreaming(fetch(runtime)))
     .catch(() => null)
     .then((module) => worker.postMessage({ pyodideModule: module }));
+  // The worker's start-up phases (worker.js), marked on the page's timeline next to
+  // ohifpy:runtime-ready; listened for here, as the worker may finish before app.js runs.
+  worker.addEventListener("message", ({ data }) => {
+    if (data?.event !== "startup") return;
+    for (const [name, epoch] of data.data) performance.mark(name, { startTime: epoch - performance.timeOrigin });
+  });
   self.ohifpyWorker = worker;
 }

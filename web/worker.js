@@ -7,6 +7,7 @@
 //   page -> worker   {recycle: ArrayBuffer}       (a drawn image's buffer, for reuse)
 //   page -> worker   {prefetch: [url, ...]}       (metadata the viewer will ask for)
 //   page -> worker   {pyodideModule: WebAssembly.Module | null}   (first, from boot.js)
+//   worker -> page   {event: "startup", data: [[mark, epoch ms], ...]} (once, see boot.js)
 //
 // Every method is ohifpy.worker_api.WorkerAPI.handle(method, args) in Python; this file
 // only boots the runtime and converts between JS and Python values. It is a classic
@@ -16,6 +17,12 @@
 
 const BASE = new URL(".", self.location.href).href; // the site's base path: worker.js sits there
 const CODECS = BASE + "codecs/";
+
+// Start-up phases, as User Timing marks for the page (boot.js records them): where a
+// start's time goes, the runtime's own part (Pyodide, numpy, pydicom) apart from ours.
+const startup = [];
+const phase = (name) => startup.push([name, performance.timeOrigin + performance.now()]);
+phase("ohifpy:worker-started");
 
 importScripts(BASE + "pyodide/pyodide.js");
 
@@ -78,7 +85,12 @@ WebAssembly.instantiateStreaming = async (source, imports) => {
 async function loadPython() {
   // Packages named here download while the interpreter starts, not after it.
   const pyodide = await loadPyodide({ indexURL: BASE + "pyodide/", packages: ["ohifpy"] });
+  phase("ohifpy:python-started"); // the interpreter, packages installed
+  pyodide.pyimport("pydicom"); // and numpy: the libraries ohifpy builds on
+  phase("ohifpy:libraries-imported");
   pyodide.pyimport("ohifpy.worker_api");
+  phase("ohifpy:core-imported");
+  emit("startup", startup);
   return pyodide;
 }
 

@@ -55,6 +55,22 @@ async def test_requests_stay_on_the_origin(new_context: Callable[[], Awaitable[R
     assert not [url for url in await app.page.evaluate(CACHED_URLS) if "/dicom-web/" in url]
 
 
+START_UP = ("ohifpy:worker-started", "ohifpy:python-started", "ohifpy:libraries-imported",
+            "ohifpy:core-imported", "ohifpy:runtime-ready")
+
+
+async def test_start_up_phases_are_marked_in_order(app: App) -> None:
+    """The worker's start-up phases (worker.js) are on the page's timeline, once each, in
+    order and before runtime-ready: where a start's time goes shows in DevTools."""
+    await app.wait_for_mark("ohifpy:runtime-ready")
+    times = await app.page.evaluate(
+        "names => names.map(n => performance.getEntriesByName(n, 'mark').map(m => m.startTime))",
+        START_UP)
+    assert all(len(t) == 1 for t in times), dict(zip(START_UP, times))
+    starts = [t[0] for t in times]
+    assert 0 < starts[0] and starts == sorted(starts), dict(zip(START_UP, starts))
+
+
 async def test_a_viewer_link_fetches_its_metadata_once_and_only_the_codec_it_needs(
         new_context: Callable[[], Awaitable[RecordedContext]], site: ServedSite,
         orthanc: LoadedOrthanc) -> None:
