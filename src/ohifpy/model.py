@@ -11,6 +11,7 @@ Objects validate in their constructors and are built with ``from_dataset``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,10 +64,12 @@ def float_values(ds: Attributes | None, keyword: str, count: int) -> np.ndarray 
     if value is None:
         return None
     try:
-        vec = np.asarray([float(v) for v in (value if isinstance(value, Sequence) else [value])])
+        floats = [float(v) for v in (value if isinstance(value, Sequence) else [value])]
     except (TypeError, ValueError):
         return None
-    return vec if vec.shape == (count,) and np.all(np.isfinite(vec)) else None
+    if len(floats) != count or not all(map(math.isfinite, floats)):
+        return None
+    return np.asarray(floats)
 
 
 def _required_uid(ds: Attributes, keyword: str, what: str) -> str:
@@ -227,14 +230,17 @@ def sort_by_position(images: Sequence[ImageRef]) -> list[ImageRef]:
 
     images = list(images)
     normal = images[0].normal if images else None
-    if (
-        normal is None
-        or any(r.image_position is None or r.image_orientation is None for r in images)
-        or any(not np.allclose(r.image_orientation, images[0].image_orientation, atol=1e-4)
-               for r in images)
-    ):
+    if normal is None or any(r.image_position is None or r.image_orientation is None
+                             for r in images):
         return sorted(images, key=by_number)
-    ordered = sorted(images, key=lambda r: (float(np.dot(r.image_position, normal)), by_number(r)))
+    # One array operation per stack, not one per image: small numpy calls are what a
+    # 200-slice series costs most in WebAssembly.
+    orientations = np.asarray([r.image_orientation for r in images])
+    if not np.allclose(orientations, orientations[0], atol=1e-4):
+        return sorted(images, key=by_number)
+    distances = _distances_along(images, normal)
+    ordered = [r for _, _, r in sorted(((d, by_number(r), r) for d, r in zip(distances, images)),
+                                       key=lambda entry: entry[:2])]
     numbers = [r.instance.instance_number for r in ordered]
     if None not in numbers and len(ordered) > 1:
         steps = np.sign(np.diff(np.asarray(numbers, dtype=float)))
@@ -280,12 +286,18 @@ class DisplaySet:
         )
 
 
+def _distances_along(images: Sequence[ImageRef], normal: np.ndarray) -> list[float]:
+    """Each image's ImagePositionPatient · normal (every image has a position)."""
+    positions = np.asarray([r.image_position for r in images], dtype=float)
+    return (positions @ normal).tolist()
+
+
 def _geometry(images: Sequence[ImageRef]) -> tuple[float | None, bool]:
     """Mean spacing along the normal, and whether the stack is uniform enough for MPR."""
     normal = images[0].normal
     if normal is None or len(images) < 2 or any(r.image_position is None for r in images):
         return None, False
-    distances = np.asarray([float(np.dot(r.image_position, normal)) for r in images])
+    distances = np.asarray(_distances_along(images, normal))
     steps = np.abs(np.diff(distances))
     spacing = float(steps.mean())
     same_size = len({(r.instance.rows, r.instance.columns) for r in images}) == 1

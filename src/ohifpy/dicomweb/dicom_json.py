@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -79,13 +80,19 @@ def json_objects(body: bytes, url: str) -> list[dict[str, Any]]:
     return items
 
 
+@cache
+def _json_key(keyword: str) -> str:
+    """A keyword's DICOM JSON key (``00200032``): looked up 12 times per instance."""
+    return f"{tag_for_keyword(keyword):08X}"
+
+
 def json_values(obj: dict[str, Any], keyword: str) -> list[Any]:
     """The values of a top-level element of a DICOM JSON object ([] when absent or empty).
 
     A person name gives its Alphabetic group; other values are as the JSON has them
     (strings, numbers, item objects).
     """
-    element = obj.get(f"{tag_for_keyword(keyword):08X}")
+    element = obj.get(_json_key(keyword))
     values = element.get("Value") if isinstance(element, dict) else None
     if not isinstance(values, list):
         return []
