@@ -85,12 +85,18 @@ NUMPY_UNUSED = ("*.pyi", "*.pxd", "*.pyx", "*.h", "*.a", "numpy/_core/include/*"
 # lapack_lite a further 480 -> 400 ms in Chromium). They move to a package of their own
 # that loadPackage installs on request (the core's tests under Pyodide ask for it); numpy
 # without it imports and runs as usual.
+# So do the pure-Python subpackages numpy imports only on request (numpy.ma, f2py, the 1.x
+# numpy.core shim, ...): 83 of the 179 files Pyodide unpacks from numpy at every start.
 NUMPY_ON_DEMAND = (
     "numpy/random/*",
     "numpy/fft/*",
     "numpy/linalg/lapack_lite.*",
     *(f"numpy/_core/{name}.*" for name in (
         "_simd", "_rational_tests", "_umath_tests", "_operand_flag_tests", "_struct_ufunc_tests")),
+    *(f"numpy/{name}/*" for name in (
+        "char", "compat", "core", "doc", "f2py", "ma", "polynomial", "rec", "strings", "testing",
+        "typing", "_pyinstaller")),
+    *(f"numpy/{name}.*" for name in ("ctypeslib", "matlib", "_configtool")),
 )
 NUMPY_ON_DEMAND_PACKAGE = "numpy-extras"
 # Put into the stdlib zip as sitecustomize.py: the runtime's start-up fixes (see its docstring).

@@ -100,8 +100,8 @@ async function runPytest(indexDir, wheels, pydicomData, pytestArgs) {
   const pyodide = await loadPyodide({ indexURL: indexDir + "/" });
   pyodide.setStdout({ write: (bytes) => writeSync(1, bytes) });
   pyodide.setStderr({ write: (bytes) => writeSync(2, bytes) });
-  // numpy.random and numpy.fft are a package of their own (the viewer never loads it);
-  // the tests use numpy.random.
+  // numpy.random, numpy.testing and numpy's other on-request modules are a package of
+  // their own (the viewer never loads it); the tests use them.
   await pyodide.loadPackage(["ohifpy", "numpy-extras"], { messageCallback: () => {} });
   mountHost(pyodide);
   const namespace = pyodide.toPy({

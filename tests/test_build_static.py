@@ -114,6 +114,9 @@ def test_numpy_modules_the_viewer_never_imports_are_a_package_of_their_own(
     with zipfile.ZipFile(dist / "pyodide" / lock["packages"]["numpy"]["file_name"]) as whl:
         kept = whl.namelist()
     assert not [n for n in kept if n.startswith(("numpy/random/", "numpy/fft/"))]
+    on_request = ("numpy/ma/", "numpy/f2py/", "numpy/core/", "numpy/testing/", "numpy/polynomial/")
+    assert not [n for n in kept if n.startswith(on_request)]  # imported only on request
+    assert {p for p in on_request if f"{p}__init__.pyc" in moved} == set(on_request)
     assert not [n for n in kept if n.split(".")[0] in moved_modules]
     assert "numpy/linalg/__init__.pyc" in kept
     assert [n for n in kept if n.startswith("numpy/_core/_multiarray_tests.")]  # numpy imports it
