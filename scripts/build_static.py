@@ -466,7 +466,9 @@ def rewrite_archives(jobs: list[dict[str, Any]], precompile: bool, summary: Summ
     Compiling means starting Pyodide under Node (a few seconds) plus the compile itself,
     so unchanged inputs (the stdlib, pydicom) are taken from .cache/compiled/.
     """
-    rewriter = sha256_hex((Path(__file__).parent / "archive_rewrite.py").read_bytes())
+    rewriter = sha256_hex(  # the rewrite, and how Pyodide is started to compile
+        (Path(__file__).parent / "archive_rewrite.py").read_bytes() + NODE_SCRIPT.read_bytes()
+    )
     todo = []
     for job in jobs:
         path = Path(job["path"])

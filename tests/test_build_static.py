@@ -184,6 +184,7 @@ def test_node_smoke_test_imports_the_core(dist: Path) -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["modules"] == {"ohifpy": "0.1.0", "pydicom": "3.0.2", "numpy": "2.0.2"}
     assert result["sitecustomize"] is True  # the stdlib zip's, run by site at start-up
+    assert result["columns"] is False  # compiled as with -X no_debug_ranges
 
 
 # ---------------------------------------------------------------- shell, config, codecs
