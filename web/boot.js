@@ -18,9 +18,11 @@
     .then((module) => worker.postMessage({ pyodideModule: module }));
   // The worker's start-up phases (worker.js), marked on the page's timeline next to
   // ohifpy:runtime-ready; listened for here, as the worker may finish before app.js runs.
-  worker.addEventListener("message", ({ data }) => {
+  const markStartup = ({ data }) => {
     if (data?.event !== "startup") return;
+    worker.removeEventListener("message", markStartup);
     for (const [name, epoch] of data.data) performance.mark(name, { startTime: epoch - performance.timeOrigin });
-  });
+  };
+  worker.addEventListener("message", markStartup);
   self.ohifpyWorker = worker;
 }
