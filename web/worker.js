@@ -82,16 +82,17 @@ WebAssembly.instantiateStreaming = async (source, imports) => {
   return { module, instance: await WebAssembly.instantiate(module, imports) };
 };
 
+// Pyodide with ohifpy imported: the runtime and ohifpy.worker_api.
 async function loadPython() {
   // Packages named here download while the interpreter starts, not after it.
   const pyodide = await loadPyodide({ indexURL: BASE + "pyodide/", packages: ["ohifpy"] });
   phase("ohifpy:python-started"); // the interpreter, packages installed
-  pyodide.pyimport("pydicom"); // and numpy: the libraries ohifpy builds on
+  pyodide.pyimport("pydicom").destroy(); // and numpy: the libraries ohifpy builds on
   phase("ohifpy:libraries-imported");
-  pyodide.pyimport("ohifpy.worker_api");
+  const workerApi = pyodide.pyimport("ohifpy.worker_api");
   phase("ohifpy:core-imported");
   emit("startup", startup);
-  return pyodide;
+  return { pyodide, workerApi };
 }
 
 function emit(event, data) {
@@ -99,8 +100,9 @@ function emit(event, data) {
 }
 
 const booting = (async () => {
-  const pyodide = await loadPython();
-  const api = pyodide.pyimport("ohifpy.worker_api").create_for_browser(emit, loadCodec, prefetched);
+  const { pyodide, workerApi } = await loadPython();
+  const api = workerApi.create_for_browser(emit, loadCodec, prefetched);
+  workerApi.destroy();
   return { pyodide, api };
 })();
 booting.catch(() => {}); // reported per request below

@@ -239,8 +239,8 @@ def sort_by_position(images: Sequence[ImageRef]) -> list[ImageRef]:
     if not np.allclose(orientations, orientations[0], atol=1e-4):
         return sorted(images, key=by_number)
     distances = _distances_along(images, normal)
-    ordered = [r for _, _, r in sorted(((d, by_number(r), r) for d, r in zip(distances, images)),
-                                       key=lambda entry: entry[:2])]
+    order = sorted(range(len(images)), key=lambda i: (distances[i], by_number(images[i])))
+    ordered = [images[i] for i in order]
     numbers = [r.instance.instance_number for r in ordered]
     if None not in numbers and len(ordered) > 1:
         steps = np.sign(np.diff(np.asarray(numbers, dtype=float)))

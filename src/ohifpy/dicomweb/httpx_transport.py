@@ -12,7 +12,7 @@ an idempotent request that met a keep-alive connection the server had just close
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 
 import httpx
 
@@ -64,15 +64,17 @@ class HttpxTransport:
         timeout: float,
     ) -> httpx.Response:
         """One request; an idempotent one again once if the server hung up on it."""
-        limit = httpx.Timeout(timeout)
+
+        def send() -> Awaitable[httpx.Response]:
+            return self._client.request(method, url, headers=headers, content=body,
+                                        timeout=httpx.Timeout(timeout))
+
         try:
-            return await self._client.request(method, url, headers=headers, content=body,
-                                              timeout=limit)
+            return await send()
         except httpx.RemoteProtocolError:
             if method.upper() not in IDEMPOTENT_METHODS:
                 raise
-        return await self._client.request(method, url, headers=headers, content=body,
-                                          timeout=limit)
+        return await send()
 
     async def aclose(self) -> None:
         await self._client.aclose()
