@@ -13,14 +13,22 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import OhifpyError
+
 __all__ = [
+    "DATA_SOURCE_KINDS",
     "DEFAULT_CACHE_SIZE_MB",
+    "DicomJsonSource",
+    "LocalSource",
+    "MergeSource",
+    "SourceConfig",
     "MAX_CACHE_SIZE_MB",
     "AppConfig",
     "ConfigError",
     "DicomWebSource",
     "OidcConfig",
     "load_config",
+    "source_from_json",
 ]
 
 DEFAULT_CACHE_SIZE_MB = 1024
@@ -32,7 +40,7 @@ MiB of bytearrays under Node); 1 GiB stays free for the interpreter, codecs and 
 THUMBNAIL_RENDERINGS = ("wadors", "rendered", "thumbnail")
 
 
-class ConfigError(ValueError):
+class ConfigError(OhifpyError, ValueError):
     """The app config is missing a key, has a wrong type, or is not JSON."""
 
 
@@ -130,6 +138,85 @@ class DicomWebSource:
 
 
 @dataclass(frozen=True)
+class DicomJsonSource:
+    """OHIF's ``dicomjson`` source: studies described by a JSON file given in the URL."""
+
+    name: str
+    friendlyName: str = ""
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """OHIF's ``dicomlocal`` source: files the user opens or drops, read in the browser."""
+
+    name: str
+    friendlyName: str = ""
+
+
+@dataclass(frozen=True)
+class MergeSource:
+    """OHIF's ``merge`` source: the series of several sources as one (first answer wins).
+
+    ``dataSourceNames`` are the merged sources, ``defaultDataSourceName`` the one asked
+    first and the one that stores (OHIF's ``seriesMerge``).
+    """
+
+    name: str
+    dataSourceNames: tuple[str, ...]
+    defaultDataSourceName: str = ""
+    friendlyName: str = ""
+
+    def __post_init__(self) -> None:
+        names = self.dataSourceNames
+        if (not isinstance(names, (list, tuple)) or not names
+                or not all(isinstance(n, str) and n for n in names)):
+            raise ConfigError(f"data source {self.name!r}: seriesMerge.dataSourceNames must be "
+                              f"a non-empty list of data source names, not {names!r}")
+        object.__setattr__(self, "dataSourceNames", tuple(names))
+        if not self.defaultDataSourceName:
+            object.__setattr__(self, "defaultDataSourceName", self.dataSourceNames[0])
+        elif self.defaultDataSourceName not in self.dataSourceNames:
+            raise ConfigError(f"data source {self.name!r}: seriesMerge.defaultDataSourceName "
+                              f"{self.defaultDataSourceName!r} is not one of "
+                              f"{list(self.dataSourceNames)}")
+
+
+SourceConfig = DicomWebSource | DicomJsonSource | LocalSource | MergeSource
+
+DATA_SOURCE_KINDS = ("dicomweb", "dicomjson", "dicomlocal", "merge")
+"""The last part of an OHIF data source's ``namespace``
+(``@ohif/extension-default.dataSourcesModule.dicomweb``); dicomweb when absent."""
+
+
+def source_from_json(obj: Any) -> SourceConfig:
+    """One ``dataSources`` entry, of the kind its ``namespace`` names."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f"a data source must be an object, not {obj!r}")
+    namespace = obj.get("namespace", "")
+    kind = namespace.rsplit(".", 1)[-1] if isinstance(namespace, str) and namespace else "dicomweb"
+    if kind not in DATA_SOURCE_KINDS:
+        raise ConfigError(f"data source namespace {namespace!r}: its kind must be one of "
+                          f"{', '.join(DATA_SOURCE_KINDS)}")
+    if kind == "dicomweb":
+        return DicomWebSource.from_json(obj)
+    conf = obj.get("configuration", {})
+    if not isinstance(conf, dict):
+        raise ConfigError(f"data source {obj.get('sourceName')!r}: configuration must be an object")
+    name = conf.get("name") or obj.get("sourceName") or kind
+    friendly = conf.get("friendlyName", "")
+    if not isinstance(name, str) or not isinstance(friendly, str):
+        raise ConfigError(f"data source {name!r}: name and friendlyName must be strings")
+    if kind == "merge":
+        merge = conf.get("seriesMerge")
+        if not isinstance(merge, dict):
+            raise ConfigError(f"data source {name!r}: a merge source needs "
+                              "seriesMerge: {dataSourceNames, defaultDataSourceName}")
+        return MergeSource(name, merge.get("dataSourceNames"),  # type: ignore[arg-type]
+                           merge.get("defaultDataSourceName", ""), friendly)
+    return (DicomJsonSource if kind == "dicomjson" else LocalSource)(name, friendly)
+
+
+@dataclass(frozen=True)
 class OidcConfig:
     """OpenID Connect settings for a protected DICOMweb server (authorization code + PKCE)."""
 
@@ -155,7 +242,7 @@ class AppConfig:
     ``cacheSizeMB`` (ours) bounds the viewer's decoded-frame cache, in MiB.
     """
 
-    dataSources: tuple[DicomWebSource, ...]
+    dataSources: tuple[SourceConfig, ...]
     defaultDataSourceName: str = ""
     oidc: OidcConfig | None = None
     allowConfigUrl: bool = False
@@ -182,12 +269,18 @@ class AppConfig:
             raise ConfigError(
                 f"defaultDataSourceName {self.defaultDataSourceName!r} is not one of {names}"
             )
+        for source in self.dataSources:
+            if isinstance(source, MergeSource):
+                for merged in source.dataSourceNames:
+                    if merged not in names or merged == source.name:
+                        raise ConfigError(f"merge source {source.name!r}: {merged!r} is not "
+                                          f"another data source of this config ({names})")
 
     @property
-    def default_source(self) -> DicomWebSource:
+    def default_source(self) -> SourceConfig:
         return self.source(self.defaultDataSourceName)
 
-    def source(self, name: str) -> DicomWebSource:
+    def source(self, name: str) -> SourceConfig:
         for s in self.dataSources:
             if s.name == name:
                 return s
@@ -211,7 +304,7 @@ class AppConfig:
             if unknown:
                 raise ConfigError(f"config.oidc has unknown keys: {', '.join(unknown)}")
         return cls(
-            dataSources=tuple(DicomWebSource.from_json(s) for s in sources),
+            dataSources=tuple(source_from_json(s) for s in sources),
             defaultDataSourceName=obj.get("defaultDataSourceName", ""),
             oidc=OidcConfig(**oidc) if isinstance(oidc, dict) else None,
             allowConfigUrl=bool(obj.get("allowConfigUrl", False)),
