@@ -18,6 +18,7 @@ from PIL import Image
 from reference import reference_render
 
 from ohifpy.cli import main, render_image
+from ohifpy.datasources.dicomweb import DICOMwebDataSource
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import DICOMwebClient, StudyQuery
 from ohifpy.imaging import PixelModule, decode_frame
@@ -103,7 +104,7 @@ async def test_render_matches_reference(key: str, orthanc: LoadedOrthanc,
                                         dicomweb_source: DicomWebSource) -> None:
     """The image the viewer opens first, through the viewer's pipeline, vs pydicom's render."""
     study = MANIFEST.study(key)
-    async with DICOMwebClient(dicomweb_source) as client:
+    async with DICOMwebDataSource(dicomweb_source) as client:
         rgba, image, window = await render_image(client, study.study_uid)
     original = _original(study, image.instance.sop_instance_uid)
     expected = reference_render(original, image.frame_index, window)

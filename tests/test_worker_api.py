@@ -14,6 +14,7 @@ import pytest
 from conftest import BadStudy, LoadedOrthanc
 
 from ohifpy.cli import render_image
+from ohifpy.datasources.dicomweb import DICOMwebDataSource
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import DICOMwebClient
 from ohifpy.dicomweb.httpx_transport import HttpxTransport
@@ -56,8 +57,10 @@ async def api(orthanc: LoadedOrthanc) -> AsyncIterator[tuple[WorkerAPI, list[tup
     worker = WorkerAPI(CountingTransport(), lambda event, data: events.append((event, data)))
     reply = await worker.handle("init", {"config": ORTHANC_CONFIG,
                                          "baseUrl": orthanc.base_url + "/some/app/"})
-    assert reply == {"result": {"dataSources": [{"name": "orthanc", "friendlyName": "orthanc"}],
-                                "defaultDataSourceName": "orthanc"}}
+    assert reply == {"result": {
+        "dataSources": [{"name": "orthanc", "friendlyName": "orthanc", "kind": "dicomweb",
+                         "canStore": True, "downloadReports": False}],
+        "defaultDataSourceName": "orthanc", "localDataSourceName": "local"}}
     yield worker, events
     await worker.transport.aclose()
 
@@ -70,7 +73,7 @@ async def result(worker: WorkerAPI, method: str, **args: Any) -> Any:
 
 async def reference(source: DicomWebSource, study: str, sop: str | None = None,
                     window: VOIWindow | None = None) -> np.ndarray:
-    async with DICOMwebClient(source) as client:
+    async with DICOMwebDataSource(source) as client:
         rgba, _, _ = await render_image(client, study, None, sop, None, window)
     return rgba
 
@@ -316,7 +319,7 @@ async def test_static_tree(orthanc: LoadedOrthanc, tmp_path: Path) -> None:
             "displaySets"]
         shown = await result(worker, "renderImage", displaySetUID=stack["displaySetUID"],
                              imageIndex=0)
-        async with DICOMwebClient(DicomWebSource.from_url(orthanc.dicomweb_root)) as client:
+        async with DICOMwebDataSource(DicomWebSource.from_url(orthanc.dicomweb_root)) as client:
             expected, _, _ = await render_image(client, study.study_uid, None,
                                                 stack["sopInstanceUIDs"][0])
         assert np.array_equal(rgba_of(shown), expected)

@@ -13,38 +13,78 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .config import AppConfig, ConfigError, DicomWebSource, load_config
-from .dicomweb import DICOMwebClient, DICOMwebError, StudyQuery
+from .datasources import DataSource, create_data_sources
+from .dicomweb import DICOMwebError, StudyQuery
+from .dicomweb.httpx_transport import HttpxTransport
+from .errors import OhifpyError
 from .image_loader import load_image_frame
 from .imaging import FrameDecodeError, VOIWindow, render_rgba
-from .model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
+from .model import DisplaySet, ImageRef, ModelError, Study, display_sets_from_instances
 from .serve import add_serve_arguments, run_serve
 
 __all__ = ["main", "render_image"]
 
-EXPECTED_ERRORS = (DICOMwebError, FrameDecodeError, ConfigError, ModelError, OSError)
+EXPECTED_ERRORS = (OhifpyError, DICOMwebError, FrameDecodeError, ConfigError, ModelError, OSError)
 
 
 class CLIError(Exception):
     """A user-facing failure with a one-line message (nothing to add from a traceback)."""
 
 
-def _source(args: argparse.Namespace) -> DicomWebSource:
+@asynccontextmanager
+async def _data_source(args: argparse.Namespace) -> AsyncIterator[DataSource]:
+    """The source the arguments name: a DICOMweb root, a config's source, a folder of the
+    user's files, or an OHIF dicomjson file; closed on the way out."""
+    given = [flag for flag in ("dicomweb", "config", "folder", "dicomjson") if getattr(args, flag)]
+    if len(given) != 1:
+        raise CLIError("give one of --dicomweb URL, --config FILE, --folder DIR, --dicomjson URL")
+    transport = HttpxTransport()
+    try:
+        yield await _open_source(args, transport)
+    finally:
+        await transport.aclose()
+
+
+async def _open_source(args: argparse.Namespace, transport: HttpxTransport) -> DataSource:
+    if args.folder:
+        from .datasources.local_files import LocalFilesDataSource, file_handles
+
+        local = LocalFilesDataSource()
+        _report_files(await local.add_files(file_handles([Path(args.folder)])))
+        return local
+    if args.dicomjson:
+        from .datasources.dicomjson import DicomJsonDataSource
+
+        dicomjson = DicomJsonDataSource("dicomjson", "DICOM JSON", transport)
+        await dicomjson.load(args.dicomjson)
+        return dicomjson
     if args.config:
         config: AppConfig = load_config(args.config)
-        return config.source(args.source) if args.source else config.default_source
-    if not args.dicomweb:
-        raise CLIError("give --dicomweb URL or --config FILE")
+        name = args.source or config.defaultDataSourceName
+        config.source(name)  # an unknown name is the user's error, said before any request
+        return create_data_sources(config, transport)[name]
     # includefield: servers ignore it when unsupported (PS3.18), and without it Orthanc
     # leaves StudyDescription out of study rows.
     options: dict[str, Any] = {"timeout": args.timeout, "qidoSupportsIncludeField": True}
     if args.transfer_syntax:
         options["requestTransferSyntaxUID"] = args.transfer_syntax
-    return DicomWebSource.from_url(args.dicomweb, **options)
+    source = DicomWebSource.from_url(args.dicomweb, **options)
+    return create_data_sources(AppConfig((source,)), transport)[source.name]
+
+
+def _report_files(report: Any) -> None:
+    """What a folder held besides readable DICOM, on stderr (the table stays on stdout)."""
+    if report.skipped:
+        print(f"ohifpy: {len(report.skipped)} file(s) are not DICOM", file=sys.stderr)
+    for name, reason in report.failed:
+        print(f"ohifpy: {_cell(name)}: {_cell(reason)}", file=sys.stderr)
 
 
 def _window(text: str | None) -> VOIWindow | None:
@@ -109,8 +149,8 @@ async def _studies(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:  # a filter that is not a valid QIDO value (e.g. a date)
         raise CLIError(str(exc)) from None
-    async with DICOMwebClient(_source(args)) as client:
-        datasets = await client.search_for_studies(query, limit=args.limit, offset=args.offset)
+    async with _data_source(args) as source:
+        datasets = await source.search_for_studies(query, limit=args.limit, offset=args.offset)
     if args.json:
         json.dump([ds.to_json_dict() for ds in datasets], sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -144,7 +184,7 @@ def _pick_image(
 
 
 async def render_image(
-    client: DICOMwebClient,
+    source: DataSource,
     study_uid: str,
     series_uid: str | None = None,
     sop_uid: str | None = None,
@@ -152,13 +192,9 @@ async def render_image(
     window: VOIWindow | None = None,
 ):
     """Fetch and render one frame as the viewer does; returns (RGBA array, ImageRef, window)."""
-    if series_uid:
-        metadata = await client.retrieve_series_metadata(study_uid, series_uid)
-    else:
-        metadata = await client.retrieve_study_metadata(study_uid)
-    instances = [Instance.from_dataset(ds) for ds in metadata]
+    instances = await source.retrieve_study_instances(study_uid, [series_uid] if series_uid else [])
     image = _pick_image(display_sets_from_instances(instances), series_uid, sop_uid, frame)
-    prepared = await load_image_frame(client, image)
+    prepared = await load_image_frame(source, image)
     chosen = window or prepared.default_window()
     return render_rgba(prepared, chosen), image, chosen
 
@@ -169,9 +205,9 @@ async def _render(args: argparse.Namespace) -> int:
     window = _window(args.window)
     if args.frame is not None and args.frame < 1:
         raise CLIError("--frame is 1-based (as in WADO-RS): give 1 or more")
-    async with DICOMwebClient(_source(args)) as client:
+    async with _data_source(args) as source:
         rgba, image, chosen = await render_image(
-            client, args.study, args.series, args.instance, args.frame, window
+            source, args.study, args.series, args.instance, args.frame, window
         )
     Image.fromarray(rgba, "RGBA").convert("RGB").save(args.output, format="PNG")
     w = f" window {chosen.center:g},{chosen.width:g}" if chosen else ""
@@ -195,6 +231,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--dicomweb", metavar="URL", help="DICOMweb root (QIDO, WADO and STOW)")
         p.add_argument("--config", metavar="FILE", help="app config JSON instead of --dicomweb")
         p.add_argument("--source", metavar="NAME", help="data source name in --config")
+        p.add_argument("--folder", metavar="DIR",
+                       help="the DICOM files of a folder (ZIPs and DICOMDIRs too)")
+        p.add_argument("--dicomjson", metavar="URL",
+                       help="an OHIF dicomjson file (studies whose instances are URLs)")
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
         p.add_argument("--transfer-syntax", metavar="UID",
                        help="ask the server to transcode frames to this syntax")

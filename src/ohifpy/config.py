@@ -11,22 +11,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from .errors import OhifpyError
 
 __all__ = [
     "DATA_SOURCE_KINDS",
     "DEFAULT_CACHE_SIZE_MB",
-    "DicomJsonSource",
-    "LocalSource",
-    "MergeSource",
-    "SourceConfig",
     "MAX_CACHE_SIZE_MB",
     "AppConfig",
     "ConfigError",
+    "DicomJsonSource",
     "DicomWebSource",
+    "LocalSource",
+    "MergeSource",
     "OidcConfig",
+    "SourceConfig",
     "load_config",
     "source_from_json",
 ]
@@ -115,6 +115,11 @@ class DicomWebSource:
         if not self.stowRoot:
             object.__setattr__(self, "stowRoot", self.wadoRoot)
 
+    @property
+    def kind(self) -> str:
+        """``staticWado`` for a static tree (OHIF's flag on a dicomweb source), else ``dicomweb``."""
+        return "staticWado" if self.staticWado else "dicomweb"
+
     @classmethod
     def from_url(cls, url: str, **options: Any) -> DicomWebSource:
         """A source whose QIDO, WADO and STOW roots are all ``url`` (the common case)."""
@@ -143,6 +148,7 @@ class DicomJsonSource:
 
     name: str
     friendlyName: str = ""
+    kind: ClassVar[str] = "dicomjson"
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ class LocalSource:
 
     name: str
     friendlyName: str = ""
+    kind: ClassVar[str] = "dicomlocal"
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,7 @@ class MergeSource:
     dataSourceNames: tuple[str, ...]
     defaultDataSourceName: str = ""
     friendlyName: str = ""
+    kind: ClassVar[str] = "merge"
 
     def __post_init__(self) -> None:
         names = self.dataSourceNames

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from pydicom import Dataset
 
+from .errors import OhifpyError
 from .imaging.functional_groups import frame_functional_group
 from .model import ImageRef, float_values
 
@@ -74,7 +75,7 @@ NOTE_IMAGER_SPACING = "ImagerPixelSpacing: at the detector, not corrected for ma
 NOTE_NO_SPACING = "no pixel spacing: sizes in pixels"
 
 
-class MeasurementError(ValueError):
+class MeasurementError(OhifpyError, ValueError):
     """A measurement request that cannot be answered (unknown tool, wrong points)."""
 
 

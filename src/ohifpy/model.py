@@ -21,6 +21,7 @@ import numpy as np
 from pydicom import Dataset
 
 from .dicomweb.dicom_json import dataset_from_json, json_values
+from .errors import OhifpyError
 from .imaging.functional_groups import frame_functional_group
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 
-class ModelError(ValueError):
+class ModelError(OhifpyError, ValueError):
     """Metadata that cannot form a study/series/instance (a required UID is missing)."""
 
 

@@ -28,33 +28,30 @@ import sys
 import traceback
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
-from typing import Any
-from urllib.parse import urljoin
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydicom import Dataset
 from pydicom.uid import generate_uid
 
 from .cine import cine_frame_rate
-from .config import AppConfig, ConfigError, DicomWebSource
-from .dicomweb import DICOMwebClient, DICOMwebError, Transport
+from .config import AppConfig, ConfigError, LocalSource, SourceConfig
+from .datasources import DataSource, create_data_sources
+from .dicomweb import Transport
+from .dicomweb.part10 import write_instance
+from .errors import OhifpyError
 from .hanging import Layout, hang
 from .image_loader import load_image_frame
 from .imaging import (
-    FrameDecodeError,
     ImageFrame,
-    PixelModuleError,
     VOIWindow,
     render_rgba,
 )
-from .imaging.lut import LUTError
 from .measure import (
     ROI_TOOLS,
     ImageGeometry,
     ImageReference,
     Measurement,
-    MeasurementError,
     measure,
     modality_unit,
 )
@@ -75,7 +72,15 @@ from .tag_tree import filter_tree, tag_tree
 from .thumbnail import THUMBNAIL_SIZE, downsample_rgba, thumbnail_index
 from .window_presets import window_presets
 
+if TYPE_CHECKING:
+    from .datasources.local_files import LocalFilesDataSource
+
 __all__ = ["DEFAULT_CACHE_BYTES", "WorkerAPI", "create_for_browser"]
+
+LOCAL_SOURCE_NAME = "local"
+"""The user's files' source when the config has no ``dicomlocal`` one (OHIF's name)."""
+DICOMJSON_SOURCE_NAME = "dicomjson"
+"""The source ``/viewer/dicomjson?url=`` loads into when the config has no dicomjson one."""
 
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 """Decoded frames kept for re-rendering before ``init`` (which applies the config's
@@ -84,16 +89,9 @@ LOAD_CONCURRENCY = 6
 """Frame requests in flight while loading a series (what browsers allow per host)."""
 
 # Failures that belong to the data (or its server), told to the page without a traceback.
-EXPECTED_ERRORS = (
-    DICOMwebError,
-    FrameDecodeError,
-    PixelModuleError,
-    LUTError,
-    ConfigError,
-    ModelError,
-    MeasurementError,
-    ValueError,
-)
+# ValueError stays until page-input checks and pydicom's own value errors have classes of
+# their own.
+EXPECTED_ERRORS = (OhifpyError, ValueError)
 
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -160,8 +158,9 @@ class WorkerAPI:
         self.emit: Emit = emit or (lambda event, data: None)
         self.frames = FrameCache(cache_bytes)
         self.config: AppConfig | None = None
-        self.clients: dict[str, DICOMwebClient] = {}
-        self.display_sets: dict[str, tuple[DisplaySet, DICOMwebClient]] = {}
+        self.sources: dict[str, DataSource] = {}
+        self.local_source_name = LOCAL_SOURCE_NAME
+        self.display_sets: dict[str, tuple[DisplaySet, DataSource]] = {}
         self._pending: dict[tuple[str, int], asyncio.Task[ImageFrame]] = {}
         self._loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._viewport_loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
@@ -181,6 +180,8 @@ class WorkerAPI:
             "exportMeasurementsCsv": self.export_measurements_csv,
             "saveReport": self.save_report,
             "loadReports": self.load_reports,
+            "addLocalFiles": self.add_local_files,
+            "openDicomJson": self.open_dicom_json,
         }
         # Checked on every request (a render is a few milliseconds): computed once.
         self._signatures = {name: inspect.signature(m) for name, m in self._methods.items()}
@@ -214,26 +215,59 @@ class WorkerAPI:
     # ------------------------------------------------------------ methods
 
     async def init(self, config: Mapping[str, Any], base_url: str) -> dict[str, Any]:
-        """Validate the app config and create a client per data source.
+        """Validate the app config and create its data sources (see :mod:`ohifpy.datasources`).
 
         Roots may be relative to the page (``demo/dicom-web``, ``/dicom-web``): they are
         resolved against ``base_url`` (the page's ``<base href>``), so the same config
-        works at any origin and subpath.
+        works at any origin and subpath. The user's own files always have a source: the
+        config's ``dicomlocal`` one, else one named ``local`` made on the first drop.
         """
         app_config = AppConfig.from_json(dict(config))
-        self.config = app_config  # the clients share the transport: nothing to close
+        self.config = app_config  # the sources share the transport: nothing to close
         self.frames.resize(app_config.cacheSizeMB * 1024 * 1024)
-        self.clients = {
-            source.name: DICOMwebClient(_resolved(source, base_url), self.transport)
-            for source in app_config.dataSources
-        }
+        self.sources = create_data_sources(app_config, self.transport, base_url)
+        self.base_url = base_url
+        local = [s.name for s in app_config.dataSources if isinstance(s, LocalSource)]
+        names = {s.name for s in app_config.dataSources}
+        self.local_source_name = local[0] if local else next(
+            name for name in (LOCAL_SOURCE_NAME, f"{LOCAL_SOURCE_NAME}-files") if name not in names
+        )
         return {
-            "dataSources": [
-                {"name": s.name, "friendlyName": s.friendlyName or s.name}
-                for s in app_config.dataSources
-            ],
+            "dataSources": [_source_info(s, source)
+                            for s, source in zip(app_config.dataSources,
+                                                 self.sources.values(), strict=True)],
             "defaultDataSourceName": app_config.defaultDataSourceName,
+            "localDataSourceName": self.local_source_name,
         }
+
+    async def add_local_files(self, files: Sequence[Any]) -> dict[str, Any]:
+        """Add the user's files (``[{file, path}]``: browser ``File`` objects, or paths in
+        CPython) to the local source: ZIPs and DICOMDIRs opened, non-DICOM files counted,
+        unreadable ones named with the reason. Nothing is read but headers."""
+        from .datasources.local_files import file_handles
+
+        source = self._local_source()
+        report = await source.add_files(file_handles(files))
+        return {
+            "dataSource": source.name,
+            "studyInstanceUIDs": list(report.study_instance_uids),
+            "added": report.added,
+            "skipped": list(report.skipped),
+            "failed": [{"name": name, "reason": reason} for name, reason in report.failed],
+        }
+
+    async def open_dicom_json(self, url: str) -> dict[str, Any]:
+        """Load an OHIF dicomjson file (``/viewer/dicomjson?url=``) into the config's
+        dicomjson source, or one of its own: ``{dataSource, studyInstanceUIDs}``."""
+        from .datasources.dicomjson import DicomJsonDataSource
+
+        source = next((s for s in self.sources.values() if isinstance(s, DicomJsonDataSource)),
+                      None)
+        if source is None:
+            source = DicomJsonDataSource(DICOMJSON_SOURCE_NAME, "DICOM JSON", self.transport,
+                                         base_url=self.base_url)
+            self.sources[source.name] = source
+        return {"dataSource": source.name, "studyInstanceUIDs": await source.load(str(url))}
 
     async def search_studies(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One page of the study list for the URL's parameters (see :mod:`ohifpy.study_list`).
@@ -242,9 +276,9 @@ class WorkerAPI:
         form show what was searched.
         """
         state = StudyListState.from_params(params or {})
-        client = self._client(state.data_source)
-        offset, limit, size = state.page_window(client.source.queryLimit)
-        datasets = await client.search_for_studies(state.query, limit=limit, offset=offset)
+        source = self._source(state.data_source)
+        offset, limit, size = state.page_window(source.capabilities.query_limit)
+        datasets = await source.search_for_studies(state.query, limit=limit, offset=offset)
         rows = [study_row(Study.from_dataset(ds)) for ds in datasets[:size]]
         has_more = len(datasets) >= limit
         sortable = state.page_number == 1 and not has_more
@@ -263,7 +297,7 @@ class WorkerAPI:
         self, study_instance_uid: str, data_source: str = ""
     ) -> dict[str, Any]:
         """The series of one study (an expanded study-list row), by series number."""
-        datasets = await self._client(data_source).search_for_series(study_instance_uid)
+        datasets = await self._source(data_source).search_for_series(study_instance_uid)
         series = sorted((Series.from_dataset(ds) for ds in datasets),
                         key=lambda s: (s.series_number is None, s.series_number or 0))
         return {"series": [series_row(s) for s in series]}
@@ -380,11 +414,12 @@ class WorkerAPI:
         ``layout`` ``{rows, columns}``, ``viewports`` (a display set UID or None
         each), ``activeViewport``, ``measurements`` (the newest measurement report's, see ``loadReports``).
         """
-        client = self._client(data_source)
+        source = self._source(data_source)
         studies = list(dict.fromkeys(_uid_list(study_instance_uids, "StudyInstanceUIDs")))
         series = _uid_list(series_instance_uids, "SeriesInstanceUIDs", required=False)
         answers = await asyncio.gather(
-            *(_instances(client, [study], series) for study in studies), return_exceptions=True
+            *(source.retrieve_study_instances(study, series) for study in studies),
+            return_exceptions=True,
         )
         opened: list[tuple[Study, list[DisplaySet]]] = []
         missing: list[dict[str, str]] = []
@@ -404,7 +439,7 @@ class WorkerAPI:
             opened.append((Study.from_dataset(display_sets[0].images[0].instance.metadata),
                            display_sets))
             for display_set in display_sets:
-                self.display_sets[display_set.display_set_uid] = (display_set, client)
+                self.display_sets[display_set.display_set_uid] = (display_set, source)
         if not opened:
             raise ModelError("; ".join(f"{m['studyInstanceUID']}: {m['message']}"
                                        for m in missing))
@@ -416,7 +451,7 @@ class WorkerAPI:
             "layout": {"rows": hanging.layout.rows, "columns": hanging.layout.columns},
             "viewports": list(hanging.viewports),
             "activeViewport": hanging.active,
-            "measurements": await self._report_measurements(client, every_instance),
+            "measurements": await self._report_measurements(source, every_instance),
         }
 
     async def render_thumbnail(
@@ -430,17 +465,17 @@ class WorkerAPI:
         ``/thumbnail`` of the instance, of the frame for multi-frame): ``encoded``
         bytes and ``mediaType``, for the page to decode.
         """
-        display_set, client = self._display_set(display_set_uid)
+        display_set, source = self._display_set(display_set_uid)
         index = thumbnail_index(display_set)
         image = display_set.images[index]
-        rendering = client.source.thumbnailRendering
+        rendering = source.capabilities.thumbnail_rendering
         if rendering == "wadors":
             frame = await self._frame(display_set_uid, index)
             rgba = downsample_rgba(render_rgba(frame, frame.default_window()), int(size))
             return {"rgba": np.ascontiguousarray(rgba), "width": int(rgba.shape[1]),
                     "height": int(rgba.shape[0]), "imageIndex": index}
         instance = image.instance
-        retrieve = client.retrieve_rendered if rendering == "rendered" else client.retrieve_thumbnail
+        retrieve = source.retrieve_rendered if rendering == "rendered" else source.retrieve_thumbnail
         encoded = await retrieve(
             instance.study_instance_uid, instance.series_instance_uid,
             instance.sop_instance_uid,
@@ -567,9 +602,11 @@ class WorkerAPI:
         Each measurement is measured again here on its image (open display sets), so the
         report holds values computed by this code whatever the page sent. The answer
         lists the reports stored: ``{studyInstanceUID, seriesInstanceUID,
-        sopInstanceUID, numMeasurements}``.
+        sopInstanceUID, numMeasurements}``, and ``downloads`` (``{fileName, data}``, the
+        Part 10 file) for sources whose reports are downloaded (the user's own files):
+        those are kept in the session too, so the study shows them when opened again.
         """
-        by_study: dict[str, tuple[DICOMwebClient, ImageRef, list[Measurement]]] = {}
+        by_study: dict[str, tuple[DataSource, ImageRef, list[Measurement]]] = {}
         for obj in measurements:
             sent = Measurement.from_json(obj)
             display_set_uid, index = self._locate(sent.image.sop_instance_uid,
@@ -581,27 +618,31 @@ class WorkerAPI:
             entry = by_study.setdefault(again.image.study_instance_uid,
                                         (client, display_set.images[index], []))
             entry[2].append(again)
-        stored = []
-        for study_uid, (client, image, group) in by_study.items():
+        stored, downloads = [], []
+        for study_uid, (source, image, group) in by_study.items():
             report = write_measurement_report(group, image.instance.metadata)
-            await client.store_instances([report], study_uid)
+            await source.store_instances([report], study_uid)
+            if source.capabilities.download_reports:
+                downloads.append({"fileName": f"measurements-{report.SOPInstanceUID}.dcm",
+                                  "data": write_instance(report)})
             stored.append({"studyInstanceUID": study_uid,
                            "seriesInstanceUID": str(report.SeriesInstanceUID),
                            "sopInstanceUID": str(report.SOPInstanceUID),
                            "numMeasurements": len(group)})
-        return {"reports": stored}
+        return {"reports": stored, "downloads": downloads}
 
     async def load_reports(
         self, study_instance_uids: Sequence[str] | str, data_source: str = ""
     ) -> dict[str, Any]:
         """The measurements of the newest measurement report of each study (as openViewer)."""
-        client = self._client(data_source)
+        source = self._source(data_source)
         studies = _uid_list(study_instance_uids, "StudyInstanceUIDs")
-        instances = await _instances(client, studies, [])
-        return {"measurements": await self._report_measurements(client, instances)}
+        answers = await asyncio.gather(*(source.retrieve_study_instances(s) for s in studies))
+        instances = [instance for answer in answers for instance in answer]
+        return {"measurements": await self._report_measurements(source, instances)}
 
     async def _report_measurements(
-        self, client: DICOMwebClient, instances: Sequence[Instance]
+        self, source: DataSource, instances: Sequence[Instance]
     ) -> list[dict[str, Any]]:
         """Measurements of the newest measurement report of each study among ``instances``,
         each with the display set and image index it is on (None when that is not open).
@@ -610,7 +651,7 @@ class WorkerAPI:
         """
         found = []
         for report in latest_reports(i.metadata for i in instances if not i.has_pixels):
-            await client.load_bulkdata(report)
+            await source.load_bulkdata(report)
             for m in read_measurement_report(report):
                 try:
                     display_set_uid, index = self._locate(m.image.sop_instance_uid,
@@ -640,7 +681,7 @@ class WorkerAPI:
         The fetch runs as a task of its own, so a cancelled load does not cancel the
         render waiting on the same frame.
         """
-        display_set, client = self._display_set(display_set_uid)
+        display_set, source = self._display_set(display_set_uid)
         image = _image(display_set, image_index)
         key = (image.instance.sop_instance_uid, image.frame_number)
         frame = self.frames.get(key)
@@ -648,7 +689,7 @@ class WorkerAPI:
             return frame
         task = self._pending.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._fetch_frame(client, image))
+            task = asyncio.ensure_future(self._fetch_frame(source, image))
             self._pending[key] = task
             task.add_done_callback(lambda done: self._settled(key, done))
         return await asyncio.shield(task)
@@ -658,23 +699,38 @@ class WorkerAPI:
         if not task.cancelled():
             task.exception()  # seen: whoever awaited it got it (a cancelled load may not have)
 
-    async def _fetch_frame(self, client: DICOMwebClient, image: ImageRef) -> ImageFrame:
+    async def _fetch_frame(self, source: DataSource, image: ImageRef) -> ImageFrame:
         """Retrieve, decode and cache one frame (the pipeline ``ohifpy render`` uses too)."""
-        frame = await load_image_frame(client, image)
+        frame = await load_image_frame(source, image)
         self.frames.put((image.instance.sop_instance_uid, image.frame_number), frame)
         return frame
 
     # ------------------------------------------------------------ lookups
 
-    def _client(self, data_source: str) -> DICOMwebClient:
+    def _source(self, data_source: str) -> DataSource:
+        """The named source (the URL's ``datasources``), else the config's default."""
         if self.config is None:
             raise ConfigError("the worker has no config yet: call init first")
         name = data_source or self.config.defaultDataSourceName
-        if name not in self.clients:
-            raise ConfigError(f"no data source named {name!r}; one of {sorted(self.clients)}")
-        return self.clients[name]
+        if name == self.local_source_name and name not in self.sources:
+            return self._local_source()
+        if name not in self.sources:
+            raise ConfigError(f"no data source named {name!r}; one of {sorted(self.sources)}")
+        return self.sources[name]
 
-    def _display_set(self, display_set_uid: str) -> tuple[DisplaySet, DICOMwebClient]:
+    def _local_source(self) -> LocalFilesDataSource:
+        """The user's files' source, made on first use when the config names none."""
+        from .datasources.local_files import LocalFilesDataSource
+
+        source = self.sources.get(self.local_source_name)
+        if source is None:
+            source = LocalFilesDataSource(self.local_source_name, "Local files")
+            self.sources[source.name] = source
+        if not isinstance(source, LocalFilesDataSource):
+            raise ConfigError(f"data source {self.local_source_name!r} is not for local files")
+        return source
+
+    def _display_set(self, display_set_uid: str) -> tuple[DisplaySet, DataSource]:
         try:
             return self.display_sets[display_set_uid]
         except KeyError:
@@ -714,15 +770,6 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z]+)", lambda m: "_" + m.group(1), name).lower()
 
 
-def _resolved(source: DicomWebSource, base_url: str) -> DicomWebSource:
-    """The source with its roots made absolute against the page's base URL."""
-    roots = ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot")
-    return replace(
-        source,
-        **{key: urljoin(base_url, value) for key in roots if (value := getattr(source, key))},
-    )
-
-
 def _uid_list(value: Sequence[str] | str, what: str, *, required: bool = True) -> list[str]:
     """UIDs from a list or a comma-separated string (as the viewer's URL carries them)."""
     items = value.split(",") if isinstance(value, str) else list(value)
@@ -751,21 +798,11 @@ def _window(window: Mapping[str, Any]) -> VOIWindow:
         raise ValueError(f"window must be {{center, width}} numbers, not {window!r}") from exc
 
 
-async def _instances(
-    client: DICOMwebClient, studies: Sequence[str], series: Sequence[str]
-) -> list[Instance]:
-    """The instances of the studies (of the given series only, if any), fetched together.
-
-    Made from DICOM JSON: an instance's dataset is converted only when it is used.
-    """
-    responses = await asyncio.gather(
-        *(client.retrieve_metadata_json(study, one) for study in studies for one in series or [""])
-    )
-    return [
-        Instance.from_json(obj, url, index)
-        for objects, url in responses
-        for index, obj in enumerate(objects)
-    ]
+def _source_info(entry: SourceConfig, source: DataSource) -> dict[str, Any]:
+    """A data source as the page's selector and buttons need it."""
+    return {"name": source.name, "friendlyName": source.friendly_name, "kind": entry.kind,
+            "canStore": source.capabilities.store,
+            "downloadReports": source.capabilities.download_reports}
 
 
 def _image_reference(image: ImageRef) -> ImageReference:

@@ -32,6 +32,7 @@ import pytest
 from conftest import ROOT, LoadedOrthanc, build_static_site
 
 from ohifpy.cli import render_image
+from ohifpy.datasources.dicomweb import DICOMwebDataSource
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import DICOMwebClient
 from ohifpy.imaging import VOIWindow
@@ -299,7 +300,7 @@ class App:
 async def cpython_render(source: DicomWebSource, study: str, series: str | None = None,
                          sop: str | None = None, window: VOIWindow | None = None) -> np.ndarray:
     """``ohifpy render`` of the same image: the CPython pipeline, same server."""
-    async with DICOMwebClient(source) as client:
+    async with DICOMwebDataSource(source) as client:
         rgba, _, _ = await render_image(client, study, series, sop, None, window)
     return rgba
 

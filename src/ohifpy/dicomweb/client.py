@@ -10,14 +10,12 @@ stays usable after one.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urljoin
 
-import pydicom
 from pydicom.dataset import Dataset
 
 from ..config import DicomWebSource
@@ -37,7 +35,7 @@ from .media_types import (
     transfer_syntax_of_part,
 )
 from .multipart import build_multipart_related, parse_multipart_related
-from .part10 import read_instance, split_frames, stored_transfer_syntax
+from .part10 import read_instance, split_frames, stored_transfer_syntax, write_instance
 from .query import (
     SERIES_LIST_FIELDS,
     STUDY_LIST_FIELDS,
@@ -522,15 +520,11 @@ def _dicom_file(instance: Dataset | bytes, index: int) -> bytes:
     """The Part 10 file of a dataset for STOW-RS (file meta required: servers store files)."""
     if isinstance(instance, (bytes, bytearray, memoryview)):
         return bytes(instance)
-    buffer = io.BytesIO()
     try:
-        pydicom.dcmwrite(buffer, instance, enforce_file_format=True)
-    except (ValueError, AttributeError, TypeError) as exc:
+        return write_instance(instance)
+    except ValueError as exc:
         uid = instance.get("SOPInstanceUID", "without SOP Instance UID")
-        raise ValueError(
-            f"instance {index + 1} ({uid}) cannot be written as a DICOM file: {exc}"
-        ) from None
-    return buffer.getvalue()
+        raise ValueError(f"instance {index + 1} ({uid}) {exc}") from None
 
 
 def _error_detail(response: Response) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import OhifpyError
+
 __all__ = [
     "DICOMwebError",
     "HTTPStatusError",
@@ -12,7 +14,7 @@ __all__ = [
 ]
 
 
-class DICOMwebError(Exception):
+class DICOMwebError(OhifpyError):
     """Base of every error the DICOMweb client raises; ``url`` is the request's URL."""
 
     def __init__(self, message: str, url: str = "") -> None:

@@ -18,7 +18,7 @@ from pydicom.uid import UID
 
 from .dicom_json import PIXEL_DATA_TAGS
 
-__all__ = ["read_instance", "split_frames", "stored_transfer_syntax"]
+__all__ = ["read_instance", "split_frames", "stored_transfer_syntax", "write_instance"]
 
 
 def read_instance(data: bytes) -> Dataset:
@@ -27,6 +27,17 @@ def read_instance(data: bytes) -> Dataset:
         return pydicom.dcmread(io.BytesIO(data))
     except (InvalidDicomError, EOFError, OSError, ValueError, KeyError) as exc:
         raise ValueError(f"not a readable DICOM file: {exc}") from None
+
+
+def write_instance(ds: Dataset) -> bytes:
+    """A dataset as a Part 10 file (file meta required: servers and disks store files);
+    ValueError says why it cannot be one."""
+    buffer = io.BytesIO()
+    try:
+        pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise ValueError(f"cannot be written as a DICOM file: {exc}") from None
+    return buffer.getvalue()
 
 
 def stored_transfer_syntax(ds: Dataset) -> UID:

@@ -21,6 +21,8 @@ from pydicom.uid import UID
 
 from ohifpy.imaging.pixel_module import COLOR, MONOCHROME, PALETTE_COLOR, PixelModule
 
+from ..errors import OhifpyError
+
 
 @dataclass(frozen=True, eq=False)
 class DecodedFrame:
@@ -40,7 +42,7 @@ class DecodedFrame:
 FrameDecoder = Callable[[bytes, PixelModule], DecodedFrame]
 
 
-class FrameDecodeError(ValueError):
+class FrameDecodeError(OhifpyError, ValueError):
     """A frame could not be decoded; the message names the transfer syntax and why."""
 
     def __init__(self, transfer_syntax_uid: str, reason: str) -> None:

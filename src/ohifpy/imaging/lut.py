@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from pydicom.dataset import Dataset
 
+from ..errors import OhifpyError
 
-class LUTError(ValueError):
+
+class LUTError(OhifpyError, ValueError):
     """A lookup table (Modality, VOI or Palette Color) in the metadata is unusable."""
 
 

@@ -7,13 +7,15 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from ..errors import OhifpyError
+
 MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
 PALETTE_COLOR = "PALETTE COLOR"
 #: Three-sample photometric interpretations the pipeline can turn into RGB.
 COLOR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT")
 
 
-class PixelModuleError(ValueError):
+class PixelModuleError(OhifpyError, ValueError):
     """The Image Pixel Module of an instance is missing an attribute or is inconsistent."""
 
 
