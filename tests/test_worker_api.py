@@ -195,7 +195,7 @@ async def test_render_equals_ohifpy_render_and_rewindows_from_the_cache(
     assert np.array_equal(rgba_of(narrow)[..., :3], 255 - expected[..., :3])
 
     out_of_range = await worker.handle("renderImage", {"displaySetUID": uid, "imageIndex": 200})
-    assert out_of_range["error"]["type"] == "ValueError"
+    assert out_of_range["error"]["type"] == "BadRequest"
     unknown = await worker.handle("renderImage", {"displaySetUID": "1.2.3", "imageIndex": 0})
     assert unknown["error"]["type"] == "ModelError"
 
@@ -234,7 +234,7 @@ async def test_load_series_nearest_first_with_progress(api, orthanc: LoadedOrtha
     order = [stack["sopInstanceUIDs"].index(url.split("/instances/")[1].split("/")[0])
              for url in frames]
     assert order[:5] == [8, 7, 9, 6, 10]
-    assert len(worker.frames) == 16
+    assert len(worker.frames.cache) == 16
 
 
 async def test_cancel_load(api, orthanc: LoadedOrthanc) -> None:

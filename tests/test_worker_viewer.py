@@ -58,7 +58,7 @@ async def test_open_viewer_groups_by_study_and_reports_unknown_ones(
     shown = {d["displaySetUID"]: d["studyInstanceUID"] for d in answer["displaySets"]}
     assert [shown[uid] for uid in answer["viewports"]] == [ct.study_uid, mr.study_uid]
     assert answer["activeViewport"] == 0
-    assert api.frames.max_bytes == 64 * 1024 * 1024  # the config's cacheSizeMB
+    assert api.frames.cache.max_bytes == 64 * 1024 * 1024  # the config's cacheSizeMB
 
     nothing = await api.handle("openViewer", {"studyInstanceUIDs": UNKNOWN_STUDY})
     assert nothing["error"]["type"] in ("HTTPStatusError", "ModelError")
@@ -148,7 +148,7 @@ async def test_load_viewports_loads_what_is_shown_and_stops_the_rest(
     # The CT leaves the grid: its load stops; the MR's goes on to the end.
     now = await result(api, "loadViewports", viewports=[{"displaySetUID": mr_uid}])
     assert now["loading"] in ([mr_uid], [])
-    while any(not t.done() for t in api._viewport_loads.values()):
+    while any(not t.done() for t in api.frames.viewport_loads.values()):
         await asyncio.sleep(0.01)
     ct_progress = [d for _, d in events if d["displaySetUID"] == ct_uid]
     mr_progress = [d for _, d in events if d["displaySetUID"] == mr_uid]
@@ -164,5 +164,5 @@ async def test_load_viewports_loads_what_is_shown_and_stops_the_rest(
     assert events == [("progress", {"displaySetUID": mr_uid, "total": 24, "loaded": 24,
                                     "failed": 0})]
     memory = await result(api, "memory")
-    assert memory["cacheBytes"] == api.frames.bytes > 0 and memory["heapBytes"] is None
-    assert memory["cachedFrames"] == len(api.frames) and memory["cacheMaxBytes"] == 64 << 20
+    assert memory["cacheBytes"] == api.frames.cache.bytes > 0 and memory["heapBytes"] is None
+    assert memory["cachedFrames"] == len(api.frames.cache) and memory["cacheMaxBytes"] == 64 << 20

@@ -9,8 +9,13 @@ that catch ``ValueError`` still work.
 
 from __future__ import annotations
 
-__all__ = ["OhifpyError"]
+__all__ = ["BadRequest", "OhifpyError"]
 
 
 class OhifpyError(Exception):
     """Base of every error ohifpy raises on purpose (bad data, server, config or request)."""
+
+
+class BadRequest(OhifpyError, ValueError):
+    """A request from the page (or the command line) that cannot be right: an image index
+    out of range, a window that is not two numbers, an empty UID list."""

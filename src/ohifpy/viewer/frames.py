@@ -1,0 +1,199 @@
+"""Decoded frames: a byte-bounded cache, fetches in flight, and the loading of whole stacks.
+
+A window/level drag re-renders from a cached :class:`~ohifpy.imaging.ImageFrame` (one
+table lookup per pixel) instead of fetching and decoding again. A stack loads nearest
+its displayed image first; each fetch runs as a task of its own, so a cancelled load
+never cancels a render that waits on the same frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..datasources import DataSource
+from ..errors import OhifpyError
+from ..image_loader import load_image_frame
+from ..imaging import ImageFrame
+from ..model import DisplaySet, ImageRef
+
+__all__ = ["DEFAULT_CACHE_BYTES", "LOAD_CONCURRENCY", "FrameCache", "Frames"]
+
+DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
+"""Decoded frames kept for re-rendering before the config's ``cacheSizeMB`` applies: a
+200-slice 512x512 CT takes 100 MB."""
+LOAD_CONCURRENCY = 6
+"""Frame requests in flight while loading a series (what browsers allow per host)."""
+# A frame that fails while a whole stack loads is counted, not fatal (ValueError: pydicom's
+# own value errors on malformed data).
+FRAME_ERRORS = (OhifpyError, ValueError)
+
+Emit = Callable[[str, dict[str, Any]], None]
+FrameKey = tuple[str, int]
+
+
+def frame_key(image: ImageRef) -> FrameKey:
+    """A frame's identity whatever display set or source shows it: SOP instance and frame."""
+    return (image.instance.sop_instance_uid, image.frame_number)
+
+
+class FrameCache:
+    """Decoded frames by key, least recently used dropped first beyond ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._frames: OrderedDict[FrameKey, ImageFrame] = OrderedDict()
+
+    def get(self, key: FrameKey) -> ImageFrame | None:
+        frame = self._frames.get(key)
+        if frame is not None:
+            self._frames.move_to_end(key)
+        return frame
+
+    def put(self, key: FrameKey, frame: ImageFrame) -> None:
+        if key in self._frames:
+            self.bytes -= self._frames.pop(key).stored.nbytes
+        self._frames[key] = frame
+        self.bytes += frame.stored.nbytes
+        self._evict(keep=1)
+
+    def resize(self, max_bytes: int) -> None:
+        """A new budget (the app config's ``cacheSizeMB``); the oldest frames go first."""
+        self.max_bytes = max_bytes
+        self._evict(keep=0)
+
+    def _evict(self, keep: int) -> None:
+        """Drop least recently used frames while over budget, down to ``keep`` frames."""
+        while self.bytes > self.max_bytes and len(self._frames) > keep:
+            self.bytes -= self._frames.popitem(last=False)[1].stored.nbytes
+
+    def __contains__(self, key: FrameKey) -> bool:
+        return key in self._frames
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+class Frames:
+    """The frames of open display sets: cached, being fetched, or loading with their stack.
+
+    ``emit(event, data)`` reports ``progress`` of stack loads to the page.
+    """
+
+    def __init__(self, cache_bytes: int, emit: Emit) -> None:
+        self.cache = FrameCache(cache_bytes)
+        self.emit = emit
+        self._pending: dict[FrameKey, asyncio.Task[ImageFrame]] = {}
+        self._loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self.viewport_loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
+
+    async def get(self, source: DataSource, image: ImageRef) -> ImageFrame:
+        """The decoded frame: from the cache, a fetch already running, or a new one."""
+        key = frame_key(image)
+        frame = self.cache.get(key)
+        if frame is not None:
+            return frame
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch(source, image))
+            self._pending[key] = task
+            task.add_done_callback(lambda done: self._settled(key, done))
+        return await asyncio.shield(task)
+
+    def _settled(self, key: FrameKey, task: asyncio.Task[ImageFrame]) -> None:
+        self._pending.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # seen: whoever awaited it got it (a cancelled load may not have)
+
+    async def _fetch(self, source: DataSource, image: ImageRef) -> ImageFrame:
+        """Retrieve, decode and cache one frame (the pipeline ``ohifpy render`` uses too)."""
+        frame = await load_image_frame(source, image)
+        self.cache.put(frame_key(image), frame)
+        return frame
+
+    def all_cached(self, display_set: DisplaySet) -> bool:
+        return all(frame_key(image) in self.cache for image in display_set.images)
+
+    async def load(
+        self, display_set: DisplaySet, source: DataSource, start_index: int, concurrency: int
+    ) -> dict[str, Any]:
+        """Fetch and decode every image of a display set into the cache, nearest first.
+
+        A frame that fails is counted and skipped (its viewport shows the error when it
+        is displayed). A new load of the same display set, or :meth:`cancel`, stops this
+        one: the answer then has ``cancelled: true``.
+        """
+        uid = display_set.display_set_uid
+        total = len(display_set.images)
+        start = min(max(int(start_index), 0), total - 1)
+        queue = iter(sorted(range(total), key=lambda i: (abs(i - start), i)))
+        state = {"loaded": 0, "failed": 0}
+
+        async def worker() -> None:
+            for index in queue:
+                try:
+                    await self.get(source, display_set.images[index])
+                    state["loaded"] += 1
+                except FRAME_ERRORS:
+                    state["failed"] += 1
+                self.emit("progress", {"displaySetUID": uid, "total": total, **state})
+
+        async def run() -> dict[str, Any]:
+            await asyncio.gather(*(worker() for _ in range(max(1, int(concurrency)))))
+            return {"displaySetUID": uid, "total": total, "cancelled": False, **state}
+
+        await self.cancel(uid)
+        task = asyncio.ensure_future(run())
+        self._loads[uid] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # this request itself was cancelled, not the load
+            return {"displaySetUID": uid, "total": total, "cancelled": True, **state}
+        finally:
+            if self._loads.get(uid) is task:
+                del self._loads[uid]
+
+    async def cancel(self, display_set_uid: str) -> bool:
+        """Stop loading a display set; frames already requested still land in the cache."""
+        task = self._loads.pop(display_set_uid, None)
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.sleep(0)  # let it unwind before the caller goes on
+            return True
+        return False
+
+    async def load_viewports(
+        self, wanted: Mapping[str, tuple[DisplaySet, DataSource, int]], start: bool
+    ) -> list[str]:
+        """Load the stacks viewports show (display set UID -> set, source, image index),
+        stop the loads of the others; answers the display sets now loading."""
+        for uid in [uid for uid in self.viewport_loads if uid not in wanted]:
+            self.viewport_loads.pop(uid).cancel()
+            await self.cancel(uid)
+        concurrency = max(2, LOAD_CONCURRENCY // max(1, len(wanted)))
+        for uid, (display_set, source, index) in wanted.items() if start else ():
+            running = self.viewport_loads.get(uid)
+            if running is not None and not running.done():
+                continue
+            if self.all_cached(display_set):  # no load, but the page learns it is done
+                total = len(display_set.images)
+                self.emit("progress", {"displaySetUID": uid, "total": total, "loaded": total,
+                                       "failed": 0})
+                continue
+            task = asyncio.ensure_future(self.load(display_set, source, index, concurrency))
+            task.add_done_callback(_report_failure)
+            self.viewport_loads[uid] = task
+        return sorted(u for u, t in self.viewport_loads.items() if not t.done())
+
+
+def _report_failure(task: asyncio.Task[Any]) -> None:
+    """A background load's unexpected failure, printed (nobody awaits the task)."""
+    if not task.cancelled() and task.exception() is not None:
+        traceback.print_exception(task.exception(), file=sys.stderr)

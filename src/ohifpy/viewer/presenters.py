@@ -1,0 +1,97 @@
+"""Every JSON shape the page receives from the worker, in one place.
+
+Texts from DICOM go out as plain strings (the page sets them as ``textContent``, never
+as markup); numbers as numbers; nothing here fetches or decodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydicom import Dataset
+
+from ..config import SourceConfig
+from ..datasources import DataSource
+from ..imaging import VOIWindow
+from ..measure import ImageReference
+from ..model import DisplaySet, ImageRef, Study
+from ..overlay_geometry import overlay_geometry
+
+__all__ = ["display_set_info", "image_reference", "overlay", "patient", "source_info",
+           "study_header"]
+
+
+def source_info(entry: SourceConfig, source: DataSource) -> dict[str, Any]:
+    """A data source as the page's selector and buttons need it."""
+    return {"name": source.name, "friendlyName": source.friendly_name, "kind": entry.kind,
+            "canStore": source.capabilities.store,
+            "downloadReports": source.capabilities.download_reports}
+
+
+def study_header(study: Study, display_sets: Sequence[DisplaySet]) -> dict[str, Any]:
+    """A study's header in the series panel (texts for textContent) and its display sets."""
+    return {
+        "studyInstanceUID": study.study_instance_uid,
+        "patientName": study.patient_name,
+        "patientId": study.patient_id,
+        "studyDate": study.study_date,
+        "studyDescription": study.study_description,
+        "displaySetUIDs": [d.display_set_uid for d in display_sets],
+    }
+
+
+def display_set_info(display_set: DisplaySet) -> dict[str, Any]:
+    first = display_set.images[0].instance
+    return {
+        "displaySetUID": display_set.display_set_uid,
+        "studyInstanceUID": display_set.study_instance_uid,
+        "seriesInstanceUID": display_set.series_instance_uid,
+        "modality": display_set.modality,
+        "seriesDescription": display_set.series_description,
+        "seriesNumber": display_set.series_number,
+        "numImages": len(display_set.images),
+        "rows": first.rows,
+        "columns": first.columns,
+        "isMultiframe": display_set.is_multiframe,
+        # Which instance each image is, in display order (frames of one repeat its UID).
+        "sopInstanceUIDs": [image.instance.sop_instance_uid for image in display_set.images],
+    }
+
+
+def overlay(
+    display_set: DisplaySet, image: ImageRef, image_index: int, window: VOIWindow | None
+) -> dict[str, Any]:
+    """The corner texts of a viewport, as plain strings and numbers, with its orientation
+    markers and pixel size for the scale bar (see :mod:`ohifpy.overlay_geometry`)."""
+    ds = image.instance.metadata
+    return {
+        "patientName": str(ds.get("PatientName", "") or ""),
+        "patientId": str(ds.get("PatientID", "") or ""),
+        "studyDate": str(ds.get("StudyDate", "") or ""),
+        "studyDescription": str(ds.get("StudyDescription", "") or ""),
+        "seriesDescription": display_set.series_description,
+        "seriesNumber": display_set.series_number,
+        "modality": display_set.modality,
+        "instanceNumber": image.instance.instance_number,
+        "sopInstanceUID": image.instance.sop_instance_uid,
+        "frameNumber": image.frame_number,
+        "imageIndex": image_index,
+        "numImages": len(display_set.images),
+        "windowCenter": None if window is None else window.center,
+        "windowWidth": None if window is None else window.width,
+        **overlay_geometry(image),
+    }
+
+
+
+def image_reference(image: ImageRef) -> ImageReference:
+    instance = image.instance
+    return ImageReference(instance.study_instance_uid, instance.series_instance_uid,
+                          instance.sop_instance_uid, instance.sop_class_uid, image.frame_number,
+                          instance.number_of_frames)
+
+
+def patient(ds: Dataset) -> dict[str, str]:
+    return {"PatientName": str(ds.get("PatientName", "") or ""),
+            "PatientID": str(ds.get("PatientID", "") or "")}

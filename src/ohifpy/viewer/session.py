@@ -1,0 +1,176 @@
+"""The open session: the config's data sources, the user's own files, the open display sets.
+
+One session per page (the worker lives from the study list to the viewer, so files the
+user dropped stay open until the tab closes, and nowhere else). Display sets are known by
+UID together with the source they came from, so frames, measurements and reports go back
+to the right source whatever the page asks next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..config import AppConfig, ConfigError, LocalSource
+from ..datasources import DataSource, create_data_sources
+from ..dicomweb import Transport
+from ..errors import BadRequest, OhifpyError
+from ..model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
+
+if TYPE_CHECKING:
+    from ..datasources.dicomjson import DicomJsonDataSource
+    from ..datasources.local_files import LocalFilesDataSource
+
+__all__ = ["LOCAL_SOURCE_NAME", "OpenedStudies", "ViewerSession", "uid_list"]
+
+LOCAL_SOURCE_NAME = "local"
+"""The user's files' source when the config has no ``dicomlocal`` one (OHIF's name)."""
+DICOMJSON_SOURCE_NAME = "dicomjson"
+"""The source ``/viewer/dicomjson?url=`` loads into when the config has no dicomjson one."""
+
+
+@dataclass(frozen=True)
+class OpenedStudies:
+    """What opening a viewer URL's studies gave: per study its display sets, the studies
+    that could not be opened with the reason, and every instance (reports among them)."""
+
+    studies: list[tuple[Study, list[DisplaySet]]]
+    missing: list[dict[str, str]]
+    instances: list[Instance]
+
+
+class ViewerSession:
+    """Data sources by name and the display sets opened from them."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.config: AppConfig | None = None
+        self.base_url = ""
+        self.sources: dict[str, DataSource] = {}
+        self.local_source_name = LOCAL_SOURCE_NAME
+        self.display_sets: dict[str, tuple[DisplaySet, DataSource]] = {}
+
+    def configure(self, config: AppConfig, base_url: str) -> None:
+        """Create the config's sources; roots relative to the page resolve against ``base_url``.
+
+        The user's own files always have a source: the config's ``dicomlocal`` one, else
+        one named ``local`` (made on the first drop).
+        """
+        self.config = config
+        self.base_url = base_url
+        self.sources = create_data_sources(config, self.transport, base_url)
+        local = [s.name for s in config.dataSources if isinstance(s, LocalSource)]
+        names = {s.name for s in config.dataSources}
+        self.local_source_name = local[0] if local else next(
+            name for name in (LOCAL_SOURCE_NAME, f"{LOCAL_SOURCE_NAME}-files") if name not in names
+        )
+
+    def source(self, name: str = "") -> DataSource:
+        """The named source (the URL's ``datasources``), else the config's default."""
+        if self.config is None:
+            raise ConfigError("the worker has no config yet: call init first")
+        name = name or self.config.defaultDataSourceName
+        if name == self.local_source_name:
+            return self.local_source()
+        if name not in self.sources:
+            raise ConfigError(f"no data source named {name!r}; one of {sorted(self.sources)}")
+        return self.sources[name]
+
+    def local_source(self) -> LocalFilesDataSource:
+        """The user's files' source, made on first use when the config names none."""
+        from ..datasources.local_files import LocalFilesDataSource
+
+        source = self.sources.get(self.local_source_name)
+        if source is None:
+            source = LocalFilesDataSource(self.local_source_name, "Local files")
+            self.sources[source.name] = source
+        if not isinstance(source, LocalFilesDataSource):
+            raise ConfigError(f"data source {self.local_source_name!r} is not for local files")
+        return source
+
+    def dicomjson_source(self) -> DicomJsonDataSource:
+        """The config's dicomjson source, else one of the session's own."""
+        from ..datasources.dicomjson import DicomJsonDataSource
+
+        for source in self.sources.values():
+            if isinstance(source, DicomJsonDataSource):
+                return source
+        source = DicomJsonDataSource(DICOMJSON_SOURCE_NAME, "DICOM JSON", self.transport,
+                                     base_url=self.base_url)
+        self.sources[source.name] = source
+        return source
+
+    async def open_studies(
+        self, source: DataSource, studies: Sequence[str], series: Sequence[str]
+    ) -> OpenedStudies:
+        """Each study fetched on its own: one that cannot be opened (unknown UID, no images
+        among the asked series) is listed in ``missing`` while the others open; only when
+        none opens is it an error."""
+        answers = await asyncio.gather(
+            *(source.retrieve_study_instances(study, series) for study in studies),
+            return_exceptions=True,
+        )
+        opened: list[tuple[Study, list[DisplaySet]]] = []
+        missing: list[dict[str, str]] = []
+        instances: list[Instance] = []
+        for study_uid, answer in zip(studies, answers, strict=True):
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, (OhifpyError, ValueError)):
+                    raise answer
+                missing.append({"studyInstanceUID": study_uid, "message": str(answer)})
+                continue
+            display_sets = display_sets_from_instances(answer)
+            if not display_sets:
+                missing.append({"studyInstanceUID": study_uid, "message": "no series with images"
+                                + (f" among {', '.join(series)}" if series else "")})
+                continue
+            instances += answer
+            opened.append((Study.from_dataset(display_sets[0].images[0].instance.metadata),
+                           display_sets))
+            for display_set in display_sets:
+                self.display_sets[display_set.display_set_uid] = (display_set, source)
+        if not opened:
+            raise ModelError("; ".join(f"{m['studyInstanceUID']}: {m['message']}"
+                                       for m in missing))
+        return OpenedStudies(opened, missing, instances)
+
+    def display_set(self, display_set_uid: str) -> tuple[DisplaySet, DataSource]:
+        try:
+            return self.display_sets[display_set_uid]
+        except KeyError:
+            raise ModelError(
+                f"display set {display_set_uid!r} is not open: call openViewer first"
+            ) from None
+
+    def image(self, display_set_uid: str, image_index: int) -> tuple[ImageRef, DataSource]:
+        """An image of an open display set, its index checked (it comes from the page)."""
+        display_set, source = self.display_set(display_set_uid)
+        if isinstance(image_index, bool) or not isinstance(image_index, int):
+            raise BadRequest(f"image index must be an integer, not {image_index!r}")
+        if not 0 <= image_index < len(display_set.images):
+            raise BadRequest(
+                f"image index {image_index} is out of range 0..{len(display_set.images) - 1} "
+                f"of display set {display_set.display_set_uid}"
+            )
+        return display_set.images[image_index], source
+
+    def locate(self, sop_instance_uid: str, frame_number: int) -> tuple[str, int]:
+        """The open display set and image index showing a frame of an instance."""
+        for uid, (display_set, _) in self.display_sets.items():
+            for index, image in enumerate(display_set.images):
+                if (image.instance.sop_instance_uid == sop_instance_uid
+                        and image.frame_number == frame_number):
+                    return uid, index
+        raise ModelError(f"image {sop_instance_uid} frame {frame_number} is in no open "
+                         "display set: open its study first")
+
+
+def uid_list(value: Sequence[str] | str, what: str, *, required: bool = True) -> list[str]:
+    """UIDs from a list or a comma-separated string (as the viewer's URL carries them)."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    uids = [str(item).strip() for item in items if str(item).strip()]
+    if required and not uids:
+        raise BadRequest(f"{what} is empty: give at least one UID")
+    return uids
