@@ -74,7 +74,7 @@ FIRST_IMAGES = """() => {
       if (index !== undefined && !(index in window.__first)) window.__first[index] = performance.now();
   } }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-image-index']}); }"""
 WORKER_MEMORY = """async () => { const { pyodide, api } = await booting;
-  return [pyodide._module.HEAPU8.length, api.frames.bytes, api.frames.max_bytes]; }"""
+  return [pyodide._module.HEAPU8.length, api.frames.cache.bytes, api.frames.cache.max_bytes]; }"""
 
 
 def serve_in_thread(dist: Path, proxy: dict[str, str]) -> str:

@@ -75,6 +75,12 @@ PYDICOM_TEST_DATA = ("pydicom/data/test_files/*", "pydicom/data/charset_files/*"
 # below (pydicom's loadPackage ~300 -> ~225 ms in Chromium).
 PYDICOM_ON_DEMAND = ("pydicom/sr/*",)
 PYDICOM_ON_DEMAND_PACKAGE = "pydicom-sr"
+# ohifpy's CPython side (the command line, its server and httpx transport, the synthetic
+# study generator and the static-tree writer the build and the tests use) never runs in the
+# viewer: a package of its own that only the core's tests under Pyodide load.
+OHIFPY_CPYTHON_ONLY = ("ohifpy/cli.py", "ohifpy/serve.py", "ohifpy/synthetic.py",
+                       "ohifpy/static_wado.py", "ohifpy/dicomweb/httpx_transport.py")
+OHIFPY_CPYTHON_PACKAGE = "ohifpy-cpython"
 # numpy's official wheel ships sources only: compiled here like ours (import 1.05 s -> 0.48 s
 # under Node), without what only a C compiler or a type checker reads.
 NUMPY_UNUSED = ("*.pyi", "*.pxd", "*.pyx", "*.h", "*.a", "numpy/_core/include/*",
@@ -527,10 +533,13 @@ def build_pyodide(out: Path, pyodide_dist: str | None, precompile: bool, summary
     pydicom = pip_download(PYDICOM)
     (split := CACHE / "split").mkdir(parents=True, exist_ok=True)
     pydicom_sr = split_wheel(pydicom, PYDICOM_ON_DEMAND, PYDICOM_ON_DEMAND_PACKAGE, split)
+    ohifpy = build_ohifpy_wheel()
+    ohifpy_cpython = split_wheel(ohifpy, OHIFPY_CPYTHON_ONLY, OHIFPY_CPYTHON_PACKAGE, split)
     ours = [
         (pydicom, (*PYDICOM_TEST_DATA, *PYDICOM_ON_DEMAND), "PyPI"),
         (pydicom_sr, (), f"split from {pydicom.name}"),
-        (build_ohifpy_wheel(), (), "src/"),
+        (ohifpy, OHIFPY_CPYTHON_ONLY, "src/"),
+        (ohifpy_cpython, (), f"split from {ohifpy.name}"),
     ]
     numpy = target / packages["numpy"]["file_name"]
     on_demand = split_wheel(numpy, NUMPY_ON_DEMAND, NUMPY_ON_DEMAND_PACKAGE, target)

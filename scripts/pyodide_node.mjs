@@ -110,8 +110,9 @@ async function runPytest(indexDir, wheels, pydicomData, pytestArgs) {
   pyodide.setStdout({ write: (bytes) => writeSync(1, bytes) });
   pyodide.setStderr({ write: (bytes) => writeSync(2, bytes) });
   // numpy.random, numpy.testing and numpy's other on-request modules are a package of
-  // their own (the viewer never loads it); the tests use them.
-  await pyodide.loadPackage(["ohifpy", "numpy-extras"], { messageCallback: () => {} });
+  // their own, as is ohifpy's CPython side (the synthetic studies among it): the viewer
+  // never loads them; the tests use them.
+  await pyodide.loadPackage(["ohifpy", "numpy-extras", "ohifpy-cpython"], { messageCallback: () => {} });
   mountHost(pyodide);
   const namespace = pyodide.toPy({
     wheels: wheels.split(",").map((wheel) => HOST + resolve(wheel)),

@@ -58,7 +58,7 @@ def _sw_build(dist: Path) -> dict[str, Any]:
 
 def test_every_lock_entry_matches_its_file(dist: Path, lock: dict[str, Any]) -> None:
     assert set(lock["packages"]) == {"numpy", "numpy-extras", "pillow", "pydicom",
-                                     "pydicom-sr", "ohifpy"}
+                                     "pydicom-sr", "ohifpy", "ohifpy-cpython"}
     for key, entry in lock["packages"].items():
         path = dist / "pyodide" / entry["file_name"]
         assert path.is_file(), f"{key}: {path} missing"
@@ -95,6 +95,23 @@ def test_pydicom_sr_is_a_package_of_its_own(dist: Path, lock: dict[str, Any]) ->
     assert all(n.startswith("pydicom/sr/") for n in moved)
     with zipfile.ZipFile(dist / "pyodide" / lock["packages"]["pydicom"]["file_name"]) as whl:
         assert not [n for n in whl.namelist() if n.startswith("pydicom/sr/")]
+
+
+def test_the_browser_wheel_leaves_out_what_runs_only_in_cpython(
+        dist: Path, lock: dict[str, Any]) -> None:
+    """The command line, its server, httpx and the test-data writers are not unpacked in the
+    browser; the core's tests under Pyodide load them from a package of their own."""
+    with zipfile.ZipFile(dist / "pyodide" / lock["packages"]["ohifpy"]["file_name"]) as whl:
+        shipped = set(whl.namelist())
+    for module in ("cli", "serve", "synthetic", "static_wado", "dicomweb/httpx_transport"):
+        assert f"ohifpy/{module}.pyc" not in shipped
+    assert {"ohifpy/worker_api.pyc", "ohifpy/datasources/protocol.pyc"} <= shipped
+    extra = lock["packages"]["ohifpy-cpython"]
+    assert extra["depends"] == ["ohifpy"]
+    with zipfile.ZipFile(dist / "pyodide" / extra["file_name"]) as whl:
+        moved = {n for n in whl.namelist() if ".dist-info/" not in n}
+    assert moved == {"ohifpy/cli.pyc", "ohifpy/serve.pyc", "ohifpy/synthetic.pyc",
+                     "ohifpy/static_wado.pyc", "ohifpy/dicomweb/httpx_transport.pyc"}
 
 
 def test_numpy_modules_the_viewer_never_imports_are_a_package_of_their_own(
