@@ -356,3 +356,35 @@ async def test_what_a_file_list_cannot_do(source: DicomJsonDataSource, dicomjson
         await source.retrieve_rendered(ct.study_uid)
     with pytest.raises(DataSourceError, match="no thumbnails"):
         await source.retrieve_thumbnail(ct.study_uid)
+
+
+def test_command_line_lists_and_renders_a_dicomjson_file(
+        server: Server, dicomjson: str, files: dict[str, list[Path]], testdata: Any,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``ohifpy studies/render --dicomjson`` take the URL or a file on disk alike; the PNG is
+    the frame through the viewer's pipeline, pixel for pixel."""
+    from PIL import Image
+
+    from ohifpy.cli import main
+    from ohifpy.dicomweb.part10 import read_instance, split_frames
+    from ohifpy.imaging import prepare_frame, render_rgba
+
+    on_disk = server.root / "studies.json"
+    for given in (dicomjson, str(on_disk)):
+        assert main(["studies", "--dicomjson", given]) == 0
+        out = capsys.readouterr().out
+        assert out.strip().endswith("3 studies")
+        assert testdata.study("xa-cine").patient_name in out
+
+    cine = testdata.study("xa-cine")
+    png = tmp_path / "f3.png"
+    assert main(["render", "--dicomjson", str(on_disk), "--study", cine.study_uid,
+                 "--frame", "3", "-o", str(png)]) == 0
+    assert "frame 3" in capsys.readouterr().err
+    ds = read_instance(files["xa-cine"][0].read_bytes())
+    frame = prepare_frame(split_frames(ds)[2], str(ds.file_meta.TransferSyntaxUID), ds, 2)
+    expected = render_rgba(frame, frame.default_window())[..., :3]
+    assert np.array_equal(np.asarray(Image.open(png).convert("RGB")), expected)
+
+    assert main(["studies", "--dicomjson", "file:///etc/passwd"]) == 1
+    assert "http" in capsys.readouterr().err

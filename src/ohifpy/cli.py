@@ -63,7 +63,11 @@ async def _open_source(args: argparse.Namespace, transport: HttpxTransport) -> D
         from .datasources.dicomjson import DicomJsonDataSource
 
         dicomjson = DicomJsonDataSource("dicomjson", "DICOM JSON", transport)
-        await dicomjson.load(args.dicomjson)
+        given = Path(args.dicomjson)
+        if given.is_file():  # a file of ours: its instance URLs are still fetched over http(s)
+            dicomjson.add_json(given.read_bytes(), given.resolve().as_uri())
+        else:
+            await dicomjson.load(args.dicomjson)
         return dicomjson
     if args.config:
         config: AppConfig = load_config(args.config)
@@ -233,7 +237,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--source", metavar="NAME", help="data source name in --config")
         p.add_argument("--folder", metavar="DIR",
                        help="the DICOM files of a folder (ZIPs and DICOMDIRs too)")
-        p.add_argument("--dicomjson", metavar="URL",
+        p.add_argument("--dicomjson", metavar="URL_OR_FILE",
                        help="an OHIF dicomjson file (studies whose instances are URLs)")
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
         p.add_argument("--transfer-syntax", metavar="UID",
