@@ -19,7 +19,7 @@ from pydicom import Dataset
 from ..dicomweb.query import StudyQuery, match_static
 from .protocol import DataSourceError
 
-__all__ = ["Catalog", "INSTANCE_KEYWORDS", "SERIES_KEYWORDS", "STUDY_KEYWORDS"]
+__all__ = ["INSTANCE_KEYWORDS", "SERIES_KEYWORDS", "STUDY_KEYWORDS", "Catalog"]
 
 # What a QIDO-RS server returns at each level (PS3.18 Table 10.6.3-3..5) and the study
 # list shows; the counts and ModalitiesInStudy are computed.
@@ -65,8 +65,8 @@ _REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 class _MatchingOptions:
     """What :meth:`StudyQuery.to_params` asks of a source: here the catalog matches itself."""
 
-    supportsWildcard: bool  # noqa: N815 - the config's (OHIF's) attribute name
-    supportsFuzzyMatching: bool = False  # noqa: N815
+    supportsWildcard: bool  # the config's (OHIF's) name
+    supportsFuzzyMatching: bool = False
 
 
 class Catalog:

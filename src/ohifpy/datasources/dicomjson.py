@@ -46,7 +46,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
 from ..dicomweb import Frame, HTTPStatusError, Response, StudyQuery, Transport
 from ..dicomweb.dicom_json import PIXEL_DATA_TAGS
-from ..dicomweb.media_types import OCTET_STREAM, media_type_for_transfer_syntax
+from ..dicomweb.media_types import frame_content_type
 from ..dicomweb.part10 import read_instance, split_frames, stored_transfer_syntax
 from ..dicomweb.retry import request_with_retries
 from ..model import Instance
@@ -391,11 +391,7 @@ class DicomJsonDataSource:
                 del header[tag]  # kept once, as frames
         if syntax == DeflatedExplicitVRLittleEndian:
             syntax = ExplicitVRLittleEndian  # pydicom inflated it while reading
-        try:
-            content_type = f"{media_type_for_transfer_syntax(syntax)}; transfer-syntax={syntax}"
-        except ValueError:  # e.g. video: no frame media type, the decoder will say so
-            content_type = f"{OCTET_STREAM}; transfer-syntax={syntax}"
-        file = _File(header, frames, syntax, content_type, len(response.body))
+        file = _File(header, frames, syntax, frame_content_type(syntax), len(response.body))
         self._files.put(url, file)
         return file
 

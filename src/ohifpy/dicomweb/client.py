@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote, urljoin
 
 from pydicom.dataset import Dataset
@@ -29,8 +29,8 @@ from .dicom_json import (
 from .errors import DicomJSONError, DICOMwebError, HTTPStatusError, MultipartError
 from .media_types import (
     OCTET_STREAM,
+    frame_content_type,
     frames_accept_header,
-    media_type_for_transfer_syntax,
     multipart_accept_header,
     transfer_syntax_of_part,
 )
@@ -40,9 +40,7 @@ from .query import (
     SERIES_LIST_FIELDS,
     STUDY_LIST_FIELDS,
     StudyQuery,
-    match_static,
     qido_params,
-    static_search_url,
     with_query,
 )
 from .retry import request_with_retries
@@ -111,7 +109,7 @@ class DICOMwebClient:
         self.transport = transport
         self.headers: dict[str, str] = dict(headers or {})
 
-    async def __aenter__(self) -> DICOMwebClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -333,14 +331,7 @@ class DICOMwebClient:
             raise DICOMwebError(f"asked for frames {numbers}, the instance has {len(stored)}", url)
         if syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
             syntax = EXPLICIT_VR_LITTLE_ENDIAN  # pydicom inflated it while reading
-        try:
-            media_type = media_type_for_transfer_syntax(syntax)
-        except ValueError:  # e.g. video: no frame media type, the decoder will say so
-            media_type = OCTET_STREAM
-        return [
-            Frame(n, stored[n - 1], syntax, f"{media_type}; transfer-syntax={syntax}")
-            for n in numbers
-        ]
+        return [Frame(n, stored[n - 1], syntax, frame_content_type(syntax)) for n in numbers]
 
     async def retrieve_rendered(
         self,
@@ -458,9 +449,7 @@ class DICOMwebClient:
         limit: int | None,
         offset: int,
     ) -> list[Dataset]:
-        if self.source.staticWado:  # a file tree: read the whole list, match here
-            datasets = await self._get_datasets(static_search_url(url))
-            return match_static(datasets, filters, limit=limit, offset=offset)
+        """One QIDO-RS search; a source that cannot query (a static tree) overrides this."""
         params = qido_params(self.source, filters, fields=fields, limit=limit, offset=offset)
         return await self._get_datasets(with_query(url, params, self.source.queryEncoding))
 

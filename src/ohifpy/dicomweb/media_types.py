@@ -14,6 +14,7 @@ from .multipart import parse_media_type
 
 __all__ = [
     "OCTET_STREAM",
+    "frame_content_type",
     "media_type_for_transfer_syntax",
     "transfer_syntax_of_part",
     "frames_accept_header",
@@ -93,6 +94,17 @@ def transfer_syntax_of_part(content_type: str) -> str:
     """
     media_type, params = parse_media_type(content_type or OCTET_STREAM)
     return params.get("transfer-syntax") or _DEFAULT_SYNTAX_OF_MEDIA_TYPE.get(media_type, "")
+
+
+def frame_content_type(transfer_syntax_uid: str) -> str:
+    """The Content-Type a WADO-RS frame part of this syntax carries: its media type with
+    the syntax named (``application/octet-stream`` for syntaxes with no frame media type,
+    e.g. video, which the decoder then names)."""
+    try:
+        media_type = media_type_for_transfer_syntax(transfer_syntax_uid)
+    except ValueError:
+        media_type = OCTET_STREAM
+    return f"{media_type}; transfer-syntax={transfer_syntax_uid}"
 
 
 def multipart_accept_header(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import quote
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
@@ -28,6 +29,7 @@ from ..config import DicomWebSource
 __all__ = [
     "SERIES_LIST_FIELDS",
     "STUDY_LIST_FIELDS",
+    "MatchingOptions",
     "StudyQuery",
     "encode_query",
     "match_static",
@@ -65,6 +67,16 @@ _DATE = re.compile(r"[0-9]{8}")
 _UID_SEPARATORS = re.compile(r"[^0-9.]+")
 
 
+class MatchingOptions(Protocol):
+    """What a query needs to know of whoever matches it (a DICOMweb source's OHIF keys)."""
+
+    @property
+    def supportsWildcard(self) -> bool: ...
+
+    @property
+    def supportsFuzzyMatching(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class StudyQuery:
     """The study-list filters OHIF offers; empty fields do not filter.
@@ -99,7 +111,7 @@ class StudyQuery:
             if value and not _DATE.fullmatch(value):
                 raise ValueError(f"StudyQuery.{name} must be YYYYMMDD, not {value!r}")
 
-    def to_params(self, source: DicomWebSource) -> list[tuple[str, str]]:
+    def to_params(self, source: MatchingOptions) -> list[tuple[str, str]]:
         """The QIDO matching parameters for ``source``, as OHIF's ``mapParams`` builds them."""
 
         def text(value: str) -> str:
