@@ -160,3 +160,34 @@ def test_config_file_selects_the_source(orthanc: LoadedOrthanc, tmp_path: Path, 
     config.write_text("{not json")
     code, _, err = run(capsys, "studies", "--config", str(config))
     assert code == 1 and "not valid JSON" in err and str(config) in err
+
+
+def test_a_folder_lists_and_renders_as_the_server_does(
+        orthanc: LoadedOrthanc, tmp_path: Path, capsys) -> None:
+    """``--folder``: the researcher's files, through the same pipeline as the server's copy
+    (the same PNG); what is not DICOM is counted, what cannot be read is named."""
+    folder = tmp_path / "folder"
+    (folder / "ct").mkdir(parents=True)
+    manifest = orthanc.manifest
+    for instance in manifest.study("ct-jpeg-ls").instances:
+        (folder / "ct" / Path(instance.path).name).write_bytes(
+            (manifest.root / instance.path).read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    first = manifest.study("mr").instances[0]
+    (folder / "cut.dcm").write_bytes((manifest.root / first.path).read_bytes()[:600])
+
+    code, out, err = run(capsys, "studies", "--folder", str(folder))
+    assert code == 0 and out.strip().endswith("1 study")
+    assert manifest.study("ct-jpeg-ls").patient_name in out
+    assert "1 file(s) are not DICOM" in err and "cut.dcm" in err
+
+    study = manifest.study("ct-jpeg-ls").study_uid
+    from_folder, from_server = tmp_path / "folder.png", tmp_path / "server.png"
+    assert run(capsys, "render", "--folder", str(folder), "--study", study,
+               "-o", str(from_folder))[0] == 0
+    assert run(capsys, "render", "--dicomweb", orthanc.dicomweb_root, "--study", study,
+               "-o", str(from_server))[0] == 0
+    assert from_folder.read_bytes() == from_server.read_bytes()
+
+    code, _, err = run(capsys, "studies", "--folder", str(tmp_path / "nowhere"))
+    assert code == 1 and "nowhere" in err and len(err.strip().splitlines()) == 1
