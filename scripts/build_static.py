@@ -202,14 +202,18 @@ def normalize_base_path(value: str) -> str:
 
 
 def ensure_node_modules() -> None:
-    """Run ``npm ci`` unless node_modules already holds exactly the pinned versions."""
+    """Run ``npm ci`` unless node_modules already holds exactly the pinned versions.
+
+    Only the runtime's packages: the devDependencies (OHIF's static-wado creator for the
+    tests, with a native canvas) are the test setup's (scripts/setup.sh).
+    """
     pinned = json.loads((ROOT / "package.json").read_text())["dependencies"]
     for name, version in pinned.items():
         manifest = NODE_MODULES / name / "package.json"
         if not manifest.is_file() or json.loads(manifest.read_text())["version"] != version:
             print(f"node_modules is missing or out of date ({name}@{version}): npm ci")
             run(
-                ["npm", "ci", "--omit=optional", "--no-audit", "--no-fund"],
+                ["npm", "ci", "--omit=optional", "--omit=dev", "--no-audit", "--no-fund"],
                 "npm ci",
                 cwd=ROOT,
             )

@@ -7,9 +7,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # orthanc*: the DICOMweb server the tests start themselves; dcmtk, libgdcm-tools,
 # openjph-tools: encoders of scripts/make_test_data.py; dicom3tools: dciodvfy for checking files;
-# chromium: the real browser of the browser tests (Playwright drives it; no browser download).
+# chromium: the real browser of the browser tests (Playwright drives it; no browser download);
+# a compiler and cairo/pango: npm builds canvas from source for OHIF's static-wado creator,
+# which the tests run (its prebuilt binary would come from outside the registries).
 PACKAGES=(orthanc orthanc-dicomweb orthanc-gdcm dcmtk libgdcm-tools openjph-tools dicom3tools
-          chromium)
+          chromium build-essential pkg-config libcairo2-dev libpango1.0-dev libjpeg-dev
+          libgif-dev librsvg2-dev)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -34,6 +37,17 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages, the test tooling's (devDependencies) with the runtime's, again whenever the
+# lockfile changes. nodedir: node-gyp takes Node's headers from the machine's Node.js
+# instead of downloading them.
+npm_stamp=node_modules/.ohifpy-package-lock.sha256
+npm_wanted=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -f $npm_stamp || $(<"$npm_stamp") != "$npm_wanted" ]]; then
+    npm_config_nodedir=$(dirname "$(dirname "$(command -v node)")") \
+        npm ci --omit=optional --no-audit --no-fund
+    echo "$npm_wanted" >"$npm_stamp"
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

@@ -3,10 +3,15 @@
 // Routes (relative to the base path, so the site works from any subpath):
 //   ""        the study list          (studylist.js)
 //   "viewer"  ?StudyInstanceUIDs=...  (viewer.js)
-//   "local"   dropped files           (not yet)
+//   "viewer/dicomjson"  ?url=...      (viewer.js: the studies of an OHIF dicomjson file)
+//   "local"   the user's own files    (local.js)
 // Links inside the app change the route with history.pushState, so the worker (and the
-// Python runtime it took seconds to start) lives on from the study list to the viewer.
+// Python runtime it took seconds to start) lives on from the study list to the viewer,
+// and with it the local files the user opened (they live in the worker, nowhere else).
+// Files or folders dropped on any page open as local files (local.js).
 
+import { element } from "./dom.js";
+import { createLocalFiles, installFileDrop } from "./local.js";
 import { MARKS, markOnce } from "./marks.js";
 import { showStudyList } from "./studylist.js";
 import { showViewer } from "./viewer.js";
@@ -42,7 +47,7 @@ function metadataToPrefetch(config) {
   if (config.oidc) return [];
   const sources = config.dataSources ?? [];
   const name = (s) => s.configuration?.name || s.sourceName;
-  const chosen = config.defaultDataSourceName || (sources[0] && name(sources[0]));
+  const chosen = url.searchParams.get("datasources") || config.defaultDataSourceName || (sources[0] && name(sources[0]));
   const source = sources.find((s) => name(s) === chosen)?.configuration;
   if (!source?.wadoRoot) return [];
   const root = new URL(source.wadoRoot, base).href.replace(/\/+$/, "");
@@ -69,6 +74,13 @@ function routeOf(url) {
 
 let leave = () => {};
 
+// Under the header, kept through navigations: what opening local files came to.
+const notice = element("section", "notice");
+notice.hidden = true;
+notice.setAttribute("role", "status");
+document.getElementById("main").before(notice);
+const local = createLocalFiles({ worker, runtime, notice, navigate: (href) => navigate(href) });
+
 function render() {
   leave();
   const main = document.getElementById("main");
@@ -77,12 +89,11 @@ function render() {
   const context = { worker, runtime, main, params: url.searchParams };
   const route = routeOf(url);
   if (route === "viewer") leave = showViewer(context);
+  else if (route === "viewer/dicomjson") leave = showViewer({ ...context, dicomJsonUrl: url.searchParams.get("url") ?? "" });
   else if (route === "") leave = showStudyList(context);
+  else if (route === "local") leave = local.showPage(main);
   else {
-    const note = document.createElement("p");
-    note.className = "note";
-    note.textContent = route === "local" ? "Opening local files comes with the full viewer." : `No page ${route}.`;
-    main.append(note);
+    main.append(element("p", "note", `No page ${route}.`));
     leave = () => {};
   }
 }
@@ -103,7 +114,13 @@ document.addEventListener("click", (event) => {
 });
 window.addEventListener("popstate", render);
 
-document.getElementById("home").href = base.href;
+const home = document.getElementById("home");
+home.href = base.href;
+const localLink = element("a", "header-link open-local", "Open local files");
+localLink.href = new URL("local", base).href;
+localLink.dataset.route = "";
+home.after(localLink);
+installFileDrop((collecting) => local.open(collecting));
 render();
 
 // The service worker caches the app shell for the next start (and offline); registered

@@ -1,7 +1,9 @@
 // The measurement side panel: the tool buttons (the viewport's primary mouse tool), the
 // measurements listed per series (label edited in place, tool, values as the worker
 // answered them, jump to the image), and the exports: CSV, DICOM SR stored on the
-// server, and the tag browser of the current image. Strings go in as textContent only.
+// server (or, for a source that cannot store, such as the user's own files, downloaded
+// as a .dcm file), and the tag browser of the current image. Strings go in as
+// textContent only.
 
 import { element } from "./dom.js";
 import { MEASUREMENT_TOOLS, valueTexts } from "./measurements.js";
@@ -78,25 +80,37 @@ export function createMeasurementPanel({ worker, store, getActiveViewport, jumpT
     }
   }
 
-  async function download() {
-    const { csv } = await worker.call("exportMeasurementsCsv", { measurements: store.list() });
-    const url = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
-    const link = Object.assign(document.createElement("a"), { href: url, download: "measurements.csv" });
+  function downloadFile(data, type, fileName) {
+    const url = URL.createObjectURL(new Blob([data], { type }));
+    const link = Object.assign(document.createElement("a"), { href: url, download: fileName });
     link.click();
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
   }
 
+  async function download() {
+    const { csv } = await worker.call("exportMeasurementsCsv", { measurements: store.list() });
+    downloadFile(csv, "text/csv", "measurements.csv");
+  }
+
+  // A source with downloadReports (the user's own files) answers the report as a Part 10
+  // file to download; others store it (STOW-RS).
+  let downloadsReports = false;
+  let canSave = true; // false for a source that can neither store nor download (a dicomjson file)
   async function save() {
     saveReport.disabled = true;
-    say("Saving the report…");
+    say(downloadsReports ? "Writing the report…" : "Saving the report…");
     try {
-      const { reports } = await worker.call("saveReport", { measurements: store.list() });
+      const { reports, downloads = [] } = await worker.call("saveReport", { measurements: store.list() });
+      for (const { fileName, data } of downloads) downloadFile(data, "application/dicom", fileName);
       const count = reports.reduce((sum, r) => sum + r.numMeasurements, 0);
-      say(`Saved ${count} measurement${count === 1 ? "" : "s"} as DICOM SR.`);
+      const what = `${count} measurement${count === 1 ? "" : "s"}`;
+      say(downloads.length
+        ? `Downloaded ${what} as DICOM SR: ${downloads.map((d) => d.fileName).join(", ")}.`
+        : `Saved ${what} as DICOM SR.`);
     } catch (error) {
-      throw new Error(`The report was not saved: ${error.message}`);
+      throw new Error(`The report was not ${downloadsReports ? "written" : "saved"}: ${error.message}`);
     } finally {
-      saveReport.disabled = store.list().length === 0;
+      saveReport.disabled = !canSave || store.list().length === 0;
     }
   }
 
@@ -157,7 +171,8 @@ export function createMeasurementPanel({ worker, store, getActiveViewport, jumpT
       }),
     );
     if (series.length === 0) list.append(element("p", "note", "No measurements: choose a tool and draw on the image."));
-    exportCsv.disabled = saveReport.disabled = store.list().length === 0;
+    exportCsv.disabled = store.list().length === 0;
+    saveReport.disabled = !canSave || store.list().length === 0;
   }
   store.addEventListener("change", render);
   render();
@@ -165,6 +180,14 @@ export function createMeasurementPanel({ worker, store, getActiveViewport, jumpT
   return {
     element: panel,
     say,
+    // The viewer's data source ({downloadReports, ...} as init answered it, or undefined).
+    setDataSource(source) {
+      downloadsReports = Boolean(source?.downloadReports);
+      canSave = downloadsReports || source?.canStore !== false;
+      saveReport.textContent = downloadsReports ? "Download DICOM SR" : "Save as DICOM SR";
+      saveReport.title = canSave ? "" : `${source.friendlyName || source.name} cannot store reports`;
+      render();
+    },
     setDisplaySets(sets) {
       displaySets = sets;
       render();

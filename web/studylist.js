@@ -7,7 +7,12 @@
 // go back into the URL and the form. The last query is kept as the "lastQuery"
 // preference and comes back when the list is opened without parameters. Every value
 // from DICOM is set with textContent, never parsed as markup.
+//
+// Data sources: the selector lists every source the worker has (the config's, the local
+// files' once some are open, a dicomjson file's once loaded). With `url=` (OHIF's
+// dicomjson list, `?datasources=dicomjson&url=...`) the worker loads that file first.
 
+import { loadDicomJson } from "./local.js";
 import { clearPreference, getPreference, setPreference } from "./preferences.js";
 
 // [URL name of the sort key, column title, row field shown]
@@ -40,7 +45,14 @@ const inputDate = (value = "") => value.replace(/^(\d{4})(\d{2})(\d{2})$/, "$1-$
 
 export function showStudyList({ worker, runtime, main, params }) {
   let current = listParams(params);
-  if (!Object.keys(current).length) current = getPreference("lastQuery") ?? {};
+  // A saved query may name a source this tab no longer has (local files, a dicomjson file).
+  let fromPreference = false;
+  if (!Object.keys(current).length) {
+    current = getPreference("lastQuery") ?? {};
+    fromPreference = true;
+  }
+  const dicomJsonUrl = params.get("url") ?? "";
+  let knownSources = null; // the worker's sources (init's answer and those added since)
 
   const inputs = Object.fromEntries(
     TEXT_FILTERS.map((name) => [name, element("input", { type: "search", name, autocomplete: "off" })]),
@@ -141,19 +153,30 @@ export function showStudyList({ worker, runtime, main, params }) {
     stateRow("Loading studies…", "loading");
     count.textContent = "";
     pager.hidden = sortNote.hidden = true;
+    let sources;
     try {
-      const sources = await runtime;
+      sources = knownSources = await runtime;
+      if (dicomJsonUrl && isDicomJson(sources, wanted.datasources)) {
+        wanted.datasources = (await loadDicomJson(worker, sources, dicomJsonUrl)).dataSource;
+      }
       chooseSource(sources, wanted);
       const answer = await worker.call("searchStudies", { params: wanted });
       if (mine !== generation) return;
       remember(answer.params);
       fillForm(current);
-      showAnswer(answer);
+      showAnswer(answer, sources);
     } catch (error) {
       if (mine !== generation) return;
       remember(wanted);
-      stateRow(`The study list could not be loaded: ${error.message}`, "error");
+      const what = sources && dicomJsonUrl && isDicomJson(sources, wanted.datasources) ? `The DICOM JSON file ${dicomJsonUrl} could not be loaded` : "The study list could not be loaded";
+      stateRow(`${what}: ${error.message}`, "error");
     }
+  }
+
+  // `url=` is for a dicomjson source: the one named, or the worker's own if none is.
+  function isDicomJson(sources, name) {
+    const source = sources?.dataSources.find((s) => s.name === name);
+    return !name || !source || source.kind === "dicomjson";
   }
 
   // What was asked goes into the URL and the lastQuery preference, answered or not.
@@ -165,20 +188,29 @@ export function showStudyList({ worker, runtime, main, params }) {
 
   // The selector appears with two sources or more; the URL wins over the preference.
   function chooseSource({ dataSources, defaultDataSourceName }, wanted) {
-    if (dataSources.length < 2) return;
     const names = dataSources.map((source) => source.name);
+    if (fromPreference && wanted.datasources && !names.includes(wanted.datasources)) delete wanted.datasources;
+    fromPreference = false;
+    if (dataSources.length < 2) return;
     if (!wanted.datasources && names.includes(getPreference("dataSource"))) wanted.datasources = getPreference("dataSource");
-    if (!sourceSelect.options.length) {
-      sourceSelect.append(...dataSources.map(({ name, friendlyName }) => element("option", { value: name, textContent: friendlyName })));
+    if (sourceSelect.options.length !== dataSources.length) {
+      sourceSelect.replaceChildren(...dataSources.map(({ name, friendlyName }) => element("option", { value: name, textContent: friendlyName })));
     }
     sourceSelect.value = wanted.datasources || defaultDataSourceName;
     sourceSelect.hidden = false;
   }
 
-  function showAnswer({ studies, pageNumber, pageSize, offset, hasMore }) {
+  function showAnswer({ studies, pageNumber, pageSize, offset, hasMore }, sources) {
     const sortable = pageNumber === 1 && !hasMore;
     for (const button of sortButtons) button.disabled = !sortable;
-    if (!studies.length) {
+    const local = current.datasources && current.datasources === sources.localDataSourceName;
+    if (!studies.length && local && !Object.values(formParams()).some(Boolean)) {
+      // Local files live in the worker of the tab that opened them, not past a reload.
+      stateRow("No local files are open in this tab (they are not kept after a reload): ", "empty");
+      const again = element("a", { href: "local", className: "open-local-again", textContent: "open them again" });
+      again.dataset.route = "";
+      body.querySelector("td").append(again);
+    } else if (!studies.length) {
       stateRow(pageNumber > 1 ? "No more studies." : "No studies match these filters.", "empty");
     } else {
       body.replaceChildren(...studies.map(studyRow));
@@ -219,7 +251,10 @@ export function showStudyList({ worker, runtime, main, params }) {
 
   async function expand(tr, study) {
     tr.ariaExpanded = "true";
-    const href = `viewer?${new URLSearchParams(withoutEmpty({ StudyInstanceUIDs: study.studyInstanceUID, datasources: current.datasources }))}`;
+    // A dicomjson file's study opens on OHIF's route with the file's url, so a reload works.
+    const href = dicomJsonUrl && isDicomJson(knownSources, current.datasources)
+      ? `viewer/dicomjson?${new URLSearchParams({ url: dicomJsonUrl, StudyInstanceUIDs: study.studyInstanceUID })}`
+      : `viewer?${new URLSearchParams(withoutEmpty({ StudyInstanceUIDs: study.studyInstanceUID, datasources: current.datasources }))}`;
     const open = element("a", { href, className: "open-study", textContent: "Open in viewer" });
     open.dataset.route = "";
     const content = element("div", { className: "series-content" }, [element("p", { className: "note", textContent: "Loading series…" })]);

@@ -1,5 +1,8 @@
 // The viewer page: /viewer?StudyInstanceUIDs=<uid>[,<uid>][&SeriesInstanceUIDs=...]
-// [&initialSeriesInstanceUID=...]. The worker opens the studies and says what goes in
+// [&initialSeriesInstanceUID=...][&datasources=<name>], and OHIF's
+// /viewer/dicomjson?url=<file>[&StudyInstanceUIDs=...] (the studies of a dicomjson file,
+// loaded into the worker first; the address stays as it is, so a reload works). The
+// worker opens the studies from the named data source and says what goes in
 // which viewport (openViewer); this page builds the series panel, the viewport grid
 // and the layout picker, keeps the stacks the viewports show loading (loadViewports)
 // and shows each series' progress in the panel.
@@ -7,6 +10,7 @@
 import { viewportCommands } from "./commands.js";
 import { element as node } from "./dom.js";
 import { installHotkeys } from "./hotkeys.js";
+import { loadDicomJson } from "./local.js";
 import { MARKS, markOnce } from "./marks.js";
 import { createMeasurementPanel } from "./measurement_panel.js";
 import { MeasurementStore } from "./measurement_store.js";
@@ -24,7 +28,10 @@ function splitUids(value) {
 }
 
 
-export function showViewer({ worker, runtime, main, params }) {
+// An error whose message is the whole sentence shown.
+class Told extends Error {}
+
+export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   const page = node("section", "viewer");
   const header = node("header", "viewer-header");
   const toolbarSlot = node("div", "toolbar-slot");
@@ -157,16 +164,35 @@ export function showViewer({ worker, runtime, main, params }) {
   const toolbar = createToolbar(commands, { getActiveViewport: () => grid.active });
   toolbarSlot.append(toolbar);
 
+  let sources = null;
+  let dataSource = params.get("datasources") ?? "";
   (async () => {
-    const studyUids = splitUids(params.get("StudyInstanceUIDs"));
-    if (studyUids.length === 0) throw new Error("no StudyInstanceUIDs in the address");
+    let studyUids = splitUids(params.get("StudyInstanceUIDs"));
     note.textContent = "Opening the study…";
-    await runtime;
+    sources = await runtime;
+    if (dicomJsonUrl !== undefined) {
+      if (!dicomJsonUrl) throw new Told("No DICOM JSON file to open: the address needs url=<the file's address>.");
+      note.textContent = "Loading the DICOM JSON file…";
+      let loaded;
+      try {
+        loaded = await loadDicomJson(worker, sources, dicomJsonUrl);
+      } catch (error) {
+        throw new Told(`The DICOM JSON file ${dicomJsonUrl} could not be loaded: ${error.message}`);
+      }
+      dataSource = loaded.dataSource;
+      if (studyUids.length === 0) studyUids = loaded.studyInstanceUIDs;
+      if (studyUids.length === 0) throw new Told(`The DICOM JSON file ${dicomJsonUrl} lists no studies.`);
+    }
+    if (studyUids.length === 0) throw new Error("no StudyInstanceUIDs in the address");
+    const source = sources.dataSources.find((s) => s.name === (dataSource || sources.defaultDataSourceName));
+    measurePanel.setDataSource(source);
+    note.textContent = "Opening the study…";
     const opened = await worker.call("openViewer", {
       studyInstanceUIDs: studyUids,
       seriesInstanceUIDs: splitUids(params.get("SeriesInstanceUIDs")),
       initialSeriesInstanceUID: params.get("initialSeriesInstanceUID") ?? "",
       layout: getPreference("layout") ?? "",
+      dataSource,
     });
     if (!page.isConnected) return; // left while opening
     displaySets = opened.displaySets;
@@ -195,8 +221,16 @@ export function showViewer({ worker, runtime, main, params }) {
     refreshPanel();
     scheduleLoads();
   })().catch((error) => {
-    note.textContent = `This study cannot be opened: ${error.message}`;
+    if (!page.isConnected) return;
+    note.textContent = error instanceof Told ? error.message : `This study cannot be opened: ${error.message}`;
     note.classList.add("error");
+    // Local files live in the worker of the tab that opened them, not past a reload.
+    if (sources && dataSource && dataSource === sources.localDataSourceName && !(error instanceof Told)) {
+      const again = node("a", "open-local-again", "Open the files again");
+      again.href = "local";
+      again.dataset.route = "";
+      note.append(" Local files are kept only in the tab that opened them. ", again);
+    }
   });
 
   return () => {

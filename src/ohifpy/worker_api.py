@@ -33,7 +33,7 @@ import numpy as np
 from pydicom.uid import generate_uid
 
 from .cine import cine_frame_rate
-from .config import AppConfig
+from .config import AppConfig, DicomJsonSource, LocalSource
 from .datasources import DataSource
 from .dicomweb import Transport
 from .dicomweb.part10 import write_instance
@@ -51,6 +51,7 @@ from .viewer.frames import DEFAULT_CACHE_BYTES, LOAD_CONCURRENCY, FrameCache, Fr
 from .viewer.presenters import (
     display_set_info,
     image_reference,
+    local_files_summary,
     overlay,
     patient,
     source_info,
@@ -90,8 +91,9 @@ class WorkerAPI:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         self.transport = transport
+        self.emit: Emit = emit or (lambda event, data: None)
         self.session = ViewerSession(transport)
-        self.frames = Frames(cache_bytes, emit or (lambda event, data: None))
+        self.frames = Frames(cache_bytes, self.emit)
         self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
             "init": self.init,
             "searchStudies": self.search_studies,
@@ -154,33 +156,48 @@ class WorkerAPI:
         self.frames.cache.resize(app_config.cacheSizeMB * 1024 * 1024)
         self.session.configure(app_config, base_url)  # sources share the transport
         return {
-            "dataSources": [source_info(entry, self.session.sources[entry.name])
+            "dataSources": [source_info(self.session.sources[entry.name], entry.kind)
                             for entry in app_config.dataSources],
             "defaultDataSourceName": app_config.defaultDataSourceName,
             "localDataSourceName": self.session.local_source_name,
         }
 
-    async def add_local_files(self, files: Sequence[Any]) -> dict[str, Any]:
+    async def add_local_files(
+        self, files: Sequence[Any], problems: Sequence[Mapping[str, str]] = ()
+    ) -> dict[str, Any]:
         """Add the user's files (``[{file, path}]``: browser ``File`` objects, or paths in
         CPython) to the local source: ZIPs and DICOMDIRs opened, non-DICOM files counted,
-        unreadable ones named with the reason. Nothing is read but headers."""
+        unreadable ones named with the reason (with the page's own ``problems``: entries of
+        a dropped folder it could not read). Nothing is read but headers; the reading's
+        progress goes out as ``localFilesProgress`` events ``{read, total}``."""
         from .datasources.local_files import file_handles
 
         source = self.session.local_source()
-        report = await source.add_files(file_handles(files))
+        report = await source.add_files(
+            file_handles(files),
+            lambda read, total: self.emit("localFilesProgress", {"read": read, "total": total}),
+        )
+        failed = [*({"name": str(p["name"]), "reason": str(p["reason"])} for p in problems),
+                  *({"name": name, "reason": reason} for name, reason in report.failed)]
         return {
             "dataSource": source.name,
+            "source": source_info(source, LocalSource.kind),
             "studyInstanceUIDs": list(report.study_instance_uids),
             "added": report.added,
+            "instances": report.instances,
             "skipped": list(report.skipped),
-            "failed": [{"name": name, "reason": reason} for name, reason in report.failed],
+            "failed": failed,
+            "summary": local_files_summary(len(report.study_instance_uids), report.instances,
+                                           len(report.skipped), len(failed)),
         }
 
     async def open_dicom_json(self, url: str) -> dict[str, Any]:
         """Load an OHIF dicomjson file (``/viewer/dicomjson?url=``) into the config's
         dicomjson source, or one of its own: ``{dataSource, studyInstanceUIDs}``."""
         source = self.session.dicomjson_source()
-        return {"dataSource": source.name, "studyInstanceUIDs": await source.load(str(url))}
+        study_uids = await source.load(str(url))
+        return {"dataSource": source.name, "source": source_info(source, DicomJsonSource.kind),
+                "studyInstanceUIDs": study_uids}
 
     async def search_studies(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One page of the study list for the URL's parameters (see :mod:`ohifpy.study_list`).

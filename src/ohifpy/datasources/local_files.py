@@ -521,13 +521,15 @@ def _name_key(name: str) -> str:
 class LocalFilesReport:
     """What one :meth:`LocalFilesDataSource.add_files` found.
 
-    ``added`` counts instances new to the source; ``skipped`` names files that are not
-    DICOM; ``failed`` pairs DICOM files that cannot be used with why;
+    ``added`` counts instances new to the source, ``instances`` every instance this call
+    read (a folder opened again adds none but still holds them); ``skipped`` names files
+    that are not DICOM; ``failed`` pairs DICOM files that cannot be used with why;
     ``study_instance_uids`` lists the studies of this call's files in the order first seen
     (also when they were already loaded, so the page can open them).
     """
 
     added: int = 0
+    instances: int = 0
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     study_instance_uids: list[str] = field(default_factory=list)
@@ -567,8 +569,13 @@ class LocalFilesDataSource:
         source = cls(name, friendly_name)
         return source, await source.add_files(path_handles(paths))
 
-    async def add_files(self, handles: Iterable[FileHandle]) -> LocalFilesReport:
-        """Add files, ZIPs and DICOMDIRs; a file that cannot be used is reported, not raised."""
+    async def add_files(
+        self, handles: Iterable[FileHandle], progress: Callable[[int, int], None] | None = None
+    ) -> LocalFilesReport:
+        """Add files, ZIPs and DICOMDIRs; a file that cannot be used is reported, not raised.
+
+        ``progress(read, total)`` is told how far the reading is, every few dozen files.
+        """
         report = LocalFilesReport()
         files = list(self._expand(handles, report, depth=0))
         found: _Found = {_name_key(handle.name): (handle, head) for handle, head in files}
@@ -576,7 +583,11 @@ class LocalFilesDataSource:
         for index, (handle, head) in enumerate(files):
             self._add_file(handle, head, found, done, report)
             if index % _YIELD_EVERY == _YIELD_EVERY - 1:
+                if progress is not None:
+                    progress(index + 1, len(files))
                 await asyncio.sleep(0)
+        if progress is not None:
+            progress(len(files), len(files))
         for archive in self._archives:
             archive.close_member()
         return report
@@ -631,6 +642,7 @@ class LocalFilesDataSource:
             report.failed.append((handle.name, f"cannot be read ({_describe(exc)})"))
             return
         report.added += new
+        report.instances += 1
         study = str(header.StudyInstanceUID)
         if study not in report.study_instance_uids:
             report.study_instance_uids.append(study)

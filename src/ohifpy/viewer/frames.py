@@ -33,12 +33,16 @@ LOAD_CONCURRENCY = 6
 FRAME_ERRORS = (OhifpyError, ValueError)
 
 Emit = Callable[[str, dict[str, Any]], None]
-FrameKey = tuple[str, int]
+FrameKey = tuple[str, str, int]
 
 
-def frame_key(image: ImageRef) -> FrameKey:
-    """A frame's identity whatever display set or source shows it: SOP instance and frame."""
-    return (image.instance.sop_instance_uid, image.frame_number)
+def frame_key(source: DataSource, image: ImageRef) -> FrameKey:
+    """A frame's identity whatever display set shows it: its source, SOP instance and frame.
+
+    The source is part of it: two sources may hold different pixels under one UID (a
+    study's local copy edited without new UIDs, a demo built from the same generator).
+    """
+    return (source.name, image.instance.sop_instance_uid, image.frame_number)
 
 
 class FrameCache:
@@ -94,7 +98,7 @@ class Frames:
 
     async def get(self, source: DataSource, image: ImageRef) -> ImageFrame:
         """The decoded frame: from the cache, a fetch already running, or a new one."""
-        key = frame_key(image)
+        key = frame_key(source, image)
         frame = self.cache.get(key)
         if frame is not None:
             return frame
@@ -113,11 +117,11 @@ class Frames:
     async def _fetch(self, source: DataSource, image: ImageRef) -> ImageFrame:
         """Retrieve, decode and cache one frame (the pipeline ``ohifpy render`` uses too)."""
         frame = await load_image_frame(source, image)
-        self.cache.put(frame_key(image), frame)
+        self.cache.put(frame_key(source, image), frame)
         return frame
 
-    def all_cached(self, display_set: DisplaySet) -> bool:
-        return all(frame_key(image) in self.cache for image in display_set.images)
+    def all_cached(self, display_set: DisplaySet, source: DataSource) -> bool:
+        return all(frame_key(source, image) in self.cache for image in display_set.images)
 
     async def load(
         self, display_set: DisplaySet, source: DataSource, start_index: int, concurrency: int
@@ -182,7 +186,7 @@ class Frames:
             running = self.viewport_loads.get(uid)
             if running is not None and not running.done():
                 continue
-            if self.all_cached(display_set):  # no load, but the page learns it is done
+            if self.all_cached(display_set, source):  # no load, but the page learns it is done
                 total = len(display_set.images)
                 self.emit("progress", {"displaySetUID": uid, "total": total, "loaded": total,
                                        "failed": 0})

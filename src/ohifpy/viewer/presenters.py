@@ -11,20 +11,20 @@ from typing import Any
 
 from pydicom import Dataset
 
-from ..config import SourceConfig
 from ..datasources import DataSource
 from ..imaging import VOIWindow
 from ..measure import ImageReference
 from ..model import DisplaySet, ImageRef, Study
 from ..overlay_geometry import overlay_geometry
 
-__all__ = ["display_set_info", "image_reference", "overlay", "patient", "source_info",
-           "study_header"]
+__all__ = ["display_set_info", "image_reference", "local_files_summary", "overlay", "patient",
+           "source_info", "study_header"]
 
 
-def source_info(entry: SourceConfig, source: DataSource) -> dict[str, Any]:
-    """A data source as the page's selector and buttons need it."""
-    return {"name": source.name, "friendlyName": source.friendly_name, "kind": entry.kind,
+def source_info(source: DataSource, kind: str) -> dict[str, Any]:
+    """A data source as the page's selector and buttons need it; ``kind`` as in the config
+    (``dicomweb``, ``staticWado``, ``dicomjson``, ``dicomlocal``, ``merge``)."""
+    return {"name": source.name, "friendlyName": source.friendly_name, "kind": kind,
             "canStore": source.capabilities.store,
             "downloadReports": source.capabilities.download_reports}
 
@@ -95,3 +95,19 @@ def image_reference(image: ImageRef) -> ImageReference:
 def patient(ds: Dataset) -> dict[str, str]:
     return {"PatientName": str(ds.get("PatientName", "") or ""),
             "PatientID": str(ds.get("PatientID", "") or "")}
+
+
+def local_files_summary(studies: int, instances: int, skipped: int, failed: int) -> str:
+    """What opening the user's files gave, in one line:
+    ``3 studies, 225 instances; 2 files are not DICOM; 1 file could not be read``."""
+    parts = [f"{_count(studies, 'study', 'studies')}, {_count(instances, 'instance')}"
+             if studies else "No DICOM images found"]
+    if skipped:
+        parts.append(f"{_count(skipped, 'file')} {'is' if skipped == 1 else 'are'} not DICOM")
+    if failed:
+        parts.append(f"{_count(failed, 'file')} could not be read")
+    return "; ".join(parts)
+
+
+def _count(number: int, one: str, many: str = "") -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
