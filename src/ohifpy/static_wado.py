@@ -33,6 +33,7 @@ from typing import Any
 
 from pydicom import Dataset
 
+from .datasources.catalog import INSTANCE_KEYWORDS, SERIES_KEYWORDS, STUDY_KEYWORDS
 from .dicomweb.dicom_json import PIXEL_DATA_TAGS
 from .dicomweb.part10 import split_frames
 
@@ -40,39 +41,6 @@ __all__ = ["StaticTree", "StaticWadoError", "write_static_dicomweb"]
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _ALL_INLINE = 2**62  # to_json_dict threshold that never moves a value to bulk data
-
-STUDY_KEYWORDS = (
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyTime",
-    "AccessionNumber",
-    "ReferringPhysicianName",
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyID",
-    "StudyDescription",
-)
-SERIES_KEYWORDS = (
-    "StudyInstanceUID",
-    "SeriesInstanceUID",
-    "Modality",
-    "SeriesNumber",
-    "SeriesDescription",
-    "SeriesDate",
-    "SeriesTime",
-)
-INSTANCE_KEYWORDS = (
-    "StudyInstanceUID",
-    "SeriesInstanceUID",
-    "SOPClassUID",
-    "SOPInstanceUID",
-    "InstanceNumber",
-    "Rows",
-    "Columns",
-    "NumberOfFrames",
-)
 
 
 class StaticWadoError(ValueError):

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pydicom import Dataset
 
 from ..dicomweb.query import StudyQuery, match_static
-from .protocol import DataSourceError
+from ..model import Instance
+from .protocol import Capabilities, DataSourceError
 
-__all__ = ["INSTANCE_KEYWORDS", "SERIES_KEYWORDS", "STUDY_KEYWORDS", "Catalog"]
+__all__ = ["INSTANCE_KEYWORDS", "SERIES_KEYWORDS", "STUDY_KEYWORDS", "Catalog", "CatalogSource"]
 
 # What a QIDO-RS server returns at each level (PS3.18 Table 10.6.3-3..5) and the study
 # list shows; the counts and ModalitiesInStudy are computed.
@@ -181,3 +182,53 @@ def _attributes(header: Dataset, keywords: tuple[str, ...], **computed: object) 
     for keyword, value in computed.items():
         setattr(result, keyword, value)
     return result
+
+
+class CatalogSource:
+    """The searches and metadata of a source whose instance headers sit in a :class:`Catalog`.
+
+    The user's files and a dicomjson list differ in where an instance's bytes are (the
+    catalog's locators) and how they are read; what a server would answer from the
+    headers is the same for both, and is here.
+    """
+
+    def __init__(self, name: str, friendly_name: str, capabilities: Capabilities) -> None:
+        self.name = name
+        self.friendly_name = friendly_name
+        self.capabilities = capabilities
+        self._catalog = Catalog()
+
+    async def search_for_studies(
+        self, query: StudyQuery | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[Dataset]:
+        """The held studies matching the study list's filters, in the order added."""
+        return self._catalog.search_for_studies(
+            query,
+            limit=self.capabilities.query_limit if limit is None else limit,
+            offset=offset,
+            supports_wildcard=self.capabilities.supports_wildcard,
+        )
+
+    async def search_for_series(self, study_instance_uid: str) -> list[Dataset]:
+        return self._catalog.search_for_series(study_instance_uid)
+
+    async def search_for_instances(
+        self, study_instance_uid: str, series_instance_uid: str | None = None
+    ) -> list[Dataset]:
+        return self._catalog.search_for_instances(study_instance_uid, series_instance_uid)
+
+    async def retrieve_study_metadata(self, study_instance_uid: str) -> list[Dataset]:
+        return [header for header, _ in self._catalog.headers(study_instance_uid)]
+
+    async def retrieve_series_metadata(
+        self, study_instance_uid: str, series_instance_uid: str
+    ) -> list[Dataset]:
+        return [header for header, _ in
+                self._catalog.headers(study_instance_uid, [series_instance_uid])]
+
+    async def retrieve_study_instances(
+        self, study_instance_uid: str, series_instance_uids: Sequence[str] = ()
+    ) -> list[Instance]:
+        """The study's instances; their metadata is the header held."""
+        return [Instance.from_dataset(header) for header, _ in
+                self._catalog.headers(study_instance_uid, series_instance_uids)]

@@ -44,13 +44,12 @@ from pydicom.dataelem import DataElement
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
-from ..dicomweb import Frame, HTTPStatusError, Response, StudyQuery, Transport
+from ..dicomweb import Frame, HTTPStatusError, Response, Transport
 from ..dicomweb.dicom_json import PIXEL_DATA_TAGS
 from ..dicomweb.media_types import frame_content_type
 from ..dicomweb.part10 import read_instance, split_frames, stored_transfer_syntax
 from ..dicomweb.retry import request_with_retries
-from ..model import Instance
-from .catalog import Catalog
+from .catalog import CatalogSource
 from .protocol import Capabilities, DataSourceError
 
 __all__ = ["DicomJsonDataSource"]
@@ -126,7 +125,7 @@ class _FileCache:
         self.size = 0
 
 
-class DicomJsonDataSource:
+class DicomJsonDataSource(CatalogSource):
     """Studies of OHIF dicomjson files; :meth:`load` adds one file's studies.
 
     Parameters
@@ -150,12 +149,10 @@ class DicomJsonDataSource:
         base_url: str = "",
         cache_bytes: int = CACHE_BYTES,
     ) -> None:
-        self.name = name
-        self.friendly_name = friendly_name
+        super().__init__(name, friendly_name,
+                         Capabilities(store=False, rendered=False, query_options=False))
         self.transport = transport
         self.base_url = base_url
-        self.capabilities = Capabilities(store=False, rendered=False, query_options=False)
-        self._catalog = Catalog()
         self._loaded: dict[str, list[str]] = {}
         self._files = _FileCache(cache_bytes)
         self._fetching: dict[str, asyncio.Task[_File]] = {}
@@ -199,49 +196,6 @@ class DicomJsonDataSource:
         for header, file_url in headers:
             self._catalog.add(header, file_url)
         return list(dict.fromkeys(str(header.StudyInstanceUID) for header, _ in headers))
-
-    # QIDO-RS
-
-    async def search_for_studies(
-        self, query: StudyQuery | None = None, *, limit: int | None = None, offset: int = 0
-    ) -> list[Dataset]:
-        """Studies of the loaded files matching the study list's filters."""
-        return self._catalog.search_for_studies(
-            query,
-            limit=self.capabilities.query_limit if limit is None else limit,
-            offset=offset,
-            supports_wildcard=self.capabilities.supports_wildcard,
-        )
-
-    async def search_for_series(self, study_instance_uid: str) -> list[Dataset]:
-        """The series of one study."""
-        return self._catalog.search_for_series(study_instance_uid)
-
-    async def search_for_instances(
-        self, study_instance_uid: str, series_instance_uid: str | None = None
-    ) -> list[Dataset]:
-        """The instances of a study, or of one of its series."""
-        return self._catalog.search_for_instances(study_instance_uid, series_instance_uid)
-
-    # metadata
-
-    async def retrieve_study_metadata(self, study_instance_uid: str) -> list[Dataset]:
-        """Every instance header of a study, as the JSON described it."""
-        return [header for header, _ in self._catalog.headers(study_instance_uid)]
-
-    async def retrieve_series_metadata(
-        self, study_instance_uid: str, series_instance_uid: str
-    ) -> list[Dataset]:
-        """Every instance header of a series, as the JSON described it."""
-        return [header for header, _ in self._catalog.headers(study_instance_uid,
-                                                                (series_instance_uid,))]
-
-    async def retrieve_study_instances(
-        self, study_instance_uid: str, series_instance_uids: Sequence[str] = ()
-    ) -> list[Instance]:
-        """The instances of a study (of these series, if any) as model instances."""
-        return [Instance.from_dataset(header)
-                for header, _ in self._catalog.headers(study_instance_uid, series_instance_uids)]
 
     async def load_bulkdata(self, dataset: Dataset) -> Dataset:
         """Fill in, from the instance's own file, the attributes its JSON metadata left out.

@@ -49,9 +49,7 @@ from ..dicomweb.client import Frame
 from ..dicomweb.dicom_json import PIXEL_DATA_TAGS
 from ..dicomweb.media_types import frame_content_type
 from ..dicomweb.part10 import read_instance, split_frames, stored_transfer_syntax
-from ..dicomweb.query import StudyQuery
-from ..model import Instance
-from .catalog import Catalog
+from .catalog import CatalogSource
 from .protocol import Capabilities, DataSourceError
 
 __all__ = [
@@ -538,7 +536,7 @@ class LocalFilesReport:
 _Found = dict[str, tuple[FileHandle, bytes]]  # name key -> handle and its first bytes
 
 
-class LocalFilesDataSource:
+class LocalFilesDataSource(CatalogSource):
     """The user's own files: added with :meth:`add_files`, searched in memory, read lazily.
 
     Instances stored in the session (a measurement report) join the loaded ones, so they
@@ -547,12 +545,8 @@ class LocalFilesDataSource:
     """
 
     def __init__(self, name: str = "local", friendly_name: str = "Local files") -> None:
-        self.name = name
-        self.friendly_name = friendly_name
-        self.capabilities = Capabilities(
-            store=True, rendered=False, query_options=False, download_reports=True
-        )
-        self._catalog = Catalog()
+        super().__init__(name, friendly_name, Capabilities(
+            store=True, rendered=False, query_options=False, download_reports=True))
         self._archives: list[_ZipArchive] = []
         # The last whole-read instance's frames: a deflated multi-frame file is inflated
         # once while its frames are shown, not once per frame.
@@ -665,43 +659,6 @@ class LocalFilesDataSource:
                 report.failed.append((name, f"referenced by {dicomdir.name} but not given"))
                 continue
             self._add_file(*found[key], found, done, report)
-
-    # searches and metadata
-
-    async def search_for_studies(
-        self, query: StudyQuery | None = None, *, limit: int | None = None, offset: int = 0
-    ) -> list[Dataset]:
-        """The loaded studies matching the study list's filters, in the order added."""
-        return self._catalog.search_for_studies(
-            query,
-            limit=self.capabilities.query_limit if limit is None else limit,
-            offset=offset,
-            supports_wildcard=self.capabilities.supports_wildcard,
-        )
-
-    async def search_for_series(self, study_instance_uid: str) -> list[Dataset]:
-        return self._catalog.search_for_series(study_instance_uid)
-
-    async def search_for_instances(
-        self, study_instance_uid: str, series_instance_uid: str | None = None
-    ) -> list[Dataset]:
-        return self._catalog.search_for_instances(study_instance_uid, series_instance_uid)
-
-    async def retrieve_study_metadata(self, study_instance_uid: str) -> list[Dataset]:
-        return [header for header, _ in self._catalog.headers(study_instance_uid)]
-
-    async def retrieve_series_metadata(
-        self, study_instance_uid: str, series_instance_uid: str
-    ) -> list[Dataset]:
-        return [header for header, _ in
-                self._catalog.headers(study_instance_uid, [series_instance_uid])]
-
-    async def retrieve_study_instances(
-        self, study_instance_uid: str, series_instance_uids: Sequence[str] = ()
-    ) -> list[Instance]:
-        """The study's instances; their metadata is the header read when the file was added."""
-        return [Instance.from_dataset(header) for header, _ in
-                self._catalog.headers(study_instance_uid, series_instance_uids)]
 
     async def load_bulkdata(self, dataset: Dataset) -> Dataset:
         """Nothing is left out of a header but the pixel data: LUTs and palettes are in it."""
