@@ -6,7 +6,8 @@
 
 Layout of the result (URLs relative to the base path)::
 
-    index.html, viewer/index.html, local/index.html   the shell (same page, three routes)
+    index.html, viewer/index.html, viewer/dicomjson/index.html, local/index.html
+                                                       the shell (same page, four routes)
     *.js, *.css, icons/...                             the rest of web/
     manifest.webmanifest, service_worker.js            PWA (precaches the app shell)
     config/app-config.json                             the validated --config
@@ -627,13 +628,13 @@ def set_base(html: str, base_path: str, where: str) -> str:
 
 
 def build_shell(out: Path, base_path: str) -> None:
-    """web/ into dist/, the page again under viewer/ and local/ (routes on a plain host)."""
+    """web/ into dist/, the page again under each route's folder (routes on a plain host)."""
     web = ROOT / "web"
     if not (web / "index.html").is_file():
         raise BuildError(f"{web / 'index.html'} is missing: the shell has nothing to serve")
     shutil.copytree(web, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    for route in ("viewer", "local"):
-        (out / route).mkdir(exist_ok=True)
+    for route in ("viewer", "viewer/dicomjson", "local"):
+        (out / route).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / "index.html", out / route / "index.html")
     for page in sorted(out.rglob("*.html")):
         page.write_text(set_base(page.read_text("utf-8"), base_path, str(page)), "utf-8")

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 from pydicom.multival import MultiValue
+from support.coroutines import complete
 from support.static_trees import (
     KnownStudy,
     contract_studies,
@@ -179,22 +180,12 @@ def holding(tmp_path_factory: pytest.TempPathFactory) -> Holding:
     return Holding(tuple(studies), root, tuple(write_files(studies, root)))
 
 
-def _drive(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never waits on a future to its end, without an event loop."""
-    try:
-        while True:
-            if coroutine.send(None) is not None:
-                raise AssertionError("the source waited on a future: it cannot run in Pyodide")
-    except StopIteration as done:
-        return done.value
-
-
 @pytest.fixture(scope="module")
 def run() -> Iterator[Run[Any]]:
     """How the tests run a source's coroutines (one loop for the module: HTTP clients stay
     bound to the loop they were opened on)."""
     if sys.platform == "emscripten":
-        yield _drive
+        yield complete
         return
     loop = asyncio.new_event_loop()
     yield loop.run_until_complete

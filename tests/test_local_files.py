@@ -15,7 +15,6 @@ import copy
 import shutil
 import time
 import zipfile
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +33,7 @@ from pydicom.uid import (
     RLELossless,
     generate_uid,
 )
+from support.coroutines import complete
 
 from ohifpy import synthetic
 from ohifpy.datasources import DataSourceError
@@ -55,22 +55,6 @@ T = TypeVar("T")
 
 # ---------------------------------------------------------------------------------------
 # helpers
-
-
-def complete(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine of the source to its end, without an event loop.
-
-    Local files are read synchronously: the source's coroutines only ever yield to let
-    the worker breathe (``asyncio.sleep(0)``), never to wait. Driving them by hand keeps
-    these tests runnable under Pyodide, whose event loop cannot block and where
-    pytest-asyncio is not installed.
-    """
-    try:
-        while True:
-            if coroutine.send(None) is not None:
-                raise AssertionError("a local-files coroutine waited on a future")
-    except StopIteration as done:
-        return done.value
 
 
 def save(ds: Dataset, path: Path) -> Path:

@@ -30,8 +30,9 @@ TEST_WHEELS = (
     "pytest", "pluggy", "iniconfig", "packaging", "pygments", "hypothesis", "sortedcontainers"
 )
 """pytest and hypothesis with their dependencies on Python 3.12: all pure Python."""
-MIN_PASSED = 250
-"""Of 288 when this was written: a much smaller count means tests went missing."""
+MIN_PASSED = 400
+"""Of 429 when this was written (the data-source contract and local files among them): a
+much smaller count means tests went missing."""
 
 
 def test_core_tests_pass_under_pyodide(dist: Path) -> None:

@@ -17,7 +17,6 @@ from ohifpy.dicomweb.query import (
     encode_query,
     match_static,
     qido_params,
-    static_search_url,
     with_query,
 )
 
@@ -221,4 +220,3 @@ def test_static_lists_page_with_limit_and_offset():
     assert [ds.StudyInstanceUID for ds in match_static(STATIC_LIST, [], limit=1, offset=1)] == [
         "1.2.4"]
     assert match_static(STATIC_LIST, [], offset=5) == []
-    assert static_search_url("http://h/demo/studies") == "http://h/demo/studies/index.json"

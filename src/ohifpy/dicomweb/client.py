@@ -46,7 +46,7 @@ from .query import (
 from .retry import request_with_retries
 from .transport import Response, Transport
 
-__all__ = ["DICOMwebClient", "Frame"]
+__all__ = ["DICOMwebClient", "Frame", "resource_url"]
 
 DICOM_JSON = "application/dicom+json"
 # Frame errors that the whole instance would not cure: auth, missing, throttled.
@@ -156,7 +156,7 @@ class DICOMwebClient:
         offset: int = 0,
     ) -> list[Dataset]:
         """Series of one study, or of all studies; ``search_filters`` are matching keys."""
-        url = _resource_url(self.source.qidoRoot, study_instance_uid)
+        url = resource_url(self.source.qidoRoot, study_instance_uid)
         filters = (search_filters or {}).items()
         fields = [*SERIES_LIST_FIELDS, *fields]
         return await self._search(
@@ -174,7 +174,7 @@ class DICOMwebClient:
         offset: int = 0,
     ) -> list[Dataset]:
         """Instances of one series, one study, or all studies."""
-        url = _resource_url(self.source.qidoRoot, study_instance_uid, series_instance_uid)
+        url = resource_url(self.source.qidoRoot, study_instance_uid, series_instance_uid)
         filters = (search_filters or {}).items()
         return await self._search(
             f"{url}/instances", filters, fields=fields, limit=limit, offset=offset
@@ -184,14 +184,14 @@ class DICOMwebClient:
 
     async def retrieve_study_metadata(self, study_instance_uid: str) -> list[Dataset]:
         """Metadata of every instance of a study."""
-        url = _resource_url(self.source.wadoRoot, study_instance_uid)
+        url = resource_url(self.source.wadoRoot, study_instance_uid)
         return await self._get_datasets(f"{url}/metadata")
 
     async def retrieve_series_metadata(
         self, study_instance_uid: str, series_instance_uid: str
     ) -> list[Dataset]:
         """Metadata of every instance of a series."""
-        url = _resource_url(self.source.wadoRoot, study_instance_uid, series_instance_uid)
+        url = resource_url(self.source.wadoRoot, study_instance_uid, series_instance_uid)
         return await self._get_datasets(f"{url}/metadata")
 
     async def retrieve_metadata_json(
@@ -202,14 +202,14 @@ class DICOMwebClient:
         Returns the objects and the URL they came from (bulk data URIs are relative to
         it): a viewer converts only the instances it shows (see ``Instance.from_json``).
         """
-        url = _resource_url(self.source.wadoRoot, study_instance_uid, series_instance_uid or None)
+        url = resource_url(self.source.wadoRoot, study_instance_uid, series_instance_uid or None)
         return await self._get_json(f"{url}/metadata")
 
     async def retrieve_instance_metadata(
         self, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str
     ) -> Dataset:
         """Metadata of one instance."""
-        url = _resource_url(
+        url = resource_url(
             self.source.wadoRoot, study_instance_uid, series_instance_uid, sop_instance_uid
         )
         datasets = await self._get_datasets(f"{url}/metadata")
@@ -256,7 +256,7 @@ class DICOMwebClient:
             isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in numbers
         ):
             raise ValueError(f"frame numbers must be integers from 1, not {numbers!r}")
-        url = _resource_url(
+        url = resource_url(
             self.source.wadoRoot, study_instance_uid, series_instance_uid, sop_instance_uid
         )
         url = f"{url}/frames/{','.join(map(str, numbers))}"
@@ -299,7 +299,7 @@ class DICOMwebClient:
         transfer_syntax_uid: str = "*",
     ) -> bytes:
         """The instance as a DICOM Part 10 file, by default in its stored syntax."""
-        url = _resource_url(
+        url = resource_url(
             self.source.wadoRoot, study_instance_uid, series_instance_uid, sop_instance_uid
         )
         accept = multipart_accept_header("application/dicom", self.source, transfer_syntax_uid)
@@ -395,7 +395,7 @@ class DICOMwebClient:
             quote_type=not self.source.omitQuotationForMultipartRequest,
         )
         if study_instance_uid:
-            url = _resource_url(self.source.stowRoot, study_instance_uid)
+            url = resource_url(self.source.stowRoot, study_instance_uid)
         else:
             url = f"{self.source.stowRoot}/studies"
         response = await self._request(
@@ -462,7 +462,7 @@ class DICOMwebClient:
         viewport: tuple[int, int] | None,
     ) -> bytes:
         study, series, instance, frame_number = uids
-        url = _resource_url(self.source.wadoRoot, study, series, instance)
+        url = resource_url(self.source.wadoRoot, study, series, instance)
         if frame_number is not None:
             if not instance:
                 raise ValueError("a frame number needs a SOP Instance UID")
@@ -473,7 +473,7 @@ class DICOMwebClient:
         return _single_part_content(await self._request("GET", url, media_type))
 
 
-def _resource_url(
+def resource_url(
     root: str,
     study: str | None = None,
     series: str | None = None,

@@ -8,9 +8,9 @@ open date range stays open (``from-`` / ``-to``) instead of OHIF's today/1970
 stand-ins, and a list of Study Instance UIDs is joined with ``,`` (PS3.18 UID list
 matching) rather than ``\\``, because Orthanc 1.10 does not percent-decode ``%5C``.
 
-A ``staticWado`` source is a tree of files (see :mod:`ohifpy.static_wado`) that cannot
-answer a query: the client reads the whole list (:func:`static_search_url`) and
-applies the same parameters itself (:func:`match_static`).
+Sources that cannot answer a query (a static DICOMweb tree, the user's files, a
+dicomjson list) read or hold the whole list and apply the same parameters themselves
+(:func:`match_static`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ __all__ = [
     "encode_query",
     "match_static",
     "qido_params",
-    "static_search_url",
     "with_query",
 ]
 
@@ -179,15 +178,6 @@ def with_query(
     """``url`` with ``params`` appended as its encoded query string (if any)."""
     items = list(params.items()) if isinstance(params, Mapping) else list(params)
     return f"{url}?{encode_query(items, encoding)}" if items else url
-
-
-def static_search_url(url: str) -> str:
-    """Where a static tree keeps the list a QIDO ``url`` would search (``.../index.json``).
-
-    A path cannot be both the list and the folder of its children, so the list is a file
-    inside that folder.
-    """
-    return f"{url}/index.json"
 
 
 def match_static(
