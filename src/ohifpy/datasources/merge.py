@@ -237,7 +237,6 @@ class MergedDataSource:
                                   f"is in none of {self.friendly_name}'s sources") from None
 
 
-
 def _union(lists: Iterable[list[Dataset]], keyword: str) -> list[Dataset]:
     """Datasets of ``lists`` (in order), one per value of ``keyword``: the first seen."""
     seen: dict[str, Dataset] = {}
