@@ -45,7 +45,7 @@ from pydicom import uid as uids
 
 from ..config import DicomWebSource
 from ..dicomweb import Frame, HTTPStatusError, Transport, parse_multipart_related
-from ..dicomweb.client import DICOM_JSON, _resource_url
+from ..dicomweb.client import DICOM_JSON, resource_url
 from ..dicomweb.dicom_json import dataset_from_json, json_objects
 from ..dicomweb.media_types import (
     OCTET_STREAM,
@@ -131,7 +131,7 @@ class StaticWadoDataSource(DICOMwebDataSource):
         """A series' metadata, or a study's as the union of its series' (mkdicomweb writes
         no study metadata). Relative BulkDataURIs come back absolute."""
         if series_instance_uid:
-            url = _resource_url(self.source.wadoRoot, study_instance_uid, series_instance_uid)
+            url = resource_url(self.source.wadoRoot, study_instance_uid, series_instance_uid)
             return await self._get_json(f"{url}/metadata")
         series = await self.search_for_series(study_instance_uid)
         answers = await asyncio.gather(*(
@@ -139,7 +139,7 @@ class StaticWadoDataSource(DICOMwebDataSource):
             for s in series
         ))
         objects = [obj for series_objects, _ in answers for obj in series_objects]
-        return objects, _resource_url(self.source.wadoRoot, study_instance_uid)
+        return objects, resource_url(self.source.wadoRoot, study_instance_uid)
 
     async def retrieve_study_metadata(self, study_instance_uid: str) -> list[Dataset]:
         """Metadata of every instance of a study, series by series."""
@@ -218,7 +218,7 @@ class StaticWadoDataSource(DICOMwebDataSource):
         return objects, found
 
     async def _frame(self, instance: tuple[str, str, str], number: int) -> Frame:
-        url = f"{_resource_url(self.source.wadoRoot, *instance)}/frames/{number}"
+        url = f"{resource_url(self.source.wadoRoot, *instance)}/frames/{number}"
         body, found, content_type = await self._get(url, "frame", "*/*")
         multipart = _multipart_type(body, content_type)
         if multipart:
