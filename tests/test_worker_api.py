@@ -27,6 +27,7 @@ from ohifpy.imaging import (
 )
 from ohifpy.serve import start_server
 from ohifpy.static_wado import write_static_dicomweb
+from ohifpy.viewer.tables import tables
 from ohifpy.worker_api import FrameCache, WorkerAPI
 
 pytestmark = pytest.mark.cpython_only  # Orthanc, httpx, a server on a socket
@@ -60,7 +61,8 @@ async def api(orthanc: LoadedOrthanc) -> AsyncIterator[tuple[WorkerAPI, list[tup
     assert reply == {"result": {
         "dataSources": [{"name": "orthanc", "friendlyName": "orthanc", "kind": "dicomweb",
                          "canStore": True, "downloadReports": False}],
-        "defaultDataSourceName": "orthanc", "localDataSourceName": "local"}}
+        "defaultDataSourceName": "orthanc", "localDataSourceName": "local",
+        "tables": tables()}}
     yield worker, events
     await worker.transport.aclose()
 

@@ -51,6 +51,7 @@ async def test_open_viewer_groups_by_study_and_reports_unknown_ones(
     assert [s["studyInstanceUID"] for s in answer["studies"]] == [ct.study_uid, mr.study_uid]
     header = answer["studies"][0]
     assert (header["patientName"], header["studyDescription"]) == (ct.patient_name, ct.description)
+    assert header["displayDate"] == "2024-01-05"  # the panel's date, from StudyDate 20240105
     assert [m["studyInstanceUID"] for m in answer["missing"]] == [UNKNOWN_STUDY]
     assert answer["missing"][0]["message"]
     # Two studies: side by side, whatever the saved layout; each shows its first series.

@@ -39,7 +39,8 @@ status.textContent = "Starting Python…";
 // The study metadata a viewer link opens with (WADO-RS, PS3.18 10.4.1.1.2), fetched by the
 // worker while Python starts. Only for a default source that needs no sign-in: the early
 // request carries no credentials. The worker's Python client takes it if it asks for the
-// same URL, else asks itself: a wrong guess costs one request, never a wrong answer.
+// same URL, else asks itself: a wrong guess costs one request, never a wrong answer. (So
+// this splits the URL's UIDs itself, the one place the page does: Python is not up yet.)
 function metadataToPrefetch(config) {
   const url = new URL(location.href);
   const studies = url.searchParams.get("StudyInstanceUIDs");
@@ -55,12 +56,14 @@ function metadataToPrefetch(config) {
     .map((uid) => `${root}/studies/${encodeURIComponent(uid)}/metadata`);
 }
 
+// init's answer, for every page: the data sources, and the tables the pages build their
+// controls from (tool names and labels, layout limits, the study list's columns: Python's).
 const runtime = (async () => {
   const config = await loadConfig();
   worker.prefetch(metadataToPrefetch(config));
-  const sources = await worker.call("init", { config, baseUrl: base.href });
+  const answer = await worker.call("init", { config, baseUrl: base.href });
   markOnce(MARKS.runtimeReady);
-  return sources;
+  return answer;
 })();
 runtime.then(
   () => (status.textContent = ""),

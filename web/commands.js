@@ -2,16 +2,13 @@
 // toolbar and the viewer page call them; the viewer page adds the viewer-level ones
 // (nextViewport, previousViewport, nextSeries, previousSeries) to the same map.
 
+import { downloadBlob } from "./dom.js";
+
 const ZOOM_STEP = 1.25;
 
 // Save the active viewport as a PNG file, as the browser downloads files.
 export async function downloadCapture(viewport) {
-  const blob = await viewport.capture({ annotations: true });
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(blob);
-  link.download = "viewport.png";
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  downloadBlob(await viewport.capture({ annotations: true }), "viewport.png");
 }
 
 export function viewportCommands(getActiveViewport) {

@@ -5,15 +5,9 @@
 // as a .dcm file), and the tag browser of the current image. Strings go in as
 // textContent only.
 
-import { element } from "./dom.js";
-import { MEASUREMENT_TOOLS, valueTexts } from "./measurements.js";
+import { downloadBlob, element } from "./dom.js";
+import { valueTexts } from "./measurements.js";
 import { openTagBrowser } from "./tag_browser.js";
-
-const TOOL_TITLES = {
-  Length: "Length", Bidirectional: "Bidirectional", Angle: "Angle", CobbAngle: "Cobb angle",
-  RectangleROI: "Rectangle", EllipticalROI: "Ellipse", CircleROI: "Circle", PlanarFreehandROI: "Freehand",
-  Probe: "Probe", ArrowAnnotate: "Arrow",
-};
 
 function button(text, className, onClick) {
   const node = element("button", className, text);
@@ -22,22 +16,25 @@ function button(text, className, onClick) {
   return node;
 }
 
-export function createMeasurementPanel({ worker, store, getActiveViewport, jumpTo }) {
+// tools, quantities: the worker's tables (tables.tools in the buttons' order, with their
+// labels; tables.quantities, the value labels).
+export function createMeasurementPanel({ worker, store, tools, quantities, getActiveViewport, jumpTo }) {
   const panel = element("aside", "measurement-panel");
   panel.setAttribute("aria-label", "Measurements");
+  const toolLabels = Object.fromEntries(tools.map(({ name, label }) => [name, label]));
   let displaySets = [];
 
   // ------------------------------------------------------------ tools
-  const tools = element("div", "measure-tools");
-  tools.setAttribute("role", "toolbar");
-  tools.setAttribute("aria-label", "Measurement tools");
-  const toolButtons = Object.keys(MEASUREMENT_TOOLS).map((tool) => {
-    const node = button(TOOL_TITLES[tool], "measure-tool", () => choose(tool));
-    node.dataset.tool = tool;
+  const toolBar = element("div", "measure-tools");
+  toolBar.setAttribute("role", "toolbar");
+  toolBar.setAttribute("aria-label", "Measurement tools");
+  const toolButtons = tools.map(({ name, label }) => {
+    const node = button(label, "measure-tool", () => choose(name));
+    node.dataset.tool = name;
     node.setAttribute("aria-pressed", "false");
     return node;
   });
-  tools.append(...toolButtons);
+  toolBar.append(...toolButtons);
 
   // A tool applies to the active viewport (as the toolbar's do); pressing the pressed one
   // goes back to window/level. The pressed state follows the active viewport.
@@ -64,7 +61,7 @@ export function createMeasurementPanel({ worker, store, getActiveViewport, jumpT
   });
   const actions = element("div", "measure-actions");
   actions.append(exportCsv, saveReport, tags);
-  panel.append(tools, element("h2", "", "Measurements"), list, actions, message);
+  panel.append(toolBar, element("h2", "", "Measurements"), list, actions, message);
 
   function say(text, failed = false) {
     message.textContent = text;
@@ -80,16 +77,9 @@ export function createMeasurementPanel({ worker, store, getActiveViewport, jumpT
     }
   }
 
-  function downloadFile(data, type, fileName) {
-    const url = URL.createObjectURL(new Blob([data], { type }));
-    const link = Object.assign(document.createElement("a"), { href: url, download: fileName });
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  }
-
   async function download() {
     const { csv } = await worker.call("exportMeasurementsCsv", { measurements: store.list() });
-    downloadFile(csv, "text/csv", "measurements.csv");
+    downloadBlob(new Blob([csv], { type: "text/csv" }), "measurements.csv");
   }
 
   // A source with downloadReports (the user's own files) answers the report as a Part 10
@@ -101,7 +91,7 @@ export function createMeasurementPanel({ worker, store, getActiveViewport, jumpT
     say(downloadsReports ? "Writing the report…" : "Saving the report…");
     try {
       const { reports, downloads = [] } = await worker.call("saveReport", { measurements: store.list() });
-      for (const { fileName, data } of downloads) downloadFile(data, "application/dicom", fileName);
+      for (const { fileName, data } of downloads) downloadBlob(new Blob([data], { type: "application/dicom" }), fileName);
       const count = reports.reduce((sum, r) => sum + r.numMeasurements, 0);
       const what = `${count} measurement${count === 1 ? "" : "s"}`;
       say(downloads.length
@@ -127,10 +117,10 @@ export function createMeasurementPanel({ worker, store, getActiveViewport, jumpT
     label.addEventListener("keydown", (event) => event.key === "Enter" && label.blur());
     const where = m.imageIndex == null ? "not open" : `image ${m.imageIndex + 1}`;
     const head = element("div", "measurement-head");
-    const tool = element("span", "measurement-tool", TOOL_TITLES[m.tool] ?? m.tool);
+    const tool = element("span", "measurement-tool", toolLabels[m.tool] ?? m.tool);
     head.append(label, tool, element("span", "measurement-where", where));
     const values = element("div", "measurement-values");
-    for (const { name, text } of valueTexts(m)) {
+    for (const { name, text } of valueTexts(m, quantities)) {
       const value = element("span", "measurement-value", text);
       value.dataset.name = name;
       values.append(value);

@@ -5,43 +5,22 @@
 // they stay anchored through zoom, pan, rotation, flips and scrolling. No measuring
 // here: every number shown is the worker's.
 
+import { element, svgElement as svg } from "./dom.js";
 import { Viewport } from "./viewport.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-
-// ohifpy.measure's tool names, and the press-drag-release gestures that place their
-// points: 2 = the press places a point and the drag moves the next one; 1 = the drag
-// moves the point pressed; "path" = the drag's path is the outline.
-export const MEASUREMENT_TOOLS = {
-  Length: [2],
-  Bidirectional: [2], // the long axis; the short axis comes across its middle (withShortAxis)
-  Angle: [2, 1], // end to vertex, then the other end
-  CobbAngle: [2, 2],
-  RectangleROI: [2],
-  EllipticalROI: [2],
-  CircleROI: [2], // centre, then a point on the circle
-  PlanarFreehandROI: "path",
-  Probe: [1],
-  ArrowAnnotate: [2], // tip, then tail; then its text
-};
-
-const VALUE_NAMES = {
-  length: "Length", longAxis: "L", shortAxis: "W", angle: "Angle", area: "Area",
-  mean: "Mean", stdDev: "SD", min: "Min", max: "Max", value: "Value",
-};
-
-// One measurement's values as text lines: "Mean: 40.12 HU" (pixelCount is not shown).
-export function valueTexts(measurement) {
+// One measurement's values as text lines, "Mean: 40.12 HU", each after its label in
+// `labels` (the worker's tables.quantities); a value without a label (pixelCount) is not shown.
+export function valueTexts(measurement, labels) {
   return measurement.values
-    .filter((q) => q.name in VALUE_NAMES)
+    .filter((q) => Object.hasOwn(labels, q.name))
     .map((q) => {
       const value = q.value == null ? "—" : q.value.toFixed(2);
-      return { name: q.name, text: `${VALUE_NAMES[q.name]}: ${value}${q.unit === "°" ? "°" : ` ${q.unit}`}` };
+      return { name: q.name, text: `${labels[q.name]}: ${value}${q.unit === "°" ? "°" : ` ${q.unit}`}` };
     });
 }
 
-export function measurementLines(measurement) {
-  const lines = valueTexts(measurement).map((v) => v.text);
+export function measurementLines(measurement, labels) {
+  const lines = valueTexts(measurement, labels).map((v) => v.text);
   const position = measurement.patientPosition;
   if (position) lines.push(`(${position.map((v) => v.toFixed(1)).join(", ")}) mm`);
   if (measurement.text) lines.push(measurement.text);
@@ -90,21 +69,22 @@ export function dragBidirectional(points, index, target) {
   return [...axis, ...arms.map((arm) => along(centre, frame.normal, arm))];
 }
 
-function svg(name, attributes = {}) {
-  const node = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-  return node;
-}
-
 const layers = new WeakMap(); // viewport -> its MeasurementLayer
-for (const tool of Object.keys(MEASUREMENT_TOOLS)) {
-  Viewport.toolHandlers[tool] = { pointerdown: (viewport, event) => layers.get(viewport)?.draw(tool, event) };
-}
 let arrowheads = 0;
 
+// Make the worker's measurement tools (tables.tools: {name, label, gestures}, see
+// ohifpy.measure.Tool) primary-button tools of every viewport: a press goes to that
+// viewport's MeasurementLayer, which places the tool's points by its gestures.
+export function registerMeasurementTools(tools) {
+  for (const { name, gestures } of tools) {
+    Viewport.toolHandlers[name] = { pointerdown: (viewport, event) => layers.get(viewport)?.draw(name, gestures, event) };
+  }
+}
+
 export class MeasurementLayer {
-  constructor(viewport, store, worker, { onError = () => {} } = {}) {
-    Object.assign(this, { viewport, store, worker, onError });
+  // quantities: the value labels (tables.quantities) written next to each measurement.
+  constructor(viewport, store, worker, { quantities, onError = () => {} }) {
+    Object.assign(this, { viewport, store, worker, quantities, onError });
     this.pending = null; // { tool, displaySetUID, imageIndex, points, step } being drawn
     this.editing = null; // { uid, points } while a handle is dragged
     this.arrowhead = `measure-arrowhead-${++arrowheads}`;
@@ -148,8 +128,10 @@ export class MeasurementLayer {
     element.addEventListener("pointercancel", onUp);
   }
 
-  // A press with a measurement tool: the next gesture of the measurement being drawn.
-  draw(tool, event) {
+  // A press with a measurement tool: the next of its gestures (2: the press places a point
+  // and the drag moves the next one; 1: the drag moves the point pressed; "path": the
+  // drag's path is the outline).
+  draw(tool, gestures, event) {
     const { displaySet, index } = this.viewport;
     const p = this.pending;
     const continued = p && p.step !== Infinity && p.tool === tool && p.imageIndex === index &&
@@ -158,8 +140,7 @@ export class MeasurementLayer {
       this.pending = { tool, displaySetUID: displaySet.displaySetUID, imageIndex: index, points: [], step: 0 };
     }
     const pending = this.pending;
-    const gesture = MEASUREMENT_TOOLS[tool];
-    const count = gesture === "path" ? 1 : gesture[pending.step];
+    const count = gestures === "path" ? 1 : gestures[pending.step];
     const start = this.imagePoint(event);
     const first = pending.points.length;
     for (let i = 0; i < count; i++) pending.points.push(start);
@@ -167,7 +148,7 @@ export class MeasurementLayer {
     this.follow(
       event,
       (point) => {
-        if (gesture === "path") pending.points.push(point);
+        if (gestures === "path") pending.points.push(point);
         else pending.points[pending.points.length - 1] = point;
         this.paint();
       },
@@ -176,7 +157,7 @@ export class MeasurementLayer {
         if (count === 2 && a[0] === b[0] && a[1] === b[1]) {
           pending.points.splice(first); // a click, not a drag: this gesture places nothing
           if (first === 0) this.pending = null;
-        } else if (gesture === "path" || ++pending.step === gesture.length) {
+        } else if (gestures === "path" || ++pending.step === gestures.length) {
           this.commit(pending);
         }
         this.paint();
@@ -204,9 +185,7 @@ export class MeasurementLayer {
   // The arrow's text, typed in a field at its tail: Enter or leaving it keeps it, Escape
   // drops the arrow (null).
   askText(tail) {
-    const input = document.createElement("input");
-    input.className = "arrow-text";
-    input.placeholder = "Arrow text";
+    const input = element("input", { className: "arrow-text", placeholder: "Arrow text" });
     input.setAttribute("aria-label", "Arrow text");
     const [x, y] = this.viewport.imageToClient(tail);
     input.style.left = `${x}px`;
@@ -409,7 +388,7 @@ export class MeasurementLayer {
   label(m, client) {
     const [x, y] = client.reduce((right, p) => (p[0] > right[0] ? p : right));
     const text = svg("text", { class: "measurement-text", x: x + 10, y: y + 4 });
-    for (const [i, line] of (m.moving ? [] : measurementLines(m)).entries()) {
+    for (const [i, line] of (m.moving ? [] : measurementLines(m, this.quantities)).entries()) {
       const span = svg("tspan", { x: x + 10, dy: i === 0 ? 0 : "1.2em" });
       span.textContent = line;
       text.append(span);

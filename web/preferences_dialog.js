@@ -2,17 +2,10 @@
 // a key another command uses is refused), the tool of each mouse button, and "Restore
 // defaults". Changes are saved at once in the "hotkeys" / "toolBindings" preferences.
 
+import { element as node } from "./dom.js";
 import { COMMAND_LABELS, DEFAULT_HOTKEYS, hotkeyMap, keyName } from "./hotkeys.js";
 import { clearPreference, getPreference, setPreference } from "./preferences.js";
 import { DEFAULT_TOOL_BINDINGS, MOUSE_BUTTONS, TOOLS, toolBindings } from "./viewport.js";
-
-const TOOL_LABELS = { WindowLevel: "Window/level", Zoom: "Zoom", Pan: "Pan", StackScroll: "Stack scroll" };
-
-function node(tag, props = {}, ...children) {
-  const element = Object.assign(document.createElement(tag), props);
-  element.append(...children);
-  return element;
-}
 
 // Save the key of a command (only what differs from the defaults is stored).
 function saveHotkey(command, key) {
@@ -59,7 +52,7 @@ export function openPreferencesDialog() {
         const select = node(
           "select",
           { name: `tool-${button}` },
-          ...TOOLS.map((tool) => node("option", { value: tool, textContent: TOOL_LABELS[tool], selected: current[button] === tool })),
+          ...Object.entries(TOOLS).map(([tool, label]) => node("option", { value: tool, textContent: label, selected: current[button] === tool })),
         );
         select.addEventListener("change", () => {
           const saved = { ...(getPreference("toolBindings") ?? {}), [button]: select.value };

@@ -10,12 +10,6 @@
 import { element as node } from "./dom.js";
 import { DISPLAY_SET_MIME } from "./viewport_grid.js";
 
-
-// "20240131" -> "2024-01-31"; anything else as it is.
-function formatDate(value) {
-  return /^\d{8}$/.test(value) ? `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6)}` : value;
-}
-
 export class SeriesPanel {
   // studies, displaySets: openViewer's answer; onSelect(displaySet): an entry clicked.
   constructor(worker, { studies, displaySets, onSelect }) {
@@ -30,7 +24,7 @@ export class SeriesPanel {
       const header = node("header", "study-header");
       header.append(
         node("div", "study-patient", study.patientName || "(no name)"),
-        node("div", "study-date", formatDate(study.studyDate)),
+        node("div", "study-date", study.displayDate),
         node("div", "study-description", study.studyDescription),
       );
       const list = node("ul", "series-list");
@@ -111,7 +105,7 @@ export class SeriesPanel {
 
   async thumbnail(displaySetUID) {
     const result = await this.worker.call("renderThumbnail", { displaySetUID });
-    const canvas = document.createElement("canvas");
+    const canvas = node("canvas");
     if (result.encoded) {
       const bitmap = await createImageBitmap(new Blob([result.encoded], { type: result.mediaType }));
       canvas.width = bitmap.width;

@@ -4,7 +4,8 @@
 // startDate, endDate, description, modalities, accession, sortBy, sortDirection,
 // pageNumber, datasources). The worker's searchStudies (ohifpy.study_list) turns them
 // into a QIDO query, sorts, pages, and answers with the canonical parameters, which
-// go back into the URL and the form. The last query is kept as the "lastQuery"
+// go back into the URL and the form. The columns, their filters, the parameter names and
+// the modality choices are the worker's too (init's tables.studyList). The last query is kept as the "lastQuery"
 // preference and comes back when the list is opened without parameters. Every value
 // from DICOM is set with textContent, never parsed as markup.
 //
@@ -12,38 +13,103 @@
 // files' once some are open, a dicomjson file's once loaded). With `url=` (OHIF's
 // dicomjson list, `?datasources=dicomjson&url=...`) the worker loads that file first.
 
+import { element } from "./dom.js";
 import { loadDicomJson } from "./local.js";
 import { clearPreference, getPreference, setPreference } from "./preferences.js";
 
-// [URL name of the sort key, column title, row field shown]
-const COLUMNS = [
-  ["patientName", "Patient name", "patientName"],
-  ["mrn", "MRN", "patientId"],
-  ["studyDate", "Study date", "displayDate"],
-  ["description", "Description", "studyDescription"],
-  ["modalities", "Modality", "modalities"],
-  ["accession", "Accession", "accessionNumber"],
-  ["instances", "Instances", "numberOfInstances"],
-];
-const TEXT_FILTERS = ["patientName", "mrn", "description", "accession"];
-const LIST_PARAMS = [...TEXT_FILTERS, "startDate", "endDate", "modalities", "sortBy", "sortDirection", "pageNumber", "datasources"];
-const MODALITIES = ["CR", "CT", "DX", "MG", "MR", "NM", "OT", "PT", "RF", "RTDOSE", "SEG", "SM", "SR", "US", "XA"];
 const TYPING_DELAY_MS = 400;
-
-function element(tag, props = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function listParams(searchParams) {
-  return Object.fromEntries(LIST_PARAMS.filter((name) => searchParams.get(name)).map((name) => [name, searchParams.get(name)]));
-}
 
 // A date input shows YYYY-MM-DD; the URL carries DICOM's YYYYMMDD.
 const inputDate = (value = "") => value.replace(/^(\d{4})(\d{2})(\d{2})$/, "$1-$2-$3");
 
-export function showStudyList({ worker, runtime, main, params }) {
+// The list's state shown in its body: loading, an error, no match.
+function stateRow(text, kind, columns) {
+  return element("tr", { className: `list-state ${kind}` }, element("td", { colSpan: columns, textContent: text }));
+}
+
+// ------------------------------------------------------------------ column filters
+// Each column's filter (ohifpy.study_list.Column: its `filter` kind and URL `params`):
+// { controls, fill(values) from the list's parameters, read() them back }. `typed` runs
+// after a keystroke (the list searches after a pause), `changed` at once.
+
+function textFilter({ title, params: [name] }, { typed, changed }) {
+  const input = element("input", { type: "search", name, autocomplete: "off" });
+  input.setAttribute("aria-label", `Filter ${title.toLowerCase()}`);
+  input.addEventListener("input", typed);
+  input.addEventListener("keydown", (event) => event.key === "Enter" && changed());
+  return {
+    controls: [input],
+    fill: (values) => (input.value = values[name] ?? ""),
+    read: () => ({ [name]: input.value.trim() }),
+  };
+}
+
+function dateRangeFilter({ title, params }, { changed }) {
+  const inputs = params.map((name) => element("input", { type: "date", name }));
+  inputs[0].setAttribute("aria-label", `${title} from`);
+  inputs[1].setAttribute("aria-label", `${title} to`);
+  for (const input of inputs) input.addEventListener("change", changed);
+  return {
+    controls: inputs,
+    fill: (values) => params.forEach((name, i) => (inputs[i].value = inputDate(values[name]))),
+    read: () => Object.fromEntries(params.map((name, i) => [name, inputs[i].value])),
+  };
+}
+
+// A multi-select of `choices` (tables.studyList.modalities); a click elsewhere in
+// `container` closes it.
+function modalityFilter({ params: [name] }, { changed, choices, container }) {
+  const summary = element("summary", {}, "Any");
+  const boxes = choices.map((value) => element("input", { type: "checkbox", value }));
+  for (const box of boxes) box.addEventListener("change", changed);
+  const options = element("div", "modality-options", ...boxes.map((box) => element("label", {}, box, box.value)));
+  const details = element("details", "modality-filter", summary, options);
+  container.addEventListener("click", (event) => {
+    if (!details.contains(event.target)) details.open = false;
+  });
+  return {
+    controls: [details],
+    fill(values) {
+      const chosen = (values[name] ?? "").split(",").filter(Boolean);
+      for (const box of boxes) box.checked = chosen.includes(box.value);
+      summary.textContent = chosen.length ? chosen.join(", ") : "Any";
+    },
+    read: () => ({ [name]: boxes.filter((box) => box.checked).map((box) => box.value).join(",") }),
+  };
+}
+
+const FILTERS = { text: textFilter, dateRange: dateRangeFilter, modalities: modalityFilter };
+
+// ------------------------------------------------------------------ the page
+
+// Until the worker is up the list is its loading state: its columns, parameters and
+// filters are the worker's tables (init's answer, tables.studyList).
+export function showStudyList(context) {
+  const waiting = element("table", "studies");
+  waiting.createTBody().append(stateRow("Loading studies…", "loading", 1));
+  context.main.append(waiting);
+  let leave = () => {};
+  let left = false;
+  context.runtime.then(
+    (sources) => {
+      if (left) return;
+      waiting.remove();
+      leave = showList(context, sources);
+    },
+    (error) => waiting.tBodies[0].replaceChildren(stateRow(`The study list could not be loaded: ${error.message}`, "error", 1)),
+  );
+  return () => {
+    left = true;
+    leave();
+  };
+}
+
+// sources: init's answer (the data sources, with those added since, and the tables).
+function showList({ worker, main, params }, sources) {
+  const { columns, seriesColumns, params: listParamNames, modalities: modalityChoices, sortDirections } = sources.tables.studyList;
+  const [ascending, descending] = sortDirections;
+  const listParams = (searchParams) =>
+    Object.fromEntries(listParamNames.filter((name) => searchParams.get(name)).map((name) => [name, searchParams.get(name)]));
   let current = listParams(params);
   // A saved query may name a source this tab no longer has (local files, a dicomjson file).
   let fromPreference = false;
@@ -52,94 +118,67 @@ export function showStudyList({ worker, runtime, main, params }) {
     fromPreference = true;
   }
   const dicomJsonUrl = params.get("url") ?? "";
-  let knownSources = null; // the worker's sources (init's answer and those added since)
 
-  const inputs = Object.fromEntries(
-    TEXT_FILTERS.map((name) => [name, element("input", { type: "search", name, autocomplete: "off" })]),
-  );
-  const startDate = element("input", { type: "date", name: "startDate" });
-  const endDate = element("input", { type: "date", name: "endDate" });
-  startDate.setAttribute("aria-label", "Study date from");
-  endDate.setAttribute("aria-label", "Study date to");
-  const modalityChoice = element("summary", { textContent: "Any" });
-  const modalityBoxes = MODALITIES.map((value) => element("input", { type: "checkbox", value }));
-  const modalities = element("details", { className: "modality-filter" }, [
-    modalityChoice,
-    element("div", { className: "modality-options" },
-      modalityBoxes.map((box) => element("label", {}, [box, box.value]))),
-  ]);
-  const filterCells = {
-    ...Object.fromEntries(TEXT_FILTERS.map((name) => [name, [inputs[name]]])),
-    studyDate: [startDate, endDate],
-    modalities: [modalities],
+  const list = element("section", "study-list");
+  // Typing searches after a pause, Enter or a change (dates, modalities) at once.
+  let typing;
+  const searchForm = () => search({ ...current, ...formParams(), pageNumber: "" });
+  const filterOptions = {
+    typed: () => {
+      clearTimeout(typing);
+      typing = setTimeout(searchForm, TYPING_DELAY_MS);
+    },
+    changed: searchForm,
+    choices: modalityChoices,
+    container: list,
   };
-  for (const [key, title] of COLUMNS) {
-    inputs[key]?.setAttribute("aria-label", `Filter ${title.toLowerCase()}`);
-  }
+  const filters = new Map(columns.filter((c) => FILTERS[c.filter]).map((c) => [c.name, FILTERS[c.filter](c, filterOptions)]));
 
-  const sortButtons = COLUMNS.map(([key, title]) => {
-    const button = element("button", { type: "button", className: "sort", textContent: title });
-    button.dataset.sortBy = key;
+  const sortButtons = columns.map(({ name, title }) => {
+    const button = element("button", { type: "button", className: "sort" }, title);
+    button.dataset.sortBy = name;
     button.addEventListener("click", () => {
-      const ascending = current.sortBy === key && current.sortDirection !== "descending";
-      search({ ...current, sortBy: key, sortDirection: ascending ? "descending" : "ascending", pageNumber: "" });
+      const again = current.sortBy === name && current.sortDirection !== descending;
+      search({ ...current, sortBy: name, sortDirection: again ? descending : ascending, pageNumber: "" });
     });
     return button;
   });
-  const table = element("table", { className: "studies" });
-  const head = table.createTHead();
-  head.append(
-    element("tr", { className: "titles" }, sortButtons.map((button) => element("th", {}, [button]))),
-    element("tr", { className: "filter-row" }, COLUMNS.map(([key]) => element("td", {}, filterCells[key] ?? []))),
+  const table = element("table", "studies");
+  table.createTHead().append(
+    element("tr", "titles", ...sortButtons.map((button) => element("th", {}, button))),
+    element("tr", "filter-row", ...columns.map(({ name }) => element("td", {}, ...(filters.get(name)?.controls ?? [])))),
   );
   const body = table.createTBody();
 
   const sourceSelect = element("select", { name: "datasources", hidden: true });
   sourceSelect.setAttribute("aria-label", "Data source");
   const count = element("span", { className: "count", role: "status" });
-  const clear = element("button", { type: "button", className: "clear-filters", textContent: "Clear filters" });
-  const previous = element("button", { type: "button", className: "previous-page", textContent: "‹ Previous" });
-  const next = element("button", { type: "button", className: "next-page", textContent: "Next ›" });
-  const pageLabel = element("span", { className: "page-number" });
-  const pager = element("nav", { className: "pager", hidden: true }, [previous, pageLabel, next]);
+  const clear = element("button", { type: "button", className: "clear-filters" }, "Clear filters");
+  const previous = element("button", { type: "button", className: "previous-page" }, "‹ Previous");
+  const next = element("button", { type: "button", className: "next-page" }, "Next ›");
+  const pageLabel = element("span", "page-number");
+  const pager = element("nav", { className: "pager", hidden: true }, previous, pageLabel, next);
   const sortNote = element("p", { className: "note sort-note", hidden: true });
-  const list = element("section", { className: "study-list" }, [
-    element("div", { className: "list-bar" }, [element("h1", { textContent: "Study list" }), sourceSelect, count, clear]),
-    table,
-    sortNote,
-    pager,
-  ]);
+  list.append(element("div", "list-bar", element("h1", {}, "Study list"), sourceSelect, count, clear), table, sortNote, pager);
   main.append(list);
 
-  function stateRow(text, kind) {
-    const cell = element("td", { colSpan: COLUMNS.length, textContent: text });
-    body.replaceChildren(element("tr", { className: `list-state ${kind}` }, [cell]));
-  }
+  const showState = (text, kind) => body.replaceChildren(stateRow(text, kind, columns.length));
 
   function fillForm(values) {
-    for (const name of TEXT_FILTERS) inputs[name].value = values[name] ?? "";
-    startDate.value = inputDate(values.startDate);
-    endDate.value = inputDate(values.endDate);
-    const chosen = (values.modalities ?? "").split(",").filter(Boolean);
-    for (const box of modalityBoxes) box.checked = chosen.includes(box.value);
-    modalityChoice.textContent = chosen.length ? chosen.join(", ") : "Any";
+    for (const filter of filters.values()) filter.fill(values);
     for (const button of sortButtons) {
       const sorted = button.dataset.sortBy === values.sortBy;
-      button.parentElement.ariaSort = sorted ? values.sortDirection ?? "ascending" : "none";
+      button.parentElement.ariaSort = sorted ? values.sortDirection ?? ascending : "none";
     }
   }
 
-  function formParams() {
-    const values = Object.fromEntries(TEXT_FILTERS.map((name) => [name, inputs[name].value.trim()]));
-    const modalityList = modalityBoxes.filter((box) => box.checked).map((box) => box.value).join(",");
-    return { ...values, startDate: startDate.value, endDate: endDate.value, modalities: modalityList };
-  }
+  const formParams = () => Object.assign({}, ...[...filters.values()].map((filter) => filter.read()));
 
   const withoutEmpty = (values) => Object.fromEntries(Object.entries(values).filter(([, value]) => value));
   // The list's parameters replace their old values; others (configUrl) stay.
   const urlOf = (values) => {
     const query = new URLSearchParams(location.search);
-    for (const name of LIST_PARAMS) query.delete(name);
+    for (const name of listParamNames) query.delete(name);
     for (const [name, value] of Object.entries(withoutEmpty(values))) query.set(name, value);
     return query.size ? `?${query}` : location.pathname;
   };
@@ -150,12 +189,10 @@ export function showStudyList({ worker, runtime, main, params }) {
     clearTimeout(typing);
     wanted = withoutEmpty(wanted);
     fillForm(wanted);
-    stateRow("Loading studies…", "loading");
+    showState("Loading studies…", "loading");
     count.textContent = "";
     pager.hidden = sortNote.hidden = true;
-    let sources;
     try {
-      sources = knownSources = await runtime;
       if (dicomJsonUrl && isDicomJson(sources, wanted.datasources)) {
         wanted.datasources = (await loadDicomJson(worker, sources, dicomJsonUrl)).dataSource;
       }
@@ -164,18 +201,18 @@ export function showStudyList({ worker, runtime, main, params }) {
       if (mine !== generation) return;
       remember(answer.params);
       fillForm(current);
-      showAnswer(answer, sources);
+      showAnswer(answer);
     } catch (error) {
       if (mine !== generation) return;
       remember(wanted);
-      const what = sources && dicomJsonUrl && isDicomJson(sources, wanted.datasources) ? `The DICOM JSON file ${dicomJsonUrl} could not be loaded` : "The study list could not be loaded";
-      stateRow(`${what}: ${error.message}`, "error");
+      const what = dicomJsonUrl && isDicomJson(sources, wanted.datasources) ? `The DICOM JSON file ${dicomJsonUrl} could not be loaded` : "The study list could not be loaded";
+      showState(`${what}: ${error.message}`, "error");
     }
   }
 
   // `url=` is for a dicomjson source: the one named, or the worker's own if none is.
   function isDicomJson(sources, name) {
-    const source = sources?.dataSources.find((s) => s.name === name);
+    const source = sources.dataSources.find((s) => s.name === name);
     return !name || !source || source.kind === "dicomjson";
   }
 
@@ -194,24 +231,24 @@ export function showStudyList({ worker, runtime, main, params }) {
     if (dataSources.length < 2) return;
     if (!wanted.datasources && names.includes(getPreference("dataSource"))) wanted.datasources = getPreference("dataSource");
     if (sourceSelect.options.length !== dataSources.length) {
-      sourceSelect.replaceChildren(...dataSources.map(({ name, friendlyName }) => element("option", { value: name, textContent: friendlyName })));
+      sourceSelect.replaceChildren(...dataSources.map(({ name, friendlyName }) => element("option", { value: name }, friendlyName)));
     }
     sourceSelect.value = wanted.datasources || defaultDataSourceName;
     sourceSelect.hidden = false;
   }
 
-  function showAnswer({ studies, pageNumber, pageSize, offset, hasMore }, sources) {
+  function showAnswer({ studies, pageNumber, pageSize, offset, hasMore }) {
     const sortable = pageNumber === 1 && !hasMore;
     for (const button of sortButtons) button.disabled = !sortable;
     const local = current.datasources && current.datasources === sources.localDataSourceName;
     if (!studies.length && local && !Object.values(formParams()).some(Boolean)) {
       // Local files live in the worker of the tab that opened them, not past a reload.
-      stateRow("No local files are open in this tab (they are not kept after a reload): ", "empty");
-      const again = element("a", { href: "local", className: "open-local-again", textContent: "open them again" });
+      showState("No local files are open in this tab (they are not kept after a reload): ", "empty");
+      const again = element("a", { href: "local", className: "open-local-again" }, "open them again");
       again.dataset.route = "";
       body.querySelector("td").append(again);
     } else if (!studies.length) {
-      stateRow(pageNumber > 1 ? "No more studies." : "No studies match these filters.", "empty");
+      showState(pageNumber > 1 ? "No more studies." : "No studies match these filters.", "empty");
     } else {
       body.replaceChildren(...studies.map(studyRow));
     }
@@ -228,10 +265,10 @@ export function showStudyList({ worker, runtime, main, params }) {
   }
 
   function studyRow(study) {
-    const cells = COLUMNS.map(([key, , field]) => element("td", { textContent: study[field] ?? "" }));
+    const cells = columns.map(({ field }) => element("td", {}, study[field]));
     cells[0].classList.add("patient");
-    cells[COLUMNS.length - 1].classList.add("number");
-    const tr = element("tr", { className: "study", tabIndex: 0 }, cells);
+    cells.at(-1).classList.add("number");
+    const tr = element("tr", { className: "study", tabIndex: 0 }, ...cells);
     tr.dataset.studyInstanceUid = study.studyInstanceUID;
     tr.ariaExpanded = "false";
     const toggle = () => (tr.ariaExpanded === "true" ? collapse(tr) : expand(tr, study));
@@ -252,28 +289,28 @@ export function showStudyList({ worker, runtime, main, params }) {
   async function expand(tr, study) {
     tr.ariaExpanded = "true";
     // A dicomjson file's study opens on OHIF's route with the file's url, so a reload works.
-    const href = dicomJsonUrl && isDicomJson(knownSources, current.datasources)
+    const href = dicomJsonUrl && isDicomJson(sources, current.datasources)
       ? `viewer/dicomjson?${new URLSearchParams({ url: dicomJsonUrl, StudyInstanceUIDs: study.studyInstanceUID })}`
       : `viewer?${new URLSearchParams(withoutEmpty({ StudyInstanceUIDs: study.studyInstanceUID, datasources: current.datasources }))}`;
-    const open = element("a", { href, className: "open-study", textContent: "Open in viewer" });
+    const open = element("a", { href, className: "open-study" }, "Open in viewer");
     open.dataset.route = "";
-    const content = element("div", { className: "series-content" }, [element("p", { className: "note", textContent: "Loading series…" })]);
-    const panel = element("tr", { className: "series-panel" }, [element("td", { colSpan: COLUMNS.length }, [content, open])]);
+    const content = element("div", "series-content", element("p", "note", "Loading series…"));
+    const panel = element("tr", "series-panel", element("td", { colSpan: columns.length }, content, open));
     tr.after(panel);
     try {
       const { series } = await worker.call("searchSeries", { studyInstanceUID: study.studyInstanceUID, dataSource: current.datasources ?? "" });
       content.replaceChildren(seriesTable(series));
     } catch (error) {
-      content.replaceChildren(element("p", { className: "note error", textContent: `The series could not be listed: ${error.message}` }));
+      content.replaceChildren(element("p", "note error", `The series could not be listed: ${error.message}`));
     }
   }
 
   function seriesTable(series) {
-    const table = element("table", { className: "series" });
-    table.createTHead().append(element("tr", {}, ["Description", "Series", "Modality", "Instances"].map((title) => element("th", { textContent: title }))));
+    const table = element("table", "series");
+    table.createTHead().append(element("tr", {}, ...seriesColumns.map(({ title }) => element("th", {}, title))));
     table.createTBody().append(
       ...series.map((one) => {
-        const tr = element("tr", {}, [one.seriesDescription, one.seriesNumber, one.modality, one.numberOfInstances].map((value) => element("td", { textContent: value ?? "" })));
+        const tr = element("tr", {}, ...seriesColumns.map(({ field }) => element("td", {}, one[field])));
         tr.dataset.seriesInstanceUid = one.seriesInstanceUID;
         return tr;
       }),
@@ -281,20 +318,6 @@ export function showStudyList({ worker, runtime, main, params }) {
     return table;
   }
 
-  // Typing searches after a pause, Enter or a change (dates, modalities) at once.
-  let typing;
-  const searchForm = () => search({ ...current, ...formParams(), pageNumber: "" });
-  for (const input of Object.values(inputs)) {
-    input.addEventListener("input", () => {
-      clearTimeout(typing);
-      typing = setTimeout(searchForm, TYPING_DELAY_MS);
-    });
-    input.addEventListener("keydown", (event) => event.key === "Enter" && searchForm());
-  }
-  for (const input of [startDate, endDate, ...modalityBoxes]) input.addEventListener("change", searchForm);
-  list.addEventListener("click", (event) => {
-    if (!modalities.contains(event.target)) modalities.open = false;
-  });
   sourceSelect.addEventListener("change", () => {
     setPreference("dataSource", sourceSelect.value);
     search({ ...current, datasources: sourceSelect.value, pageNumber: "" });

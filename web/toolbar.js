@@ -3,80 +3,76 @@
 // calls a command by name or acts on getActiveViewport(); its pressed states follow the
 // active viewport (refreshed on the viewports' "viewportstatechange" events and focus).
 
+import { element } from "./dom.js";
 import { COMMAND_LABELS, hotkeyMap } from "./hotkeys.js";
 import { openPreferencesDialog } from "./preferences_dialog.js";
+import { TOOLS } from "./viewport.js";
 
-// Tools: [command, symbol, label, tool], pressed while that tool is the primary one.
-// Commands: [command, symbol, label].
+// Tools: [command, symbol, tool], pressed while that tool is the primary one (labelled as
+// viewport.js labels the tool). Commands: [command, symbol], labelled as the hotkeys
+// label them, or [command, symbol, label] for one without a hotkey.
 const TOOL_BUTTONS = [
-  ["windowLevelTool", "◑", "Window/level", "WindowLevel"],
-  ["zoomTool", "⊕", "Zoom", "Zoom"],
-  ["panTool", "✥", "Pan", "Pan"],
-  ["stackScrollTool", "☰", "Stack scroll", "StackScroll"],
+  ["windowLevelTool", "◑", "WindowLevel"],
+  ["zoomTool", "⊕", "Zoom"],
+  ["panTool", "✥", "Pan"],
+  ["stackScrollTool", "☰", "StackScroll"],
 ];
 const COMMAND_BUTTONS = [
-  ["zoomIn", "+", "Zoom in"],
-  ["zoomOut", "−", "Zoom out"],
-  ["fit", "⤢", "Zoom to fit"],
-  ["rotateLeft", "⟲", "Rotate left"],
-  ["rotateRight", "⟳", "Rotate right"],
-  ["flipHorizontal", "⇆", "Flip horizontally"],
-  ["flipVertical", "⇅", "Flip vertically"],
-  ["invert", "◐", "Invert"],
-  ["reset", "↺", "Reset view"],
+  ["zoomIn", "+"],
+  ["zoomOut", "−"],
+  ["fit", "⤢"],
+  ["rotateLeft", "⟲"],
+  ["rotateRight", "⟳"],
+  ["flipHorizontal", "⇆"],
+  ["flipVertical", "⇅"],
+  ["invert", "◐"],
+  ["reset", "↺"],
   ["capture", "PNG", "Capture the viewport as PNG"],
 ];
 
 function button(symbol, label, onClick) {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.textContent = symbol;
-  element.setAttribute("aria-label", label);
-  element.addEventListener("click", onClick);
-  return element;
+  const node = element("button", { type: "button" }, symbol);
+  node.setAttribute("aria-label", label);
+  node.addEventListener("click", onClick);
+  return node;
 }
 
 // "Zoom in (+)": the label with the key in effect, for the tooltip.
-function titled(element, command, label) {
+function titled(node, command, label) {
   const key = hotkeyMap()[command];
-  element.title = key ? `${label} (${key})` : label;
-  return element;
+  node.title = key ? `${label} (${key})` : label;
+  return node;
 }
 
 export function createToolbar(commands, { getActiveViewport }) {
-  const bar = document.createElement("div");
-  bar.className = "toolbar";
+  const bar = element("div", "toolbar");
   bar.setAttribute("role", "toolbar");
   bar.setAttribute("aria-label", "Viewport tools");
   const group = (label, ...children) => {
-    const element = document.createElement("div");
-    element.className = "toolbar-group";
-    element.setAttribute("role", "group");
-    element.setAttribute("aria-label", label);
-    element.append(...children);
-    bar.append(element);
-    return element;
+    const node = element("div", "toolbar-group", ...children);
+    node.setAttribute("role", "group");
+    node.setAttribute("aria-label", label);
+    bar.append(node);
+    return node;
   };
   const run = (command) => () => commands[command]?.();
 
-  const tools = TOOL_BUTTONS.map(([command, symbol, label, tool]) => {
-    const element = titled(button(symbol, label, run(command)), command, label);
-    element.dataset.tool = tool;
-    return element;
+  const tools = TOOL_BUTTONS.map(([command, symbol, tool]) => {
+    const node = titled(button(symbol, TOOLS[tool], run(command)), command, TOOLS[tool]);
+    node.dataset.tool = tool;
+    return node;
   });
   group("Tools", ...tools);
-  const commandButtons = COMMAND_BUTTONS.map(([command, symbol, label]) => {
-    const element = titled(button(symbol, label, run(command)), command, COMMAND_LABELS[command] ?? label);
-    element.dataset.command = command;
-    return element;
+  const commandButtons = COMMAND_BUTTONS.map(([command, symbol, label = COMMAND_LABELS[command]]) => {
+    const node = titled(button(symbol, label, run(command)), command, label);
+    node.dataset.command = command;
+    return node;
   });
   const invert = commandButtons.find((b) => b.dataset.command === "invert");
   group("View", ...commandButtons);
 
-  const presets = document.createElement("select");
-  presets.className = "preset-menu";
+  const presets = element("select", { className: "preset-menu", title: "Window presets (keys 1–5)" });
   presets.setAttribute("aria-label", "Window presets");
-  presets.title = "Window presets (keys 1–5)";
   presets.addEventListener("change", () => {
     const n = Number(presets.value);
     presets.value = "";
@@ -84,22 +80,16 @@ export function createToolbar(commands, { getActiveViewport }) {
   });
   group("Window", presets);
 
-  const play = titled(button("▶", "Play cine", run("cine")), "cine", "Play / pause cine");
+  const play = titled(button("▶", "Play cine", run("cine")), "cine", COMMAND_LABELS.cine);
   play.className = "cine-play";
-  const fps = Object.assign(document.createElement("input"), { type: "number", min: "1", max: "120", value: "24" });
-  fps.className = "cine-fps";
+  const fps = element("input", { type: "number", min: "1", max: "120", value: "24", className: "cine-fps", title: "Frames per second" });
   fps.setAttribute("aria-label", "Frames per second");
-  fps.title = "Frames per second";
-  const loop = Object.assign(document.createElement("input"), { type: "checkbox", checked: true });
+  const loop = element("input", { type: "checkbox", checked: true });
   loop.setAttribute("aria-label", "Loop");
-  const loopLabel = document.createElement("label");
-  loopLabel.append(loop, " loop");
   const cineOptions = () => getActiveViewport()?.setCineOptions({ fps: fps.value, loop: loop.checked });
   fps.addEventListener("change", cineOptions);
   loop.addEventListener("change", cineOptions);
-  const fpsLabel = document.createElement("label");
-  fpsLabel.append(fps, " fps");
-  group("Cine", play, fpsLabel, loopLabel);
+  group("Cine", play, element("label", {}, fps, " fps"), element("label", {}, loop, " loop"));
 
   const overlays = titled(button("Aa", "Show overlays", run("toggleOverlays")), "toggleOverlays", "Show overlays");
   overlays.dataset.command = "toggleOverlays";
@@ -114,7 +104,7 @@ export function createToolbar(commands, { getActiveViewport }) {
   let presetKey = "";
   function refresh() {
     const viewport = getActiveViewport();
-    for (const element of tools) element.setAttribute("aria-pressed", String(viewport?.activePrimaryTool === element.dataset.tool));
+    for (const node of tools) node.setAttribute("aria-pressed", String(viewport?.activePrimaryTool === node.dataset.tool));
     invert.setAttribute("aria-pressed", String(Boolean(viewport?.invert)));
     overlays.setAttribute("aria-pressed", String(viewport ? viewport.overlaysShown : true));
     const playing = Boolean(viewport?.cine.playing);
@@ -129,16 +119,16 @@ export function createToolbar(commands, { getActiveViewport }) {
     const key = JSON.stringify(list);
     if (key !== presetKey) {
       presetKey = key;
-      const placeholder = new Option(list.length ? "W/L presets" : "No presets", "");
+      const placeholder = element("option", { value: "" }, list.length ? "W/L presets" : "No presets");
       presets.replaceChildren(
         placeholder,
-        ...list.map((p, i) => new Option(`${i < 5 ? `${i + 1}: ` : ""}${p.label} (${p.width}/${p.center})`, String(i + 1))),
+        ...list.map((p, i) => element("option", { value: String(i + 1) }, `${i < 5 ? `${i + 1}: ` : ""}${p.label} (${p.width}/${p.center})`)),
       );
       presets.disabled = list.length === 0;
     }
-    for (const element of [...tools, ...commandButtons, play, overlays]) {
-      const command = element.dataset.command ?? TOOL_BUTTONS.find((t) => t[3] === element.dataset.tool)?.[0];
-      if (command) titled(element, command, element.getAttribute("aria-label"));
+    for (const node of [...tools, ...commandButtons, play, overlays]) {
+      const command = node.dataset.command ?? TOOL_BUTTONS.find((t) => t[2] === node.dataset.tool)?.[0];
+      if (command) titled(node, command, node.getAttribute("aria-label"));
     }
   }
   document.addEventListener("viewportstatechange", refresh);

@@ -14,7 +14,7 @@ import { loadDicomJson } from "./local.js";
 import { MARKS, markOnce } from "./marks.js";
 import { createMeasurementPanel } from "./measurement_panel.js";
 import { MeasurementStore } from "./measurement_store.js";
-import { installMeasurementKeys, MeasurementLayer } from "./measurements.js";
+import { installMeasurementKeys, MeasurementLayer, registerMeasurementTools } from "./measurements.js";
 import { getPreference, setPreference } from "./preferences.js";
 import { SeriesPanel } from "./series_panel.js";
 import { createToolbar } from "./toolbar.js";
@@ -22,11 +22,6 @@ import { ViewportGrid, createLayoutPicker } from "./viewport_grid.js";
 
 // Below this width the series panel floats over the grid, closed until toggled.
 const NARROW = "(max-width: 1100px)";
-
-function splitUids(value) {
-  return (value ?? "").split(",").map((uid) => uid.trim()).filter(Boolean);
-}
-
 
 // An error whose message is the whole sentence shown.
 class Told extends Error {}
@@ -49,26 +44,18 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   // Measurements: one store for the page, a drawing layer on each viewport, a side panel.
   const store = new MeasurementStore();
   const measurementLayers = new Map(); // viewport -> its MeasurementLayer
-  const measurePanel = createMeasurementPanel({
-    worker,
-    store,
-    getActiveViewport: () => grid.active,
-    jumpTo: (displaySetUID, imageIndex) => {
-      const showing = grid.viewports.find((v) => v.displaySet?.displaySetUID === displaySetUID);
-      if (showing) {
-        grid.setActive(grid.viewports.indexOf(showing));
-        showing.setIndex(imageIndex);
-      } else {
-        show(grid.active, displaySets.find((d) => d.displaySetUID === displaySetUID), imageIndex);
-      }
-    },
-  });
   const stopMeasurementKeys = installMeasurementKeys(store);
+  // Made from the worker's tables (init's answer) once it is up (useTables), before the
+  // study opens and the grid makes its viewports.
+  let tables = null;
+  let measurePanel = null;
+  let picker = null;
 
   const grid = new ViewportGrid(worker, {
     onCreate: (viewport) => {
       const onError = (error) => measurePanel.say(`Not measured: ${error.message}`, true);
-      measurementLayers.set(viewport, new MeasurementLayer(viewport, store, worker, { onError }));
+      const layer = new MeasurementLayer(viewport, store, worker, { quantities: tables.quantities, onError });
+      measurementLayers.set(viewport, layer);
     },
     onRemove: (viewport) => {
       measurementLayers.get(viewport)?.destroy();
@@ -82,13 +69,36 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     onActivate: () => refreshPanel(),
     onDrop: (viewport, uid) => show(viewport, displaySets.find((d) => d.displaySetUID === uid)),
   });
-  const picker = createLayoutPicker((rows, columns) => {
-    setPreference("layout", `${rows}x${columns}`);
-    setLayout(rows, columns);
-  });
   const seriesToggle = sidePanelToggle(page, "series", "Series");
   const measurementsToggle = sidePanelToggle(page, "measurements", "Measurements");
-  header.append(seriesToggle.element, picker.element, toolbarSlot, measurementsToggle.element);
+  header.append(seriesToggle.element, toolbarSlot, measurementsToggle.element);
+
+  // The measurement tools and their panel, the layout picker (after the series toggle).
+  function useTables(answer) {
+    tables = answer;
+    registerMeasurementTools(tables.tools);
+    measurePanel = createMeasurementPanel({
+      worker,
+      store,
+      tools: tables.tools,
+      quantities: tables.quantities,
+      getActiveViewport: () => grid.active,
+      jumpTo: (displaySetUID, imageIndex) => {
+        const showing = grid.viewports.find((v) => v.displaySet?.displaySetUID === displaySetUID);
+        if (showing) {
+          grid.setActive(grid.viewports.indexOf(showing));
+          showing.setIndex(imageIndex);
+        } else {
+          show(grid.active, displaySets.find((d) => d.displaySetUID === displaySetUID), imageIndex);
+        }
+      },
+    });
+    picker = createLayoutPicker(tables.layout, (rows, columns) => {
+      setPreference("layout", `${rows}x${columns}`);
+      setLayout(rows, columns);
+    });
+    seriesToggle.element.after(picker.element);
+  }
 
   function settled(viewport) {
     drawn.set(viewport, viewport.displaySet?.displaySetUID);
@@ -167,9 +177,12 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   let sources = null;
   let dataSource = params.get("datasources") ?? "";
   (async () => {
-    let studyUids = splitUids(params.get("StudyInstanceUIDs"));
+    // The URL's comma-separated UIDs go to the worker as they are: it splits them.
+    let studyUids = params.get("StudyInstanceUIDs") ?? "";
     note.textContent = "Opening the study…";
     sources = await runtime;
+    if (!page.isConnected) return; // left while Python started
+    useTables(sources.tables);
     if (dicomJsonUrl !== undefined) {
       if (!dicomJsonUrl) throw new Told("No DICOM JSON file to open: the address needs url=<the file's address>.");
       note.textContent = "Loading the DICOM JSON file…";
@@ -180,16 +193,15 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
         throw new Told(`The DICOM JSON file ${dicomJsonUrl} could not be loaded: ${error.message}`);
       }
       dataSource = loaded.dataSource;
-      if (studyUids.length === 0) studyUids = loaded.studyInstanceUIDs;
+      if (!studyUids.trim()) studyUids = loaded.studyInstanceUIDs;
       if (studyUids.length === 0) throw new Told(`The DICOM JSON file ${dicomJsonUrl} lists no studies.`);
     }
-    if (studyUids.length === 0) throw new Error("no StudyInstanceUIDs in the address");
     const source = sources.dataSources.find((s) => s.name === (dataSource || sources.defaultDataSourceName));
     measurePanel.setDataSource(source);
     note.textContent = "Opening the study…";
     const opened = await worker.call("openViewer", {
       studyInstanceUIDs: studyUids,
-      seriesInstanceUIDs: splitUids(params.get("SeriesInstanceUIDs")),
+      seriesInstanceUIDs: params.get("SeriesInstanceUIDs") ?? "",
       initialSeriesInstanceUID: params.get("initialSeriesInstanceUID") ?? "",
       layout: getPreference("layout") ?? "",
       dataSource,
@@ -237,9 +249,9 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     stopProgress();
     removeKeys();
     stopMeasurementKeys();
-    measurePanel.destroy();
+    measurePanel?.destroy();
     toolbar.destroy();
-    picker.destroy();
+    picker?.destroy();
     worker.call("loadViewports", { viewports: [] }).catch(() => {}); // stop every load
     grid.destroy();
   };

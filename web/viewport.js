@@ -12,15 +12,17 @@
 // shows (tool, cine, presets, overlays) also bubble from the element as a DOM
 // "viewportstatechange" event, so one listener serves every viewport of a page.
 
-import { element } from "./dom.js";
+import { element, SVG_NS, svgElement } from "./dom.js";
 import { getPreference } from "./preferences.js";
 
-export const TOOLS = ["WindowLevel", "Zoom", "Pan", "StackScroll"];
+// The built-in tools (camera and stack, no worker involved) and their labels; the
+// measurement tools join them through Viewport.toolHandlers.
+export const TOOLS = { WindowLevel: "Window/level", Zoom: "Zoom", Pan: "Pan", StackScroll: "Stack scroll" };
+const builtIn = (tool) => Object.hasOwn(TOOLS, tool);
 export const MOUSE_BUTTONS = ["left", "middle", "right"]; // by PointerEvent.button
 export const DEFAULT_TOOL_BINDINGS = { left: "WindowLevel", middle: "Pan", right: "Zoom" };
 const ZOOM_LIMITS = [0.05, 40];
 const DEFAULT_FPS = 24; // cine rate when the header gives none
-const SVG = "http://www.w3.org/2000/svg";
 const SVG_STYLES = ["fill", "fill-opacity", "stroke", "stroke-width", "stroke-dasharray", "stroke-opacity", "opacity",
   "font-family", "font-size", "font-weight", "text-anchor", "dominant-baseline", "paint-order", "visibility", "display"];
 const SCALE_BAR_STEPS = [1, 2, 5]; // bar lengths: these times a power of ten, in mm
@@ -45,11 +47,9 @@ export class Viewport extends EventTarget {
     this.onError = onError;
     this.element = element("div", "viewport");
     this.element.tabIndex = 0;
-    this.canvas = document.createElement("canvas");
-    this.canvas.width = this.canvas.height = 0;
+    this.canvas = element("canvas", { width: 0, height: 0 });
     this.context = this.canvas.getContext("2d", { alpha: false });
-    this.annotationLayer = document.createElementNS(SVG, "svg");
-    this.annotationLayer.setAttribute("class", "annotations");
+    this.annotationLayer = svgElement("svg", { class: "annotations" });
     this.corners = ["top-left", "top-right", "bottom-left", "bottom-right"].map((c) => element("div", `overlay ${c}`));
     this.markers = Object.fromEntries(
       ["top", "right", "bottom", "left"].map((edge) => {
@@ -211,7 +211,7 @@ export class Viewport extends EventTarget {
   }
 
   setPrimaryTool(name) {
-    if (!TOOLS.includes(name) && !(name in Viewport.toolHandlers)) throw new Error(`no tool named ${name}`);
+    if (!builtIn(name) && !(name in Viewport.toolHandlers)) throw new Error(`no tool named ${name}`);
     this.primaryTool = name;
     this.element.dataset.primaryTool = name;
     this.announce();
@@ -483,9 +483,7 @@ export class Viewport extends EventTarget {
   // The viewport as shown (image, overlays if shown, annotations if asked) as a PNG.
   async capture({ annotations = true } = {}) {
     const { clientWidth: width, clientHeight: height } = this.element;
-    const out = document.createElement("canvas");
-    out.width = width;
-    out.height = height;
+    const out = element("canvas", { width, height });
     const context = out.getContext("2d");
     context.fillStyle = "#000";
     context.fillRect(0, 0, width, height);
@@ -549,7 +547,7 @@ export class Viewport extends EventTarget {
       const style = getComputedStyle(originals[i]);
       copy.setAttribute("style", SVG_STYLES.map((name) => `${name}:${style.getPropertyValue(name)}`).join(";"));
     });
-    svg.setAttribute("xmlns", SVG);
+    svg.setAttribute("xmlns", SVG_NS);
     svg.setAttribute("width", String(width));
     svg.setAttribute("height", String(height));
     const url = URL.createObjectURL(new Blob([new XMLSerializer().serializeToString(svg)], { type: "image/svg+xml" }));
@@ -592,7 +590,7 @@ export class Viewport extends EventTarget {
     const tool = event.button === 0 ? this.activePrimaryTool : toolBindings()[MOUSE_BUTTONS[event.button]];
     if (!tool) return;
     event.preventDefault();
-    if (!TOOLS.includes(tool)) {
+    if (!builtIn(tool)) {
       Viewport.toolHandlers[tool]?.pointerdown(this, event);
       return;
     }
@@ -651,11 +649,11 @@ export class Viewport extends EventTarget {
     this.touches.set(event.pointerId, at(event));
     if (this.touches.size === 1) {
       const tool = this.activePrimaryTool;
-      if (!TOOLS.includes(tool) && Viewport.toolHandlers[tool]) {
+      if (!builtIn(tool) && Viewport.toolHandlers[tool]) {
         Viewport.toolHandlers[tool].pointerdown(this, event);
         this.gesture = null;
       } else {
-        const move = this.toolDrag(TOOLS.includes(tool) ? tool : "StackScroll");
+        const move = this.toolDrag(builtIn(tool) ? tool : "StackScroll");
         const start = at(event);
         this.gesture = { move: () => move(...this.touchPoint(0).map((v, i) => v - start[i])) };
       }

@@ -1,14 +1,13 @@
-// The viewport grid: rows x columns Viewports (1x1 up to 3x4), one of them active, each
-// a drop target for a series dragged from the series panel; and the layout picker, a
-// popup grid of cells as in OHIF.
+// The viewport grid: rows x columns Viewports (1x1 up to tables.layout's limits), one of
+// them active, each a drop target for a series dragged from the series panel; and the
+// layout picker, a popup grid of cells as in OHIF.
 //
 // Changing the layout keeps the viewports (and what they show) whose index remains;
 // added ones are empty until the viewer fills them.
 
+import { element } from "./dom.js";
 import { Viewport } from "./viewport.js";
 
-export const MAX_ROWS = 3;
-export const MAX_COLUMNS = 4;
 // What a series entry puts in a drag (series_panel.js): its display set UID.
 export const DISPLAY_SET_MIME = "application/x-ohifpy-display-set";
 
@@ -20,8 +19,7 @@ export class ViewportGrid {
     this.worker = worker;
     const none = () => {};
     this.callbacks = { onDraw: none, onError: none, onActivate: none, onDrop: none, onCreate: none, onRemove: none, ...callbacks };
-    this.element = document.createElement("div");
-    this.element.className = "viewport-grid";
+    this.element = element("div", "viewport-grid");
     this.viewports = [];
     this.rows = this.columns = 0;
     this.activeIndex = 0;
@@ -108,33 +106,25 @@ export class ViewportGrid {
   }
 }
 
-// The layout button and its popup of MAX_ROWS x MAX_COLUMNS cells: hovering a cell
-// highlights the grid it would make, clicking picks it. onPick(rows, columns).
-export function createLayoutPicker(onPick) {
-  const root = document.createElement("div");
-  root.className = "layout-picker";
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "layout-button";
+// The layout button and its popup of cells up to the largest layout (tables.layout:
+// {maxRows, maxColumns}, ohifpy.hanging's limits): hovering a cell highlights the grid it
+// would make, clicking picks it. onPick(rows, columns).
+export function createLayoutPicker({ maxRows, maxColumns }, onPick) {
+  const button = element("button", { type: "button", className: "layout-button", title: "Layout" });
   button.setAttribute("aria-haspopup", "true");
   button.setAttribute("aria-expanded", "false");
-  button.title = "Layout";
-  const menu = document.createElement("div");
-  menu.className = "layout-menu";
+  const menu = element("div", { className: "layout-menu", hidden: true });
   menu.setAttribute("role", "menu");
-  menu.hidden = true;
-  menu.style.gridTemplateColumns = `repeat(${MAX_COLUMNS}, auto)`;
+  menu.style.gridTemplateColumns = `repeat(${maxColumns}, auto)`;
+  const root = element("div", "layout-picker", button, menu);
   const cells = [];
-  for (let row = 1; row <= MAX_ROWS; row++) {
-    for (let column = 1; column <= MAX_COLUMNS; column++) {
-      const cell = document.createElement("button");
-      cell.type = "button";
-      cell.className = "layout-cell";
+  for (let row = 1; row <= maxRows; row++) {
+    for (let column = 1; column <= maxColumns; column++) {
+      const cell = element("button", { type: "button", className: "layout-cell", title: `${row}×${column}` });
       cell.setAttribute("role", "menuitem");
       cell.dataset.rows = String(row);
       cell.dataset.columns = String(column);
       cell.setAttribute("aria-label", `${row}×${column}`);
-      cell.title = `${row}×${column}`;
       cell.addEventListener("pointerenter", () => highlight(row, column));
       cell.addEventListener("focus", () => highlight(row, column));
       cell.addEventListener("click", () => {
@@ -166,7 +156,6 @@ export function createLayoutPicker(onPick) {
     if (!root.contains(event.target)) close();
   };
   document.addEventListener("pointerdown", outside);
-  root.append(button, menu);
   return {
     element: root,
     // Show the current layout on the button.

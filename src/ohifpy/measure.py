@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydicom import Dataset
@@ -45,6 +45,7 @@ from .imaging.functional_groups import frame_functional_group
 from .model import ImageRef, float_values
 
 __all__ = [
+    "QUANTITY_LABELS",
     "TOOLS",
     "ImageGeometry",
     "ImageReference",
@@ -52,24 +53,55 @@ __all__ = [
     "MeasurementError",
     "MeasurementResult",
     "Quantity",
+    "Tool",
     "measure",
     "modality_unit",
 ]
 
-TOOLS: Mapping[str, tuple[int, int]] = {
-    # cornerstone3D's tool names: (fewest points, most points)
-    "Length": (2, 2),
-    "Bidirectional": (4, 4),  # long axis ends, then short axis ends
-    "Angle": (3, 3),  # end, vertex, end
-    "CobbAngle": (4, 4),  # first line's ends, second line's ends
-    "RectangleROI": (2, 2),  # opposite corners
-    "EllipticalROI": (2, 2),  # opposite corners of its bounding box
-    "CircleROI": (2, 2),  # centre, a point on the circle
-    "PlanarFreehandROI": (3, 10_000),  # vertices of the closed polygon
-    "Probe": (1, 1),
-    "ArrowAnnotate": (2, 2),  # tip, tail
-}
+
+@dataclass(frozen=True)
+class Tool:
+    """One measurement tool: cornerstone3D's name, the label people read, how many points
+    it takes, and how the page's pointer places them.
+
+    ``gestures`` are the press-drag-release gestures of one measurement, each placing
+    that many points: 2 = the press places one and the drag moves the next, 1 = the drag
+    moves the one pressed; ``"path"`` = one drag whose path is the outline. The page's
+    tool buttons and pointer input come from this description, the only one.
+    """
+
+    name: str
+    label: str
+    fewest_points: int
+    most_points: int
+    gestures: tuple[int, ...] | Literal["path"]
+
+    def to_json(self) -> dict[str, Any]:
+        """What the page needs: the name it sends back, the label, the gestures."""
+        gestures = self.gestures if self.gestures == "path" else list(self.gestures)
+        return {"name": self.name, "label": self.label, "gestures": gestures}
+
+
+TOOLS: Mapping[str, Tool] = {tool.name: tool for tool in (
+    Tool("Length", "Length", 2, 2, (2,)),
+    # long axis ends, then short axis ends; the drag draws the long axis and the page
+    # places the short one across its middle
+    Tool("Bidirectional", "Bidirectional", 4, 4, (2,)),
+    Tool("Angle", "Angle", 3, 3, (2, 1)),  # end, vertex (one drag), then the other end
+    Tool("CobbAngle", "Cobb angle", 4, 4, (2, 2)),  # first line's ends, second line's ends
+    Tool("RectangleROI", "Rectangle", 2, 2, (2,)),  # opposite corners
+    Tool("EllipticalROI", "Ellipse", 2, 2, (2,)),  # opposite corners of its bounding box
+    Tool("CircleROI", "Circle", 2, 2, (2,)),  # centre, a point on the circle
+    Tool("PlanarFreehandROI", "Freehand", 3, 10_000, "path"),  # the closed polygon's vertices
+    Tool("Probe", "Probe", 1, 1, (1,)),
+    Tool("ArrowAnnotate", "Arrow", 2, 2, (2,)),  # tip, tail; then its text
+)}
 ROI_TOOLS = frozenset({"RectangleROI", "EllipticalROI", "CircleROI", "PlanarFreehandROI"})
+QUANTITY_LABELS: Mapping[str, str] = {
+    # what the page writes before each value it shows; pixelCount is not shown
+    "length": "Length", "longAxis": "L", "shortAxis": "W", "angle": "Angle", "area": "Area",
+    "mean": "Mean", "stdDev": "SD", "min": "Min", "max": "Max", "value": "Value",
+}
 
 NOTE_IMAGER_SPACING = "ImagerPixelSpacing: at the detector, not corrected for magnification"
 NOTE_NO_SPACING = "no pixel spacing: sizes in pixels"
@@ -271,7 +303,8 @@ def _tool(tool: str) -> str:
 
 def _points(tool: str, points: Any) -> tuple[tuple[float, float], ...]:
     """The points as float pairs, as many as the tool takes."""
-    low, high = TOOLS[_tool(tool)]
+    spec = TOOLS[_tool(tool)]
+    low, high = spec.fewest_points, spec.most_points
     try:
         pairs = tuple((float(p[0]), float(p[1])) for p in points)
     except (TypeError, ValueError, IndexError, KeyError):

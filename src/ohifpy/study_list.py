@@ -4,7 +4,8 @@ The page keeps the list in its URL with OHIF's parameter names (``patientName``,
 ``mrn``, ``startDate``, ``endDate``, ``description``, ``modalities``, ``accession``,
 ``sortBy``, ``sortDirection``, ``pageNumber``, ``datasources``), so a reload or a shared
 link shows the same list. This module turns those parameters into a
-:class:`~ohifpy.dicomweb.StudyQuery`, and the QIDO answer into the rows of one page.
+:class:`~ohifpy.dicomweb.StudyQuery`, and the QIDO answer into the rows of one page; its
+:data:`COLUMNS` are the page's columns, sort keys and filters.
 
 Paging and sorting work as in OHIF's work list: QIDO is asked for ``queryLimit``
 studies (OHIF's 101) and a page shows one fewer, so a full answer says that more
@@ -25,8 +26,13 @@ from .dicomweb import StudyQuery
 from .model import Series, Study
 
 __all__ = [
+    "COLUMNS",
+    "LIST_PARAMS",
+    "MODALITY_CHOICES",
+    "SERIES_COLUMNS",
     "SORT_DIRECTIONS",
     "SORT_KEYS",
+    "Column",
     "StudyListState",
     "display_date",
     "series_row",
@@ -35,14 +41,6 @@ __all__ = [
 ]
 
 SORT_DIRECTIONS = ("ascending", "descending")
-
-# URL text filter -> StudyQuery field.
-_TEXT_FILTERS = {
-    "patientName": "patient_name",
-    "mrn": "patient_id",
-    "description": "study_description",
-    "accession": "accession_number",
-}
 _DATE = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
@@ -50,16 +48,62 @@ def _casefolded(key: str) -> Callable[[Mapping[str, Any]], Any]:
     return lambda row: str(row[key]).casefold()
 
 
-# sortBy (the column's URL name) -> the sort key of a row; empty values go last.
-SORT_KEYS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
-    "patientName": _casefolded("patientName"),
-    "mrn": _casefolded("patientId"),
-    "studyDate": lambda row: row["studyDate"] + row["studyTime"],
-    "description": _casefolded("studyDescription"),
-    "modalities": _casefolded("modalities"),
-    "accession": _casefolded("accessionNumber"),
-    "instances": lambda row: row["numberOfInstances"],
-}
+@dataclass(frozen=True)
+class Column:
+    """One column of the list: its URL name (``sortBy``), title, the row field it shows,
+    its sort key (empty values go last), and its filter.
+
+    ``filter`` is ``text`` (a search field; its parameter fills ``query_field`` of
+    :class:`~ohifpy.dicomweb.StudyQuery`), ``dateRange`` (from, to) or ``modalities`` (a
+    multi-select of :data:`MODALITY_CHOICES`); ``params`` are the URL parameters it sets.
+    The page builds its table and filters from these (see :mod:`ohifpy.viewer.tables`).
+    """
+
+    name: str
+    title: str
+    field: str
+    sort_key: Callable[[Mapping[str, Any]], Any]
+    filter: str = ""
+    params: tuple[str, ...] = ()
+    query_field: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The column as the page builds it (its sort key stays here)."""
+        return {"name": self.name, "title": self.title, "field": self.field,
+                "filter": self.filter, "params": list(self.params)}
+
+
+COLUMNS = (
+    Column("patientName", "Patient name", "patientName", _casefolded("patientName"),
+           "text", ("patientName",), "patient_name"),
+    Column("mrn", "MRN", "patientId", _casefolded("patientId"), "text", ("mrn",), "patient_id"),
+    Column("studyDate", "Study date", "displayDate",
+           lambda row: row["studyDate"] + row["studyTime"], "dateRange", ("startDate", "endDate")),
+    Column("description", "Description", "studyDescription", _casefolded("studyDescription"),
+           "text", ("description",), "study_description"),
+    Column("modalities", "Modality", "modalities", _casefolded("modalities"),
+           "modalities", ("modalities",)),
+    Column("accession", "Accession", "accessionNumber", _casefolded("accessionNumber"),
+           "text", ("accession",), "accession_number"),
+    Column("instances", "Instances", "numberOfInstances", lambda row: row["numberOfInstances"]),
+)
+SERIES_COLUMNS = (  # an expanded row's series: (title, field of series_row)
+    ("Description", "seriesDescription"),
+    ("Series", "seriesNumber"),
+    ("Modality", "modality"),
+    ("Instances", "numberOfInstances"),
+)
+MODALITY_CHOICES = ("CR", "CT", "DX", "MG", "MR", "NM", "OT", "PT", "RF", "RTDOSE", "SEG", "SM",
+                    "SR", "US", "XA")
+"""What the modality filter offers."""
+
+# sortBy (the column's URL name) -> the sort key of a row.
+SORT_KEYS: dict[str, Callable[[Mapping[str, Any]], Any]] = {c.name: c.sort_key for c in COLUMNS}
+# URL text filter -> StudyQuery field.
+_TEXT_FILTERS = {c.params[0]: c.query_field for c in COLUMNS if c.filter == "text"}
+LIST_PARAMS = (*_TEXT_FILTERS, "startDate", "endDate", "modalities", "sortBy", "sortDirection",
+               "pageNumber", "datasources")
+"""Every URL parameter of the list, in the order :meth:`StudyListState.to_params` gives them."""
 
 
 def _date(name: str, value: str) -> str:
@@ -139,7 +183,8 @@ def sort_study_rows(
 
 
 def display_date(date: str, time: str) -> str:
-    """``YYYY-MM-DD HH:MM`` for the list; a malformed value is shown as it is."""
+    """``YYYY-MM-DD HH:MM`` (the day alone without ``time``) for the page; a malformed
+    value is shown as it is."""
     match = _DATE.fullmatch(date)
     if not match:
         return date

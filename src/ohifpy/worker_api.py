@@ -58,6 +58,7 @@ from .viewer.presenters import (
     study_header,
 )
 from .viewer.session import ViewerSession, uid_list
+from .viewer.tables import tables
 from .window_presets import window_presets
 
 __all__ = ["DEFAULT_CACHE_BYTES", "FrameCache", "WorkerAPI", "create_for_browser"]
@@ -151,6 +152,7 @@ class WorkerAPI:
         resolved against ``base_url`` (the page's ``<base href>``), so the same config
         works at any origin and subpath. The user's own files always have a source: the
         config's ``dicomlocal`` one, else one named ``local`` made on the first drop.
+        ``tables`` are what the page builds its controls from (:mod:`ohifpy.viewer.tables`).
         """
         app_config = AppConfig.from_json(dict(config))
         self.frames.cache.resize(app_config.cacheSizeMB * 1024 * 1024)
@@ -160,6 +162,7 @@ class WorkerAPI:
                             for entry in app_config.dataSources],
             "defaultDataSourceName": app_config.defaultDataSourceName,
             "localDataSourceName": self.session.local_source_name,
+            "tables": tables(),
         }
 
     async def add_local_files(

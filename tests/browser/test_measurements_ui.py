@@ -31,6 +31,7 @@ from ohifpy.dicomweb import DICOMwebClient
 from ohifpy.measure import NOTE_IMAGER_SPACING, ImageGeometry, MeasurementResult, measure
 from ohifpy.model import DisplaySet
 from ohifpy.synthetic import CT_SPACING, XSS_IMG
+from ohifpy.viewer.tables import tables
 
 from .conftest import App, cpython_display_sets, started_app
 
@@ -226,6 +227,23 @@ def by_hand(tool: str, mouse: list[list[tuple[float, float]]], s: Screen) -> dic
 
 HAND_TOLERANCE = {"mean": 6.0, "value": 40.0}  # noise of 9 HU around the aorta's 250 HU
 HAND_RELATIVE = {"PlanarFreehandROI": 0.05}  # the drag's path is sampled by mouse moves
+
+
+async def test_the_panel_offers_the_workers_tools_and_names_a_row_by_its_label(
+        app: App, orthanc: LoadedOrthanc, ct_stack: DisplaySet) -> None:
+    """The tool buttons are tables()["tools"] in order, labelled as Python labels them."""
+    s = await open_ct(app, orthanc, ct_stack)
+    tools = tables()["tools"]
+    assert await app.page.locator(".measure-tool").evaluate_all(
+        "bs => bs.map(b => [b.dataset.tool, b.textContent])") == [
+        [tool["name"], tool["label"]] for tool in tools]
+    before = await app.page.locator(".measurement-row").count()
+    await choose(app, "CobbAngle")
+    for gesture in GESTURES["CobbAngle"]:
+        await drag(app, *(s.at(*p) for p in gesture))
+    await rows(app, before + 1)
+    label = next(tool["label"] for tool in tools if tool["name"] == "CobbAngle")
+    assert await app.page.locator(".measurement-row .measurement-tool").last.inner_text() == label
 
 
 @pytest.mark.parametrize("tool", list(GESTURES))

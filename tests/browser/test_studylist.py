@@ -18,6 +18,7 @@ from conftest import LoadedOrthanc
 
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import DICOMwebClient, StudyQuery
+from ohifpy.viewer.tables import tables
 
 from .conftest import App, ServedSite, _build, started_app
 
@@ -127,6 +128,10 @@ async def test_columns_and_rows_show_dicom_strings_as_text(
         app: App, orthanc: LoadedOrthanc, tmp_path_factory: pytest.TempPathFactory) -> None:
     await fresh_list(app)
     assert await app.page.locator("thead tr.titles th").all_inner_texts() == TITLES
+    columns = tables()["studyList"]["columns"]  # the page's columns are the worker's
+    assert [c["title"] for c in columns] == TITLES
+    assert await app.page.locator("button.sort").evaluate_all(
+        "bs => bs.map(b => b.dataset.sortBy)") == [c["name"] for c in columns]
     shown = {row["uid"]: row["cells"] for row in await rows(app)}
     assert set(shown) == set(await orthanc_studies(orthanc))
     assert await app.page.locator("tr.list-state").count() == 0
@@ -183,6 +188,8 @@ async def test_date_range_and_modality_multi_select(app: App, orthanc: LoadedOrt
     await app.page.fill("input[name=startDate]", "")
     await app.page.fill("input[name=endDate]", "")
     await app.page.click(".modality-filter summary")
+    assert await app.page.locator(".modality-options label").all_inner_texts() == \
+        tables()["studyList"]["modalities"]
     await app.page.click(".modality-options label:has-text('CR')")
     await app.page.click(".modality-options label:has-text('MR')")
     await wait_for_url(app, "modalities=CR,MR")

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from conftest import LoadedOrthanc, make_test_data
 
+from ohifpy.viewer.tables import tables
+
 from .conftest import App, ServedSite, started_app
 
 pytestmark = pytest.mark.cpython_only  # a browser, a server thread, subprocess builds
@@ -111,6 +113,7 @@ async def test_panel_groups_studies_shows_thumbnails_progress_and_unknown_study(
         frames = sum(i.number_of_frames for i in series.instances)
         assert series.modality in info and series.description in info
         assert f"{frames} {'frames' if study.key == 'xa-cine' else 'image'}" in info
+    assert await headers.first.locator(".study-date").inner_text() == "2024-01-05"  # the worker's
 
     # Every thumbnail is the series' image in miniature (not blank); CT grey, RGB colour.
     await app.page.wait_for_function(
@@ -213,6 +216,12 @@ async def test_layout_picker_keeps_viewports_and_is_remembered(
     series = [first_series(manifest, k) for k in FOUR]
     await open_viewer(app, viewer_url(*uids))
     assert await app.page.get_attribute(".viewport-grid", "data-layout") == "2x2"
+    # The picker offers every layout up to the worker's limits (ohifpy.hanging), no more.
+    limits = tables()["layout"]
+    assert await app.page.locator(".layout-cell").evaluate_all(
+        "cells => cells.map(c => c.getAttribute('aria-label'))") == [
+        f"{rows}×{columns}" for rows in range(1, limits["maxRows"] + 1)
+        for columns in range(1, limits["maxColumns"] + 1)]
     await pick_layout(app, 3, 4)
     assert await app.page.locator(".viewport-grid > .viewport").count() == 12
     assert (await shown_series(app))[:4] == series  # kept

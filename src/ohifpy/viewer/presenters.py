@@ -16,6 +16,7 @@ from ..imaging import VOIWindow
 from ..measure import ImageReference
 from ..model import DisplaySet, ImageRef, Study
 from ..overlay_geometry import overlay_geometry
+from ..study_list import display_date
 
 __all__ = ["display_set_info", "image_reference", "local_files_summary", "overlay", "patient",
            "source_info", "study_header"]
@@ -36,6 +37,7 @@ def study_header(study: Study, display_sets: Sequence[DisplaySet]) -> dict[str, 
         "patientName": study.patient_name,
         "patientId": study.patient_id,
         "studyDate": study.study_date,
+        "displayDate": display_date(study.study_date, ""),
         "studyDescription": study.study_description,
         "displaySetUIDs": [d.display_set_uid for d in display_sets],
     }

@@ -1,0 +1,36 @@
+"""The tables the page builds its controls from, sent once in ``init``'s answer.
+
+Tool names and labels, layout limits, the study list's columns, parameters and modality
+choices are defined where Python uses them (:mod:`ohifpy.measure`, :mod:`ohifpy.hanging`,
+:mod:`ohifpy.study_list`); this module only gathers them as JSON, so the page keeps no
+copy of its own that could drift from what the worker accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..hanging import MAX_COLUMNS, MAX_ROWS
+from ..measure import QUANTITY_LABELS, TOOLS
+from ..study_list import COLUMNS, LIST_PARAMS, MODALITY_CHOICES, SERIES_COLUMNS, SORT_DIRECTIONS
+
+__all__ = ["tables"]
+
+
+def tables() -> dict[str, Any]:
+    """``tools`` (measurement tools in the panel's order), ``quantities`` (value name ->
+    label; values not named are not shown), ``layout`` (the grid's limits) and
+    ``studyList`` (``columns``, ``seriesColumns``, ``params``, ``modalities``,
+    ``sortDirections``)."""
+    return {
+        "tools": [tool.to_json() for tool in TOOLS.values()],
+        "quantities": dict(QUANTITY_LABELS),
+        "layout": {"maxRows": MAX_ROWS, "maxColumns": MAX_COLUMNS},
+        "studyList": {
+            "columns": [column.to_json() for column in COLUMNS],
+            "seriesColumns": [{"title": title, "field": field} for title, field in SERIES_COLUMNS],
+            "params": list(LIST_PARAMS),
+            "modalities": list(MODALITY_CHOICES),
+            "sortDirections": list(SORT_DIRECTIONS),
+        },
+    }
