@@ -163,3 +163,36 @@ async def test_storing_and_capabilities_are_the_default_sources(
         await merged.store_instances([b"DICM"])
     with pytest.raises(DataSourceError, match="is not one of its sources"):
         MergedDataSource("m", "M", merged.sources, default="c")
+
+
+async def test_the_viewer_lists_and_opens_the_union_naming_each_series_source(
+        served: Served) -> None:
+    """A config's merge source, through the worker as the page calls it: the expanded row
+    names the source of each series, and the viewer opens all three series."""
+    from ohifpy.worker_api import WorkerAPI
+
+    def tree(name: str) -> dict[str, object]:
+        return {"sourceName": name, "configuration": {
+            "friendlyName": f"Tree {name.upper()}", "qidoRoot": served.urls[name],
+            "wadoRoot": served.urls[name], "staticWado": True}}
+
+    config = {"dataSources": [tree("a"), tree("b"), {
+        "namespace": "@ohif/extension-default.dataSourcesModule.merge", "sourceName": "both",
+        "configuration": {"friendlyName": "Both trees",
+                          "seriesMerge": {"dataSourceNames": ["a", "b"]}}}],
+        "defaultDataSourceName": "both"}
+    worker = WorkerAPI(HttpxTransport())
+    try:
+        init = (await worker.handle("init", {"config": config, "baseUrl": ""}))["result"]
+        assert [(s["name"], s["kind"]) for s in init["dataSources"]] == [
+            ("a", "staticWado"), ("b", "staticWado"), ("both", "merge")]
+        rows = (await worker.handle("searchSeries", {"studyInstanceUID": STUDY_UID}))["result"]
+        assert sorted((r["modality"], r["dataSource"]) for r in rows["series"]) == [
+            ("CT", "Tree A"), ("MR", "Tree A"), ("XA", "Tree B")]
+        alone = (await worker.handle("searchSeries", {"studyInstanceUID": STUDY_UID,
+                                                       "dataSource": "b"}))["result"]
+        assert {r["dataSource"] for r in alone["series"]} == {""}  # one source: no column
+        opened = (await worker.handle("openViewer", {"studyInstanceUIDs": STUDY_UID}))["result"]
+        assert sorted(d["modality"] for d in opened["displaySets"]) == ["CT", "MR", "XA"]
+    finally:
+        await worker.transport.aclose()

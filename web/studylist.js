@@ -307,10 +307,11 @@ function showList({ worker, main, params }, sources) {
 
   function seriesTable(series) {
     const table = element("table", "series");
-    table.createTHead().append(element("tr", {}, ...seriesColumns.map(({ title }) => element("th", {}, title))));
+    const shown = seriesColumns.filter(({ field, optional }) => !optional || series.some((one) => one[field]));
+    table.createTHead().append(element("tr", {}, ...shown.map(({ title }) => element("th", {}, title))));
     table.createTBody().append(
       ...series.map((one) => {
-        const tr = element("tr", {}, ...seriesColumns.map(({ field }) => element("td", {}, one[field])));
+        const tr = element("tr", {}, ...shown.map(({ field }) => element("td", {}, one[field])));
         tr.dataset.seriesInstanceUid = one.seriesInstanceUID;
         return tr;
       }),

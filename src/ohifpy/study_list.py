@@ -29,6 +29,7 @@ __all__ = [
     "COLUMNS",
     "LIST_PARAMS",
     "MODALITY_CHOICES",
+    "OPTIONAL_SERIES_FIELDS",
     "SERIES_COLUMNS",
     "SORT_DIRECTIONS",
     "SORT_KEYS",
@@ -92,7 +93,10 @@ SERIES_COLUMNS = (  # an expanded row's series: (title, field of series_row)
     ("Series", "seriesNumber"),
     ("Modality", "modality"),
     ("Instances", "numberOfInstances"),
+    ("Source", "dataSource"),
 )
+OPTIONAL_SERIES_FIELDS = frozenset({"dataSource"})
+"""Shown only when a row has a value: a merge source names where each series comes from."""
 MODALITY_CHOICES = ("CR", "CT", "DX", "MG", "MR", "NM", "OT", "PT", "RF", "RTDOSE", "SEG", "SM",
                     "SR", "US", "XA")
 """What the modality filter offers."""
@@ -210,9 +214,11 @@ def study_row(study: Study) -> dict[str, Any]:
     }
 
 
-def series_row(series: Series) -> dict[str, Any]:
-    """One series of an expanded study row."""
+def series_row(series: Series, data_source: str = "") -> dict[str, Any]:
+    """One series of an expanded study row; ``data_source`` names where it comes from when
+    the list's source merges several."""
     return {
+        "dataSource": data_source,
         "seriesInstanceUID": series.series_instance_uid,
         "seriesNumber": series.series_number,
         "modality": series.modality,

@@ -229,11 +229,14 @@ class WorkerAPI:
     async def search_series(
         self, study_instance_uid: str, data_source: str = ""
     ) -> dict[str, Any]:
-        """The series of one study (an expanded study-list row), by series number."""
-        datasets = await self.session.source(data_source).search_for_series(study_instance_uid)
+        """The series of one study (an expanded study-list row), by series number; from a
+        merge source each names the source it comes from."""
+        source = self.session.source(data_source)
+        datasets = await source.search_for_series(study_instance_uid)
         series = sorted((Series.from_dataset(ds) for ds in datasets),
                         key=lambda s: (s.series_number is None, s.series_number or 0))
-        return {"series": [series_row(s) for s in series]}
+        origin = self.session.origin_of_series
+        return {"series": [series_row(s, origin(source, s.series_instance_uid)) for s in series]}
 
     async def render_image(
         self,

@@ -136,6 +136,15 @@ class ViewerSession:
                                        for m in missing))
         return OpenedStudies(opened, missing, instances)
 
+    def origin_of_series(self, source: DataSource, series_instance_uid: str) -> str:
+        """The friendly name of the source a series of a merge source comes from; "" for
+        other sources (they are their series' only origin)."""
+        from ..datasources.merge import MergedDataSource
+
+        if not isinstance(source, MergedDataSource):
+            return ""
+        return self.sources[source.source_of_series(series_instance_uid)].friendly_name
+
     def display_set(self, display_set_uid: str) -> tuple[DisplaySet, DataSource]:
         try:
             return self.display_sets[display_set_uid]

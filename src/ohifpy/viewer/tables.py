@@ -12,7 +12,14 @@ from typing import Any
 
 from ..hanging import MAX_COLUMNS, MAX_ROWS
 from ..measure import QUANTITY_LABELS, TOOLS
-from ..study_list import COLUMNS, LIST_PARAMS, MODALITY_CHOICES, SERIES_COLUMNS, SORT_DIRECTIONS
+from ..study_list import (
+    COLUMNS,
+    LIST_PARAMS,
+    MODALITY_CHOICES,
+    OPTIONAL_SERIES_FIELDS,
+    SERIES_COLUMNS,
+    SORT_DIRECTIONS,
+)
 
 __all__ = ["tables"]
 
@@ -28,7 +35,9 @@ def tables() -> dict[str, Any]:
         "layout": {"maxRows": MAX_ROWS, "maxColumns": MAX_COLUMNS},
         "studyList": {
             "columns": [column.to_json() for column in COLUMNS],
-            "seriesColumns": [{"title": title, "field": field} for title, field in SERIES_COLUMNS],
+            "seriesColumns": [{"title": title, "field": field,
+                               "optional": field in OPTIONAL_SERIES_FIELDS}
+                              for title, field in SERIES_COLUMNS],
             "params": list(LIST_PARAMS),
             "modalities": list(MODALITY_CHOICES),
             "sortDirections": list(SORT_DIRECTIONS),
