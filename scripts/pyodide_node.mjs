@@ -17,7 +17,11 @@
 //       pure-Python wheels (pytest and its dependencies) into site-packages, link
 //       pydicom's test data (PYDICOM_DATA_DIR, the host's pydicom/data: the dist drops
 //       it), then pytest.main(PYTEST_ARGS) with paths relative to the current directory.
-//       Exits with pytest's exit code.
+//       Exits with pytest's exit code. Needs JavaScript Promise integration, so that a
+//       test can block on fetch (run_until_complete): under Node 20,
+//         node --experimental-wasm-stack-switching scripts/pyodide_node.mjs pytest ...
+//       The host's OHIFPY_* environment variables reach os.environ inside Pyodide (the
+//       data-source contract reads the URLs of the sites it is served from there).
 
 import { readFileSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -106,7 +110,18 @@ exit_code = int(pytest.main([
 `;
 
 async function runPytest(indexDir, wheels, pydicomData, pytestArgs) {
-  const pyodide = await loadPyodide({ indexURL: indexDir + "/" });
+  if (!("Suspending" in WebAssembly || "Suspender" in WebAssembly)) {
+    // what Pyodide looks for; without it, a test awaiting fetch would fail deep inside
+    console.error(
+      "pytest under Pyodide needs JavaScript Promise integration:" +
+        " run node --experimental-wasm-stack-switching scripts/pyodide_node.mjs pytest ...",
+    );
+    return 2;
+  }
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => name.startsWith("OHIFPY_")),
+  );
+  const pyodide = await loadPyodide({ indexURL: indexDir + "/", env });
   pyodide.setStdout({ write: (bytes) => writeSync(1, bytes) });
   pyodide.setStderr({ write: (bytes) => writeSync(2, bytes) });
   // numpy.random, numpy.testing and numpy's other on-request modules are a package of
@@ -120,7 +135,8 @@ async function runPytest(indexDir, wheels, pydicomData, pytestArgs) {
     cwd: HOST + process.cwd(),
     args: pytestArgs,
   });
-  pyodide.runPython(PYTEST_MAIN, { globals: namespace });
+  // async: only a call entered this way may suspend on a promise (run_sync)
+  await pyodide.runPythonAsync(PYTEST_MAIN, { globals: namespace });
   return namespace.get("exit_code");
 }
 

@@ -1,11 +1,13 @@
 """Session fixtures: the generated test data, a real Orthanc loaded with it, a data source,
-a static build.
+a static build, the data-source contract's studies and sites.
 
 ``testdata`` runs scripts/make_test_data.py's generator (cached by content under
 .cache/testdata/); ``orthanc`` starts one Orthanc for the whole session and loads every
 file of the manifest through Orthanc's REST API. A missing Orthanc is a failure, not a
 skip: a skipped server test would pass silently. ``dist`` is one real
-scripts/build_static.py build shared by every test that reads a dist.
+scripts/build_static.py build shared by every test that reads a dist. ``holding`` and
+``contract_sites`` (see support/contract.py) are shared by the contract suite and the
+Pyodide run, which serves the same sites to the suite under Node.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import pytest
 from orthanc import OrthancError, OrthancServer, start_orthanc
+from support.contract import Holding, ServedSites, hold, served_sites
 
 from ohifpy.config import DicomWebSource
 
@@ -167,11 +170,32 @@ def _orthanc_survives(request: pytest.FixtureRequest) -> Iterator[None]:
                         f"log tail:\n{server.log()[-2000:]}", pytrace=False)
 
 
+def orthanc_source(dicomweb_root: str) -> DicomWebSource:
+    """The data-source config for the test Orthanc at ``dicomweb_root`` (see its quirks in
+    DESIGN.md); a function too because the Pyodide run gets that root from outside."""
+    return DicomWebSource.from_url(dicomweb_root, name="orthanc", queryEncoding="minimal",
+                                   qidoSupportsIncludeField=False, supportsFuzzyMatching=False)
+
+
 @pytest.fixture(scope="session")
 def dicomweb_source(orthanc: LoadedOrthanc) -> DicomWebSource:
-    return DicomWebSource.from_url(orthanc.dicomweb_root, name="orthanc",
-                                   queryEncoding="minimal", qidoSupportsIncludeField=False,
-                                   supportsFuzzyMatching=False)
+    return orthanc_source(orthanc.dicomweb_root)
+
+
+@pytest.fixture(scope="session")
+def holding(tmp_path_factory: pytest.TempPathFactory) -> Holding:
+    """The data-source contract's known studies and their files, written once."""
+    return hold(tmp_path_factory.mktemp("contract"))
+
+
+@pytest.fixture(scope="session")
+def contract_sites(request: pytest.FixtureRequest, holding: Holding,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedSites]:
+    """Where the contract's HTTP kinds of source read the known studies, each site made on
+    first use: Orthanc is started only if its site is asked for."""
+    with served_sites(holding, tmp_path_factory.mktemp("sites"),
+                      lambda: request.getfixturevalue("orthanc")) as sites:
+        yield sites
 
 
 @dataclass(frozen=True)

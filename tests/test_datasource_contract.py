@@ -1,16 +1,19 @@
 """The DataSource contract: one suite that every kind of source passes.
 
-Each kind is one entry of ``SOURCES``: a factory that, given the known studies' files
-(:func:`support.static_trees.contract_studies`: a CT in two transfer syntaxes, an MR, a
-30-frame XA cine), makes a source holding them. What a user relies on is checked the
-same way for all: the study list and its filters and paging, series and instance counts,
-opening a study (whole or by series), a clear error for a study that is not there, frames
-pixel-equal to pydicom's decoding of the files, and metadata without pixel data.
+Each kind is one entry of ``SOURCES``: a factory that makes a source holding the known
+studies (:class:`support.contract.Holding`: a CT in two transfer syntaxes, an MR, a
+30-frame XA cine). What a user relies on is checked the same way for all: the study list
+and its filters and paging, series and instance counts, opening a study (whole or by
+series), a clear error for a study that is not there, frames pixel-equal to pydicom's
+decoding of the files, and metadata without pixel data.
 
-Sources over HTTP are ``cpython_only`` (Pyodide in Node opens no sockets); the user's own
-files run under Pyodide too. The tests are plain functions that hand each of the source's
-coroutines to ``run``: an event loop in CPython, and under Pyodide (whose loop cannot
-block, and which has no pytest-asyncio) a driver for sources that never wait.
+Every kind runs in CPython and under Pyodide in Node. The kinds over HTTP read sites
+(Orthanc, static trees, a dicomjson file; see support/contract.py) with httpx in CPython,
+where this session serves them, and with ``fetch`` under Pyodide, where the outer CPython
+test (tests/test_pyodide_node.py) serves them and passes their URLs in. The tests are plain
+functions that hand each of the source's coroutines to ``run``, an event loop's
+``run_until_complete``: under Pyodide it blocks on ``fetch`` through JavaScript Promise
+integration, which scripts/pyodide_node.mjs runs Node with.
 """
 
 from __future__ import annotations
@@ -19,25 +22,18 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+from conftest import orthanc_source
 from pydicom.multival import MultiValue
-from support.coroutines import complete
-from support.static_trees import (
-    KnownStudy,
-    contract_studies,
-    mkdicomweb_tree,
-    serve_directory,
-    static_source,
-    write_files,
-)
+from support.contract import ORTHANC, Holding, ServedSites, given_site_url
+from support.static_trees import static_source
 
 from ohifpy.datasources import Capabilities, DataSource
 from ohifpy.dicomweb import StudyQuery
+from ohifpy.dicomweb.transport import Transport
 from ohifpy.errors import OhifpyError
 from ohifpy.image_loader import load_image_frame
 from ohifpy.model import ImageRef
@@ -47,19 +43,6 @@ Run = Callable[[Coroutine[Any, Any, T]], T]
 
 CONTRACT = StudyQuery(patient_name="Contract")
 """Finds exactly the known studies, also in the session's Orthanc that holds other data."""
-
-
-@dataclass(frozen=True)
-class Holding:
-    """What a source is made to hold: the known studies and their files under ``root``."""
-
-    studies: tuple[KnownStudy, ...]
-    root: Path
-    files: tuple[Path, ...]
-
-    def files_of(self, *keys: str) -> list[Path]:
-        return [path for path in self.files if path.parent.name in keys]
-
 
 SourceFactory = Callable[[pytest.FixtureRequest, Holding],
                          AbstractAsyncContextManager[DataSource]]
@@ -75,70 +58,69 @@ def source_kind(name: str, *marks: pytest.MarkDecorator) -> Callable[[SourceFact
     return register
 
 
-HTTP = (pytest.mark.cpython_only,)  # a server on a socket, httpx
+def _site(request: pytest.FixtureRequest, name: str) -> str:
+    """The URL of site ``name``: served by this session in CPython (only once a factory asks
+    for it), by the outer CPython test under Pyodide (which opens no sockets)."""
+    if sys.platform == "emscripten":
+        return given_site_url(name)
+    sites: ServedSites = request.getfixturevalue("contract_sites")
+    return sites.url(name)
 
 
 @asynccontextmanager
-async def _http_transport() -> AsyncIterator[Any]:
-    from ohifpy.dicomweb.httpx_transport import HttpxTransport
+async def _transport() -> AsyncIterator[Transport]:
+    """``fetch`` under Pyodide, as in the browser; httpx in CPython."""
+    transport: Transport
+    if sys.platform == "emscripten":
+        from ohifpy.dicomweb.fetch_transport import FetchTransport
 
-    transport = HttpxTransport()
+        transport = FetchTransport()
+    else:
+        from ohifpy.dicomweb.httpx_transport import HttpxTransport
+
+        transport = HttpxTransport()
     try:
         yield transport
     finally:
         await transport.aclose()
 
 
-@source_kind("dicomweb", pytest.mark.orthanc, *HTTP)
+@source_kind("dicomweb", pytest.mark.orthanc)
 @asynccontextmanager
 async def _dicomweb(request: pytest.FixtureRequest, holding: Holding) -> AsyncIterator[DataSource]:
     from ohifpy.datasources.dicomweb import DICOMwebDataSource
 
-    request.getfixturevalue("orthanc").server.upload(holding.files)  # UIDs of their own
-    async with _http_transport() as transport:
-        yield DICOMwebDataSource(request.getfixturevalue("dicomweb_source"), transport)
+    async with _transport() as transport:
+        yield DICOMwebDataSource(orthanc_source(_site(request, ORTHANC)), transport)
 
 
-@source_kind("static-ohifpy", *HTTP)
+@source_kind("static-mkdicomweb")
+@source_kind("static-ohifpy")
 @asynccontextmanager
-async def _static_ohifpy(request: pytest.FixtureRequest,
-                         holding: Holding) -> AsyncIterator[DataSource]:
-    from ohifpy.static_wado import write_static_dicomweb
-
-    root = request.getfixturevalue("tmp_path_factory").mktemp("static-ohifpy")
-    write_static_dicomweb((ds for study in holding.studies for ds in study.datasets), root)
-    async with _static(root) as source:
-        yield source
-
-
-@source_kind("static-mkdicomweb", *HTTP)
-@asynccontextmanager
-async def _static_mkdicomweb(request: pytest.FixtureRequest,
-                             holding: Holding) -> AsyncIterator[DataSource]:
-    async with _static(mkdicomweb_tree(holding.files)) as source:
+async def _static_tree(request: pytest.FixtureRequest,
+                       holding: Holding) -> AsyncIterator[DataSource]:
+    """Our static tree or mkdicomweb's: the site named as the kind."""
+    async with _static(_site(request, request.param)) as source:
         yield source
 
 
 @asynccontextmanager
-async def _static(root: Path, name: str = "static") -> AsyncIterator[DataSource]:
+async def _static(url: str, name: str = "static") -> AsyncIterator[DataSource]:
     from ohifpy.datasources.static_wado import StaticWadoDataSource
 
-    async with _http_transport() as transport:
-        with serve_directory(root) as url:
-            yield StaticWadoDataSource(static_source(url, name), transport)
+    async with _transport() as transport:
+        yield StaticWadoDataSource(static_source(url, name), transport)
 
 
-@source_kind("merge", *HTTP)
+@source_kind("merge")
 @asynccontextmanager
 async def _merge(request: pytest.FixtureRequest, holding: Holding) -> AsyncIterator[DataSource]:
     """Two mkdicomweb trees: the CT and MR in one, the MR and XA in the other."""
     from ohifpy.datasources.merge import MergedDataSource
 
     async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(
-            _static(mkdicomweb_tree(holding.files_of("ct", "mr")), "a"))
-        b = await stack.enter_async_context(
-            _static(mkdicomweb_tree(holding.files_of("mr", "xa")), "b"))
+        a = await stack.enter_async_context(_static(_site(request, "merge-a"), "a"))
+        b = await stack.enter_async_context(_static(_site(request, "merge-b"), "b"))
         yield MergedDataSource("merged", "Merged", [a, b], default="a")
 
 
@@ -154,39 +136,23 @@ async def _local_files(request: pytest.FixtureRequest,
     await source.aclose()
 
 
-@source_kind("dicomjson", *HTTP)
+@source_kind("dicomjson")
 @asynccontextmanager
 async def _dicomjson(request: pytest.FixtureRequest, holding: Holding) -> AsyncIterator[DataSource]:
     """OHIF's JSON file listing the files, all served by one static server."""
-    from support.dicomjson import write_dicomjson
-
     from ohifpy.datasources.dicomjson import DicomJsonDataSource
 
-    site = request.getfixturevalue("tmp_path_factory").mktemp("dicomjson")
-    (site / "files").symlink_to(holding.root, target_is_directory=True)
-    async with _http_transport() as transport:
-        with serve_directory(site) as url:
-            write_dicomjson(site / "studies.json", holding.files, holding.root, f"{url}files/")
-            source = DicomJsonDataSource("dicomjson", "DICOM JSON", transport)
-            await source.load(f"{url}studies.json")
-            yield source
-            await source.aclose()
-
-
-@pytest.fixture(scope="session")
-def holding(tmp_path_factory: pytest.TempPathFactory) -> Holding:
-    studies = contract_studies()
-    root = tmp_path_factory.mktemp("contract")
-    return Holding(tuple(studies), root, tuple(write_files(studies, root)))
+    async with _transport() as transport:
+        source = DicomJsonDataSource("dicomjson", "DICOM JSON", transport)
+        await source.load(f"{_site(request, 'dicomjson')}studies.json")
+        yield source
+        await source.aclose()
 
 
 @pytest.fixture(scope="module")
 def run() -> Iterator[Run[Any]]:
     """How the tests run a source's coroutines (one loop for the module: HTTP clients stay
     bound to the loop they were opened on)."""
-    if sys.platform == "emscripten":
-        yield complete
-        return
     loop = asyncio.new_event_loop()
     yield loop.run_until_complete
     loop.close()

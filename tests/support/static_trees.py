@@ -63,7 +63,9 @@ def contract_studies() -> list[KnownStudy]:
     """CT (8 slices, half of them RLE), MR (6 slices), XA cine (one 30-frame instance).
 
     New UIDs and ``Contract^...`` patients keep them apart from the test data in the
-    session's Orthanc.
+    session's Orthanc. Every byte is the same in every run, in CPython and under Pyodide:
+    the Pyodide run checks sources that a CPython process wrote, and the RLE copies keep
+    their SOP Instance UIDs (pydicom would draw new, random ones).
     """
     made = [
         ("ct", "CT", synthetic.ct_study(8), None),
@@ -77,7 +79,7 @@ def contract_studies() -> list[KnownStudy]:
                                        count=count, patient=(name, f"OHIFPY-CONTRACT-{key}"))
         studies.append(KnownStudy(key, name, modality, study.datasets))
     for ds in studies[0].datasets[4:]:
-        ds.compress(RLELossless, encoding_plugin="pydicom")
+        ds.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
     return studies
 
 
