@@ -30,16 +30,15 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from conftest import ROOT, LoadedOrthanc, build_static_site
+from playwright.async_api import async_playwright  # a missing Playwright fails, never skips
 
 from ohifpy.cli import render_image
-from ohifpy.datasources.dicomweb import DICOMwebDataSource
 from ohifpy.config import DicomWebSource
+from ohifpy.datasources.dicomweb import DICOMwebDataSource
 from ohifpy.dicomweb import DICOMwebClient
 from ohifpy.imaging import VOIWindow
 from ohifpy.model import DisplaySet, Instance, display_sets_from_instances
 from ohifpy.serve import start_server
-
-playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright")
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -157,7 +156,7 @@ async def browser() -> AsyncIterator[Any]:
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} not found: apt-get install chromium (never playwright install)",
                     pytrace=False)
-    async with playwright_api.async_playwright() as playwright:
+    async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                     args=CHROMIUM_ARGS)
         yield chromium
