@@ -93,7 +93,7 @@ def small_folder(folder: Path) -> int:
         (folder / f"study{study:02d}").mkdir(parents=True)
         for index in range(SMALL_FILES // SMALL_STUDIES):
             ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
-                entropy_srcs=["bench-small", str(study), str(index)])
+                entropy_srcs=["bench-small", f"{study}:{index}"])
             ds.InstanceNumber = index + 1
             ds.save_as(folder / f"study{study:02d}" / f"{index:03d}.dcm", enforce_file_format=True)
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

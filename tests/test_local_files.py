@@ -309,6 +309,29 @@ def test_one_frame_of_a_multi_frame_file_reads_only_that_frame(
         assert frame.content_type == f"image/x-dicom-rle; transfer-syntax={RLELossless}"
 
 
+def test_headers_longer_than_the_first_read(tmp_path: Path) -> None:
+    """A 40 kB private element before the pixels (as MR vendors write): the first files'
+    headers are read on from the file, and the later files are read once, more at a time."""
+    ds = copy.deepcopy(synthetic.ct_study(1).datasets[0])
+    ds.set_pixel_data(np.arange(256, dtype=np.int16).reshape(16, 16), "MONOCHROME2", 16,
+                      generate_instance_uid=False)
+    block = ds.private_block(0x0029, "OHIFPY TEST", create=True)
+    block.add_new(0x10, "OB", bytes(range(256)) * 160)
+    paths = []
+    for index in range(100):
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.InstanceNumber = index + 1
+        paths.append(save(ds, tmp_path / f"{index:03d}.dcm"))
+    handles = [CountingHandle(PathHandle.of(path)) for path in paths]
+    source = LocalFilesDataSource()
+    report = complete(source.add_files(handles))
+    assert (report.added, report.failed) == (100, [])
+    assert handles[0].bytes_read > handles[-1].bytes_read == handles[-1].size  # one read
+    assert_frames_match_pydicom(source, paths[-1])
+    header = complete(source.retrieve_study_instances(str(ds.StudyInstanceUID)))[-1].metadata
+    assert header[0x0029, 0x1010].value == bytes(range(256)) * 160
+
+
 def test_one_bit_frames_that_do_not_end_on_a_byte(tmp_path: Path) -> None:
     """Three 5x3 frames of 1-bit pixels: 15 bits each, cut from the packed bits."""
     pixels = np.random.default_rng(7).integers(0, 2, size=(3, 5, 3), dtype=np.uint8)

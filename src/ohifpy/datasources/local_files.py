@@ -5,7 +5,12 @@ Files are reached through *handles* (:class:`FileHandle`: a name, a size and a s
 Node), a browser ``File`` read with ``FileReaderSync`` in the worker, or a ZIP member.
 Adding files reads only their headers (up to the pixel data) and where the pixel data
 lies; the catalog keeps those headers, and frames are read from the handle when the
-viewer shows them, so a 2,000-file folder costs its headers, not its bytes.
+viewer shows them, so a 2,000-file folder costs its headers, not its bytes. Each file is
+read once while added: its first 16 KiB, which hold a CT's header whole (after a longer
+header, which is read on from the file, the next files are read further). A browser read
+costs the thread that asks most of a millisecond whatever its size, so in the browser a
+reader worker of the Python worker's own (``web/local_reader.js``) reads the next batch
+of files while this one is parsed.
 
 What each file is, is told by its bytes, never its name: ``PK\\x03\\x04`` is a ZIP whose
 members are added in turn (nested ZIPs too), ``DICM`` at 128 a DICOM file (a DICOMDIR
@@ -22,18 +27,30 @@ and deflated files are inflated whole, as they can only be read from their start
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import gc
 import io
+import itertools
 import os
 import posixpath
 import struct
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 
 import numpy as np
-from pydicom import Dataset
+from pydicom import Dataset, FileDataset
 from pydicom.encaps import get_frame
 from pydicom.filereader import read_partial
 from pydicom.pixels.utils import get_expected_length, get_nr_frames, pack_bits, unpack_bits
@@ -67,11 +84,13 @@ __all__ = [
 ]
 
 _ZIP_MAGIC = b"PK\x03\x04"
-_HEAD = 132  # preamble and "DICM"
-_HEADER_BUFFER = 64 * 1024  # one read holds most headers
+_HEAD = 16 * 1024  # a file's one read while adding: preamble, "DICM", a CT's whole header
+_MAX_HEAD = 1024 * 1024  # the most that grows to, after longer headers (an MR's private data)
+_HEADER_BUFFER = 64 * 1024  # a header longer than the read is read again, in steps this long
 _FRAME_BUFFER = 256  # serves the 8-byte item headers; a frame is read past it, whole
 _MAX_ZIP_DEPTH = 3  # a ZIP in a ZIP in a ZIP; deeper is more likely a ZIP bomb than a study
 _YIELD_EVERY = 50  # files between returns to the event loop, so the worker stays responsive
+_BATCH = 32  # files whose first bytes are read together, while the batch before is parsed
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _ITEM, _SEQUENCE_DELIMITER = 0xFFFEE000, 0xFFFEE0DD
 _PIXEL_SIZE_KEYWORDS = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel",
@@ -137,13 +156,19 @@ class BlobHandle:
         self.size = int(blob.size)
 
     def read(self, offset: int, length: int) -> bytes:
-        import js  # exists only in Pyodide
-
         end = min(offset + length, self.size)
         if end <= offset:
             return b""
-        buffer = js.FileReaderSync.new().readAsArrayBuffer(self.blob.slice(offset, end))
-        return buffer.to_bytes()
+        return _file_reader().readAsArrayBuffer(self.blob.slice(offset, end)).to_bytes()
+
+
+@functools.cache
+def _file_reader() -> Any:
+    """The worker's one ``FileReaderSync``: it keeps no state between reads, and a new one
+    per read is two more calls into JavaScript."""
+    import js  # exists only in Pyodide
+
+    return js.FileReaderSync.new()
 
 
 class HandleIO(io.RawIOBase):
@@ -351,15 +376,45 @@ def _looks_like_dicom(head: bytes) -> bool:
         len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x08"))
 
 
-def _at_pixel_data(tag: int, vr: str | None, length: int) -> bool:
-    return tag in PIXEL_DATA_TAGS
+def _read_at(handle: FileHandle, head: bytes, offset: int, length: int) -> bytes:
+    """``handle.read``, served from ``head`` (the file's first bytes) when it holds the range."""
+    if offset + length <= len(head) or len(head) >= handle.size:
+        return head[offset : offset + length]
+    return handle.read(offset, length)
 
 
-def _read_header(handle: FileHandle, force: bool) -> tuple[Dataset, _Location | None]:
-    """The file's dataset up to its pixel data, and where the pixel data lies."""
-    stream = open_handle(handle)
+def _parse(stream: BinaryIO, force: bool) -> tuple[FileDataset, int | None]:
+    """pydicom's reading up to the pixel data, and where that element starts (None: not met)."""
+    at_pixels = False
+
+    def stop(tag: int, vr: str | None, length: int) -> bool:
+        nonlocal at_pixels
+        at_pixels = tag in PIXEL_DATA_TAGS
+        return at_pixels
+
+    read = read_partial(stream, stop, force=force)
+    return read, stream.tell() if at_pixels else None
+
+
+def _parse_header(handle: FileHandle, head: bytes) -> tuple[FileDataset, int | None]:
+    """:func:`_parse` of ``head`` when it holds the header up to the pixel data (or the whole
+    file): no read, no Python-level stream. A longer header is read from the file."""
+    force = head[128:132] != b"DICM"
+    if len(head) >= handle.size:
+        return _parse(io.BytesIO(head), force)
     try:
-        read = read_partial(stream, _at_pixel_data, force=force)
+        read, position = _parse(io.BytesIO(head), force)
+    except Exception:  # noqa: BLE001 - cut off inside the header: read on from the file
+        position = None
+    if position is None:
+        return _parse(open_handle(handle), force)
+    return read, position
+
+
+def _read_header(handle: FileHandle, head: bytes) -> tuple[Dataset, _Location | None]:
+    """The file's dataset up to its pixel data, and where the pixel data lies."""
+    try:
+        read, position = _parse_header(handle, head)
     except Exception as exc:  # noqa: BLE001 - pydicom raises anything on garbage
         raise LocalFileError(handle.name, f"not a readable DICOM file ({_describe(exc)})") from None
     header = Dataset(read)  # drops the FileDataset, which would keep the stream
@@ -376,7 +431,7 @@ def _read_header(handle: FileHandle, force: bool) -> tuple[Dataset, _Location | 
             _served_syntax(syntax))
     else:
         syntax = UID(syntax) if syntax else _syntax_of_encoding(is_implicit, is_little)
-        location = _pixel_location(handle, stream.tell(), syntax, header)
+        location = _pixel_location(handle, head, position, syntax, header)
     if location is None and "Rows" in header:
         raise LocalFileError(handle.name, "an image without pixel data: the file is truncated")
     return header, location
@@ -384,11 +439,9 @@ def _read_header(handle: FileHandle, force: bool) -> tuple[Dataset, _Location | 
 
 def _check_complete(handle: FileHandle, header: Dataset) -> None:
     """pydicom stops quietly at the end of a file: a value cut short means a truncated file."""
-    last = None
-    for last in header.elements():
-        pass
-    if last is None:
+    if not header:
         raise LocalFileError(handle.name, "an empty dataset")
+    last = header.get_item(max(header.keys(), key=int))  # what elements() would end with
     value = last.value
     length = getattr(last, "length", _UNDEFINED_LENGTH)
     if isinstance(value, bytes) and length != _UNDEFINED_LENGTH and len(value) < length:
@@ -404,20 +457,17 @@ def _syntax_of_encoding(is_implicit: bool, is_little: bool) -> UID:
 
 
 def _pixel_location(
-    handle: FileHandle, position: int, syntax: UID, header: Dataset
+    handle: FileHandle, head: bytes, position: int | None, syntax: UID, header: Dataset
 ) -> _StoredPixels | None:
-    """Where the pixel data element at ``position`` (if it is one) has its value.
+    """Where the pixel data element at ``position`` (None: there is none) has its value.
 
     Its size is checked against the file and the image's attributes now, so a truncated
     file fails when added, not when its last frame is shown.
     """
-    element = handle.read(position, 12)
-    if len(element) < 8:
+    if position is None:
         return None
+    element = _read_at(handle, head, position, 12)
     endian = "<" if syntax.is_little_endian else ">"
-    group, number = struct.unpack(f"{endian}HH", element[:4])
-    if (group << 16 | number) not in PIXEL_DATA_TAGS:
-        return None
     if syntax.is_implicit_VR:
         (length,), offset = struct.unpack(f"{endian}L", element[4:8]), position + 8
     elif len(element) == 12 and element[4:6] in (b"OB", b"OW", b"OF", b"OD", b"UN"):
@@ -428,7 +478,7 @@ def _pixel_location(
         if not syntax.is_encapsulated:
             raise LocalFileError(
                 handle.name, f"encapsulated pixel data in native transfer syntax {syntax.name}")
-        _check_fragments(handle, offset, get_nr_frames(header, warn=False))
+        _check_fragments(handle, head, offset, get_nr_frames(header, warn=False))
         return _StoredPixels(handle, syntax, offset, None)
     if syntax.is_encapsulated:
         raise LocalFileError(
@@ -449,11 +499,11 @@ def _pixel_location(
     return _StoredPixels(handle, syntax, offset, length)
 
 
-def _check_fragments(handle: FileHandle, offset: int, frames: int) -> None:
+def _check_fragments(handle: FileHandle, head: bytes, offset: int, frames: int) -> None:
     """Walk the item headers of encapsulated pixel data: every fragment must be in the file."""
     fragments = -1  # the first item is the Basic Offset Table
     while True:
-        item = handle.read(offset, 8)
+        item = _read_at(handle, head, offset, 8)
         if len(item) < 8:
             raise LocalFileError(handle.name, "truncated: the pixel data fragments end early")
         group, number, length = struct.unpack("<HHL", item)
@@ -470,9 +520,125 @@ def _check_fragments(handle: FileHandle, offset: int, frames: int) -> None:
             handle.name, f"{frames} frames but only {max(fragments, 0)} pixel data fragment(s)")
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while headers are added: reading them makes no cycles
+    (reference counting frees it all), while each full collection would rescan every
+    header kept so far, a tenth of the time of a large folder in Pyodide."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------
+# Many files' first bytes
+
+
+class _ReaderThread:
+    """``local_reader.js``: a worker of the Python worker's own that reads browser files'
+    first bytes while Python parses the ones before (a read costs the thread that asks most
+    of a millisecond, so reading in this thread could not overlap the parsing)."""
+
+    def __init__(self) -> None:
+        import js  # exists only in Pyodide
+        from pyodide.ffi import create_proxy
+
+        self._worker = js.Worker.new(js.URL.new("local_reader.js", js.location.href).href)
+        self._waiting: dict[int, asyncio.Future[list[bytes | str]]] = {}
+        self._ids = itertools.count()
+        self.failed = False
+        # Proxies kept for the worker's life: they are called whenever it answers.
+        self._worker.onmessage = create_proxy(self._answered)
+        self._worker.onerror = create_proxy(self._broken)
+
+    def read(self, blobs: Sequence[Any], length: int) -> asyncio.Future[list[bytes | str]]:
+        """Each blob's first ``length`` bytes, or why it could not be read."""
+        import js
+        from pyodide.ffi import to_js
+
+        request = next(self._ids)
+        self._waiting[request] = asyncio.get_running_loop().create_future()
+        self._worker.postMessage(to_js({"id": request, "files": list(blobs), "length": length},
+                                       dict_converter=js.Object.fromEntries))
+        return self._waiting[request]
+
+    def _answered(self, event: Any) -> None:
+        future = self._waiting.pop(event.data.id, None)
+        if future is not None and not future.done():
+            future.set_result([head if isinstance(head, str) else head.to_bytes()
+                               for head in event.data.heads])
+
+    def _broken(self, event: Any) -> None:
+        """The script did not load (a dist without it): this session reads in its own thread."""
+        event.preventDefault()
+        self.failed = True
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(OSError("local_reader.js did not start"))
+        self._waiting.clear()
+
+
+@functools.cache
+def _reader_thread() -> _ReaderThread:
+    return _ReaderThread()
+
+
+def _first_bytes(handle: FileHandle, length: int) -> bytes | str:
+    """The file's first ``length`` bytes, or why they cannot be read."""
+    try:
+        return handle.read(0, length)
+    except Exception as exc:  # noqa: BLE001 - a browser read error (a file moved meanwhile)
+        return _describe(exc)
+
+
+async def _read_here(handles: Sequence[FileHandle], length: int) -> list[bytes | str]:
+    """:func:`_first_bytes` of each file, read in this thread when awaited."""
+    return [_first_bytes(handle, length) for handle in handles]
+
+
+def _read_batch(handles: Sequence[FileHandle], length: int) -> Awaitable[list[bytes | str]]:
+    """Browser files go to the reader thread at once; other files are read when awaited."""
+    blobs = [handle.blob for handle in handles if isinstance(handle, BlobHandle)]
+    if len(blobs) == len(handles):
+        reader = _reader_thread()
+        if not reader.failed:
+            return reader.read(blobs, length)
+    return _read_here(handles, length)
+
+
+async def _heads(
+    handles: Sequence[FileHandle], adding: _Adding
+) -> AsyncIterator[tuple[FileHandle, bytes]]:
+    """Each file with its first ``adding.head`` bytes, the next :data:`_BATCH` files read
+    meanwhile; a file that cannot be read is reported (and done) instead."""
+    batches = [handles[start : start + _BATCH] for start in range(0, len(handles), _BATCH)]
+    reading = [_read_batch(batch, adding.head) for batch in batches[:1]]
+    for index, batch in enumerate(batches):
+        if index + 1 < len(batches):  # read while this batch is parsed
+            reading.append(_read_batch(batches[index + 1], adding.head))
+        try:
+            heads = await reading.pop(0)
+        except OSError:  # the reader thread is gone
+            heads = await _read_here(batch, adding.head)
+        for handle, head in zip(batch, heads):
+            if isinstance(head, str):
+                _unreadable(handle, adding, head)
+            else:
+                yield handle, head
+
+
+def _unreadable(handle: FileHandle, adding: _Adding, why: str) -> None:
+    adding.done[id(handle)] = handle
+    adding.report.failed.append((handle.name, f"cannot be read ({why})"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -533,7 +699,22 @@ class LocalFilesReport:
     study_instance_uids: list[str] = field(default_factory=list)
 
 
-_Found = dict[str, tuple[FileHandle, bytes]]  # name key -> handle and its first bytes
+@dataclass
+class _Adding:
+    """One :meth:`LocalFilesDataSource.add_files`: its report, every file by name (DICOMDIR
+    references are resolved against them), the files done (kept, so their ids stay theirs),
+    the DICOMDIRs waiting until every name is known, and how many files there are so far."""
+
+    report: LocalFilesReport
+    found: dict[str, FileHandle]
+    total: int
+    done: dict[int, FileHandle] = field(default_factory=dict)
+    dicomdirs: list[tuple[FileHandle, Dataset]] = field(default_factory=list)
+    head: int = _HEAD  # how much of each file is read first
+
+    def fit(self, header_length: int) -> None:
+        """Read enough of the next files for a header this long (files come in series)."""
+        self.head = min(_MAX_HEAD, max(self.head, 1 << (header_length + 8).bit_length()))
 
 
 class LocalFilesDataSource(CatalogSource):
@@ -568,61 +749,73 @@ class LocalFilesDataSource(CatalogSource):
     ) -> LocalFilesReport:
         """Add files, ZIPs and DICOMDIRs; a file that cannot be used is reported, not raised.
 
+        One pass, one read per file (its first bytes, as many as the headers so far needed;
+        in the browser the next batch is read meanwhile, by a thread of its own), two
+        batches of them held at most. DICOMDIRs come last, once every name is known: the
+        files they reference that were given are added by then.
         ``progress(read, total)`` is told how far the reading is, every few dozen files.
         """
-        report = LocalFilesReport()
-        files = list(self._expand(handles, report, depth=0))
-        found: _Found = {_name_key(handle.name): (handle, head) for handle, head in files}
-        done: set[int] = set()
-        for index, (handle, head) in enumerate(files):
-            self._add_file(handle, head, found, done, report)
-            if index % _YIELD_EVERY == _YIELD_EVERY - 1:
-                if progress is not None:
-                    progress(index + 1, len(files))
-                await asyncio.sleep(0)
+        given = list(handles)
+        adding = _Adding(LocalFilesReport(), {_name_key(h.name): h for h in given}, len(given))
+        read = 0
+        with _collector_paused():
+            async for handle, head in self._files(given, adding, depth=0):
+                self._add_file(handle, head, adding)
+                read += 1
+                if read % _YIELD_EVERY == 0:
+                    if progress is not None:
+                        progress(read, adding.total)
+                    await asyncio.sleep(0)
+            while adding.dicomdirs:
+                self._add_referenced(*adding.dicomdirs.pop(0), adding)
         if progress is not None:
-            progress(len(files), len(files))
+            progress(read, read)
         for archive in self._archives:
             archive.close_member()
-        return report
+        return adding.report
 
-    def _expand(
-        self, handles: Iterable[FileHandle], report: LocalFilesReport, depth: int
-    ) -> Iterator[tuple[FileHandle, bytes]]:
-        """Each handle with its first bytes, ZIPs replaced by their members."""
-        for handle in handles:
+    async def _files(
+        self, handles: Sequence[FileHandle], adding: _Adding, depth: int
+    ) -> AsyncIterator[tuple[FileHandle, bytes]]:
+        """Each file with its first bytes, a ZIP's members in its place (named from then on)."""
+        async for handle, head in _heads(handles, adding):
+            if not head.startswith(_ZIP_MAGIC):
+                yield handle, head
+                continue
             try:
-                head = handle.read(0, _HEAD)
-                if not head.startswith(_ZIP_MAGIC):
-                    yield handle, head
-                    continue
                 if depth >= _MAX_ZIP_DEPTH:
                     raise LocalFileError(handle.name, f"a ZIP nested over {_MAX_ZIP_DEPTH} deep")
                 archive = _ZipArchive(handle)
             except LocalFileError as exc:
-                report.failed.append((exc.name, exc.reason))
+                adding.report.failed.append((exc.name, exc.reason))
                 continue
             except Exception as exc:  # noqa: BLE001 - a browser read error, a corrupt ZIP
-                report.failed.append((handle.name, f"cannot be read ({_describe(exc)})"))
+                adding.report.failed.append((handle.name, f"cannot be read ({_describe(exc)})"))
                 continue
             self._archives.append(archive)
-            yield from self._expand(archive.members(), report, depth + 1)
+            members = archive.members()
+            if adding.found.get(_name_key(handle.name)) is handle:  # a ZIP is no DICOMDIR's file
+                del adding.found[_name_key(handle.name)]
+            adding.found.update((_name_key(member.name), member) for member in members)
+            adding.total += len(members) - 1
+            async for item in self._files(members, adding, depth + 1):
+                yield item
 
-    def _add_file(
-        self, handle: FileHandle, head: bytes, found: _Found, done: set[int],
-        report: LocalFilesReport,
-    ) -> None:
-        """Add one file (a DICOMDIR: the files it references), reporting what went wrong."""
-        if id(handle) in done:  # every handle stays referenced by ``found`` or the file list
+    def _add_file(self, handle: FileHandle, head: bytes, adding: _Adding) -> None:
+        """Add one file (a DICOMDIR waits for the end), reporting what went wrong."""
+        if id(handle) in adding.done:
             return
-        done.add(id(handle))
+        adding.done[id(handle)] = handle
+        report = adding.report
         if not _looks_like_dicom(head):
             report.skipped.append(handle.name)
             return
         try:
-            header, location = _read_header(handle, force=head[128:132] != b"DICM")
+            header, location = _read_header(handle, head)
+            if isinstance(location, _StoredPixels) and location.offset > len(head):
+                adding.fit(location.offset)
             if "DirectoryRecordSequence" in header:
-                self._add_referenced(handle, header, found, done, report)
+                adding.dicomdirs.append((handle, header))
                 return
             new = str(header.get("SOPInstanceUID", "")) not in self._catalog
             self._catalog.add(header, location)
@@ -641,24 +834,25 @@ class LocalFilesDataSource(CatalogSource):
         if study not in report.study_instance_uids:
             report.study_instance_uids.append(study)
 
-    def _add_referenced(
-        self, dicomdir: FileHandle, header: Dataset, found: _Found, done: set[int],
-        report: LocalFilesReport,
-    ) -> None:
+    def _add_referenced(self, dicomdir: FileHandle, header: Dataset, adding: _Adding) -> None:
         """The files a DICOMDIR references, among the given ones or next to it on disk."""
         folder = posixpath.dirname(dicomdir.name)
         for components in _referenced_paths(header):
             name = posixpath.join(folder, *components)
             key = _name_key(name)
-            if key not in found and isinstance(dicomdir, PathHandle):
+            if key not in adding.found and isinstance(dicomdir, PathHandle):
                 path = _find_on_disk(dicomdir.path.parent, components)
                 if path is not None:
-                    handle = PathHandle.of(path, name)
-                    found[key] = (handle, handle.read(0, _HEAD))
-            if key not in found:
-                report.failed.append((name, f"referenced by {dicomdir.name} but not given"))
-                continue
-            self._add_file(*found[key], found, done, report)
+                    adding.found[key] = PathHandle.of(path, name)
+            handle = adding.found.get(key)
+            if handle is None:
+                adding.report.failed.append((name, f"referenced by {dicomdir.name} but not given"))
+            elif id(handle) not in adding.done:
+                head = _first_bytes(handle, adding.head)
+                if isinstance(head, str):
+                    _unreadable(handle, adding, head)
+                else:
+                    self._add_file(handle, head, adding)
 
     async def load_bulkdata(self, dataset: Dataset) -> Dataset:
         """Nothing is left out of a header but the pixel data: LUTs and palettes are in it."""
