@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 from pydicom import dcmread
 from support.dicomjson import write_dicomjson
+from support.static_trees import serve_directory
 
 from ohifpy.datasources import DataSource, DataSourceError
 from ohifpy.datasources.dicomjson import DicomJsonDataSource
@@ -48,32 +48,21 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, testdata: Any) -> Iterator[Server]:
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import SimpleHTTPRequestHandler
 
     root = tmp_path_factory.mktemp("dicomjson")
     (root / "data").symlink_to(testdata.root, target_is_directory=True)
     requests: list[tuple[str, dict[str, str]]] = []
 
-    class Handler(SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)
+    class Recording(SimpleHTTPRequestHandler):
+        """Keeps each request's path and headers: what the source sent, credentials included."""
 
         def send_head(self) -> Any:
             requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             return super().send_head()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Server(root, f"http://127.0.0.1:{httpd.server_address[1]}/", requests)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serve_directory(root, handler=Recording) as url:
+        yield Server(root, url, requests)
 
 
 @pytest.fixture(scope="module")

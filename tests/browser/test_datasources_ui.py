@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 from conftest import LoadedOrthanc
 from support.dicomjson import write_dicomjson
+from support.static_trees import serve_directory
 
 from ohifpy.cli import render_image
 from ohifpy.config import DicomWebSource
@@ -76,7 +76,11 @@ class FileServer:
 
     root: Path
     base_url: str
-    paths: list[str] = field(default_factory=list)
+    log: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.log]
 
     def url(self, name: str) -> str:
         return self.base_url + name
@@ -86,36 +90,21 @@ class FileServer:
         return self.url(name)
 
 
+class CrossOrigin(SimpleHTTPRequestHandler):
+    """A static host that lets any page read its files (the viewer is another origin)."""
+
+    def end_headers(self) -> None:
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
+
+
 @pytest.fixture(scope="module")
 def files_server(tmp_path_factory: pytest.TempPathFactory, testdata: Any) -> Iterator[FileServer]:
     root = tmp_path_factory.mktemp("dicomjson-origin")
     (root / "data").symlink_to(testdata.root, target_is_directory=True)
-    paths: list[str] = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def send_head(self) -> Any:
-            paths.append(self.path)
-            return super().send_head()
-
-        def end_headers(self) -> None:
-            self.send_header("Access-Control-Allow-Origin", "*")
-            super().end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield FileServer(root, f"http://127.0.0.1:{httpd.server_address[1]}/", paths)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    log: list[tuple[str, int]] = []
+    with serve_directory(root, log, handler=CrossOrigin) as url:
+        yield FileServer(root, url, log)
 
 
 def study_files(testdata: Any, key: str) -> list[Path]:
