@@ -136,7 +136,7 @@ def test_timeout_is_one_line(capsys) -> None:
         started = time.monotonic()
         code, _, err = run(capsys, "studies", "--dicomweb", url, "--timeout", "0.3")
         assert time.monotonic() - started < 1.8
-        assert code == 1 and "timed out" in err.lower() or "timeout" in err.lower()
+        assert code == 1 and ("timed out" in err.lower() or "timeout" in err.lower())
     finally:
         server.shutdown()
         server.server_close()

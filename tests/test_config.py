@@ -48,6 +48,8 @@ def test_ohif_config_loads_with_defaults_and_ignores_unused_ohif_keys() -> None:
     ({"oidc": {"authority": "x", "client_id": "y", "redirect_uri": "z",
                "response_type": "id_token token"}}, "response_type must be 'code'"),
     ({"oidc": {"authority": "", "client_id": "y", "redirect_uri": "z"}}, "oidc.authority"),
+    ({"allowConfigUrl": "false"}, "allowConfigUrl must be true or false, not 'false'"),
+    ({"allowConfigUrl": 1}, "allowConfigUrl must be true or false"),
 ])
 def test_invalid_configs_say_what_is_wrong(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -60,10 +62,32 @@ def test_invalid_configs_say_what_is_wrong(change: dict, message: str) -> None:
     ({"supportsWildcard": "yes"}, "supportsWildcard must be bool"),
     ({"queryEncoding": "loose"}, "queryEncoding must be 'minimal' or 'strict'"),
     ({"timeout": True}, "timeout must be float"),
+    ({"timeout": 0}, "timeout must be from 0.1 to 600, not 0"),
+    ({"timeout": 1e9}, "timeout must be from 0.1 to 600"),
+    ({"maxRetries": 1000}, "maxRetries must be from 0 to 10, not 1000"),
+    ({"maxRetries": -1}, "maxRetries must be from 0 to 10"),
+    ({"imageRendering": "wadouri"}, "imageRendering must be one of wadors, not 'wadouri'"),
+    ({"thumbnailRendering": "png"}, "thumbnailRendering must be one of wadors, rendered"),
+    ({"stowRoot": "javascript:alert(1)"}, "stowRoot must be an http\\(s\\) URL or a path"),
+    ({"wadoUriRoot": "data:text/plain,x"}, "wadoUriRoot must be an http\\(s\\) URL"),
 ])
 def test_invalid_source_options(options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         DicomWebSource.from_url("http://127.0.0.1/dicom-web", **options)
+
+
+@pytest.mark.parametrize("root", ["file:///etc", "data:application/json,[]", "JavaScript:x"])
+def test_roots_are_http_or_paths(root: str) -> None:
+    """A config from a link cannot point the viewer at a local file or a script."""
+    with pytest.raises(ConfigError, match="qidoRoot must be an http"):
+        DicomWebSource(name="x", qidoRoot=root, wadoRoot="/dicom-web")
+    for fine in ("https://pacs.example/dicom-web", "/dicom-web", "demo/dicom-web"):
+        assert DicomWebSource(name="x", qidoRoot=fine, wadoRoot=fine).qidoRoot == fine
+
+
+def test_allow_config_url_is_on_only_when_true() -> None:
+    assert AppConfig.from_json({**OHIF_STYLE, "allowConfigUrl": True}).allowConfigUrl
+    assert not AppConfig.from_json(OHIF_STYLE).allowConfigUrl
 
 
 def test_duplicate_source_names_are_refused() -> None:

@@ -9,6 +9,7 @@ becomes an object, and the error names the key and the file.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -38,6 +39,12 @@ MAX_CACHE_SIZE_MB = 3072
 """Pyodide's 32-bit WebAssembly heap stops at 4 GiB (measured: a MemoryError after 4032
 MiB of bytearrays under Node); 1 GiB stays free for the interpreter, codecs and renders."""
 THUMBNAIL_RENDERINGS = ("wadors", "rendered", "thumbnail")
+IMAGE_RENDERINGS = ("wadors",)
+"""OHIF's other value, ``wadouri``, is not supported: images come from WADO-RS frames."""
+TIMEOUT_RANGE = (0.1, 600.0)
+"""Seconds per request: a shorter one fails healthy servers, a longer one hangs the viewer."""
+MAX_RETRIES_RANGE = (0, 10)
+ROOT_KEYS = ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot")
 
 
 class ConfigError(OhifpyError, ValueError):
@@ -103,15 +110,28 @@ class DicomWebSource:
                 )
         if not self.qidoRoot or not self.wadoRoot:
             raise ConfigError(f"data source {self.name!r}: qidoRoot and wadoRoot are required")
-        if self.thumbnailRendering not in THUMBNAIL_RENDERINGS:
-            raise ConfigError(
-                f"data source {self.name!r}: thumbnailRendering must be one of "
-                f"{', '.join(THUMBNAIL_RENDERINGS)}, not {self.thumbnailRendering!r}"
-            )
+        for key, allowed in (("thumbnailRendering", THUMBNAIL_RENDERINGS),
+                             ("imageRendering", IMAGE_RENDERINGS)):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(
+                    f"data source {self.name!r}: {key} must be one of {', '.join(allowed)}, "
+                    f"not {getattr(self, key)!r}"
+                )
         if self.queryLimit < 1:
             raise ConfigError(f"data source {self.name!r}: queryLimit must be at least 1")
-        for key in ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot"):
-            object.__setattr__(self, key, getattr(self, key).rstrip("/"))
+        for key, (low, high) in (("timeout", TIMEOUT_RANGE), ("maxRetries", MAX_RETRIES_RANGE)):
+            if not low <= getattr(self, key) <= high:
+                raise ConfigError(f"data source {self.name!r}: {key} must be from {low:g} to "
+                                  f"{high:g}, not {getattr(self, key)!r}")
+        for key in ROOT_KEYS:
+            root = getattr(self, key)
+            scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", root)
+            if scheme and scheme.group(1).lower() not in ("http", "https"):
+                # A config from a link must not point the viewer (and its token) at a
+                # data:, javascript: or file: URL; relative roots are the page's own origin.
+                raise ConfigError(f"data source {self.name!r}: {key} must be an http(s) URL "
+                                  f"or a path, not {root[:60]!r}")
+            object.__setattr__(self, key, root.rstrip("/"))
         if not self.stowRoot:
             object.__setattr__(self, "stowRoot", self.wadoRoot)
 
@@ -315,10 +335,17 @@ class AppConfig:
             dataSources=tuple(source_from_json(s) for s in sources),
             defaultDataSourceName=obj.get("defaultDataSourceName", ""),
             oidc=OidcConfig(**oidc) if isinstance(oidc, dict) else None,
-            allowConfigUrl=bool(obj.get("allowConfigUrl", False)),
+            allowConfigUrl=_strict_bool(obj.get("allowConfigUrl", False), "allowConfigUrl"),
             cacheSizeMB=obj.get("cacheSizeMB", DEFAULT_CACHE_SIZE_MB),
             extra={k: v for k, v in obj.items() if k not in known},
         )
+
+
+def _strict_bool(value: Any, key: str) -> bool:
+    """A JSON true or false, nothing else: ``"false"`` must not turn a switch on."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"config.{key} must be true or false, not {value!r}")
+    return value
 
 
 def load_config(path: str | Path) -> AppConfig:
