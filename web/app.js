@@ -26,13 +26,10 @@ async function fetchJson(url, what) {
   return response.json();
 }
 
-// The shipped config; another one from ?configUrl= only if the shipped one allows it.
-async function loadConfig() {
-  const shipped = await fetchJson(new URL("config/app-config.json", base), "config");
-  const configUrl = new URLSearchParams(location.search).get("configUrl");
-  if (!configUrl || !shipped.allowConfigUrl) return shipped;
-  return fetchJson(new URL(configUrl, base), "configUrl");
-}
+// The shipped config. A link's ?configUrl= goes to Python with it: Python checks it against
+// the shipped config's allow-list, then fetches and validates it (ohifpy.config).
+const loadConfig = () => fetchJson(new URL("config/app-config.json", base), "config");
+const configUrl = new URLSearchParams(location.search).get("configUrl") ?? "";
 
 const status = document.getElementById("status");
 status.textContent = "Starting Python…";
@@ -60,8 +57,9 @@ function metadataToPrefetch(config) {
 // controls from (tool names and labels, layout limits, the study list's columns: Python's).
 const runtime = (async () => {
   const config = await loadConfig();
-  worker.prefetch(metadataToPrefetch(config));
-  const answer = await worker.call("init", { config, baseUrl: base.href });
+  // Nothing is fetched for a config from a link before Python has validated it.
+  if (!configUrl) worker.prefetch(metadataToPrefetch(config));
+  const answer = await worker.call("init", { config, baseUrl: base.href, configUrl });
   markOnce(MARKS.runtimeReady);
   return answer;
 })();

@@ -268,12 +268,16 @@ class AppConfig:
     """The whole app config: data sources, which one is the default, optional OIDC.
 
     ``cacheSizeMB`` (ours) bounds the viewer's decoded-frame cache, in MiB.
+    ``allowConfigUrl`` and ``configUrlAllowList`` (OHIF's ``dangerouslyUseDynamicConfig``):
+    a link's ``?configUrl=`` is honoured only when the first is ``true`` and the URL starts
+    with one of the second's prefixes (absolute http(s) URLs).
     """
 
     dataSources: tuple[SourceConfig, ...]
     defaultDataSourceName: str = ""
     oidc: OidcConfig | None = None
     allowConfigUrl: bool = False
+    configUrlAllowList: tuple[str, ...] = ()
     cacheSizeMB: int = DEFAULT_CACHE_SIZE_MB
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -297,6 +301,12 @@ class AppConfig:
             raise ConfigError(
                 f"defaultDataSourceName {self.defaultDataSourceName!r} is not one of {names}"
             )
+        allow = self.configUrlAllowList
+        if not isinstance(allow, (list, tuple)) or not all(
+                isinstance(p, str) and re.match(r"https?://[^/?#]+/", p) for p in allow):
+            raise ConfigError("config.configUrlAllowList must be a list of http(s) URL prefixes "
+                              f"ending in a path (https://host/configs/), not {allow!r}")
+        object.__setattr__(self, "configUrlAllowList", tuple(allow))
         for source in self.dataSources:
             if isinstance(source, MergeSource):
                 for merged in source.dataSourceNames:
@@ -314,6 +324,18 @@ class AppConfig:
                 return s
         raise ConfigError(f"no data source named {name!r}")
 
+    def allowed_config_url(self, url: str) -> str:
+        """``url`` (absolute) if this config lets a link load it as the app config; else a
+        ConfigError saying why, before anything is fetched from it."""
+        if not self.allowConfigUrl:
+            raise ConfigError("this site does not take a config from the link (configUrl): "
+                              "its config does not set allowConfigUrl to true")
+        if not re.match(r"https?://", url, re.IGNORECASE) or not any(
+                url.startswith(prefix) for prefix in self.configUrlAllowList):
+            raise ConfigError(f"configUrl {url[:200]!r} is not in this site's "
+                              "configUrlAllowList")
+        return url
+
     @classmethod
     def from_json(cls, obj: Any) -> AppConfig:
         if not isinstance(obj, dict):
@@ -324,7 +346,8 @@ class AppConfig:
         oidc = obj.get("oidc")
         if isinstance(oidc, list):  # OHIF writes oidc as a list of one
             oidc = oidc[0] if oidc else None
-        known = {"dataSources", "defaultDataSourceName", "oidc", "allowConfigUrl", "cacheSizeMB"}
+        known = {"dataSources", "defaultDataSourceName", "oidc", "allowConfigUrl",
+                 "configUrlAllowList", "cacheSizeMB"}
         if oidc is not None and not isinstance(oidc, dict):
             raise ConfigError("config.oidc must be an object")
         if isinstance(oidc, dict):
@@ -336,6 +359,7 @@ class AppConfig:
             defaultDataSourceName=obj.get("defaultDataSourceName", ""),
             oidc=OidcConfig(**oidc) if isinstance(oidc, dict) else None,
             allowConfigUrl=_strict_bool(obj.get("allowConfigUrl", False), "allowConfigUrl"),
+            configUrlAllowList=obj.get("configUrlAllowList", ()),
             cacheSizeMB=obj.get("cacheSizeMB", DEFAULT_CACHE_SIZE_MB),
             extra={k: v for k, v in obj.items() if k not in known},
         )

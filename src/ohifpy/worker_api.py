@@ -28,6 +28,7 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urljoin
 
 import numpy as np
 from pydicom.uid import generate_uid
@@ -57,7 +58,7 @@ from .viewer.presenters import (
     source_info,
     study_header,
 )
-from .viewer.session import ViewerSession, uid_list
+from .viewer.session import ViewerSession, fetch_config, uid_list
 from .viewer.tables import tables
 from .window_presets import window_presets
 
@@ -145,8 +146,14 @@ class WorkerAPI:
 
     # ------------------------------------------------------------ methods
 
-    async def init(self, config: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+    async def init(
+        self, config: Mapping[str, Any], base_url: str, config_url: str = ""
+    ) -> dict[str, Any]:
         """Validate the app config and create its data sources (see :mod:`ohifpy.datasources`).
+
+        ``config_url`` (the link's ``?configUrl=``) replaces the shipped ``config`` only when
+        that allows it (:meth:`AppConfig.allowed_config_url`, checked before the fetch); the
+        fetched config is validated before anything is asked of its sources.
 
         Roots may be relative to the page (``demo/dicom-web``, ``/dicom-web``): they are
         resolved against ``base_url`` (the page's ``<base href>``), so the same config
@@ -155,6 +162,9 @@ class WorkerAPI:
         ``tables`` are what the page builds its controls from (:mod:`ohifpy.viewer.tables`).
         """
         app_config = AppConfig.from_json(dict(config))
+        if config_url:
+            url = app_config.allowed_config_url(urljoin(base_url, str(config_url)))
+            app_config = await fetch_config(self.transport, url)
         self.frames.cache.resize(app_config.cacheSizeMB * 1024 * 1024)
         self.session.configure(app_config, base_url)  # sources share the transport
         return {

@@ -9,6 +9,7 @@ to the right source whatever the page asks next.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ..datasources.dicomjson import DicomJsonDataSource
     from ..datasources.local_files import LocalFilesDataSource
 
-__all__ = ["LOCAL_SOURCE_NAME", "OpenedStudies", "ViewerSession", "uid_list"]
+__all__ = ["LOCAL_SOURCE_NAME", "OpenedStudies", "ViewerSession", "fetch_config", "uid_list"]
 
 LOCAL_SOURCE_NAME = "local"
 """The user's files' source when the config has no ``dicomlocal`` one (OHIF's name)."""
@@ -174,6 +175,26 @@ class ViewerSession:
                     return uid, index
         raise ModelError(f"image {sop_instance_uid} frame {frame_number} is in no open "
                          "display set: open its study first")
+
+
+async def fetch_config(transport: Transport, url: str) -> AppConfig:
+    """The app config at ``url`` (a link's configUrl, already allowed), validated; fetched
+    without credentials, as any other page would."""
+    try:
+        response = await transport.request("GET", url, headers={"Accept": "application/json"},
+                                           timeout=30.0)
+    except OhifpyError as exc:
+        raise ConfigError(f"configUrl {url}: {exc}") from None
+    if response.status != 200:
+        raise ConfigError(f"configUrl {url}: HTTP {response.status} {response.reason}".rstrip())
+    try:
+        obj = json.loads(response.body)
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"configUrl {url}: not JSON ({exc})") from None
+    try:
+        return AppConfig.from_json(obj)
+    except ConfigError as exc:
+        raise ConfigError(f"configUrl {url}: {exc}") from None
 
 
 def uid_list(value: Sequence[str] | str, what: str, *, required: bool = True) -> list[str]:
