@@ -19,19 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import AppConfig, ConfigError, DicomWebSource, load_config
+from .config import AppConfig, DicomWebSource, load_config
 from .datasources import DataSource, create_data_sources
-from .dicomweb import DICOMwebError, StudyQuery
+from .dicomweb import StudyQuery
 from .dicomweb.httpx_transport import HttpxTransport
 from .errors import OhifpyError
 from .image_loader import load_image_frame
-from .imaging import FrameDecodeError, VOIWindow, render_rgba
-from .model import DisplaySet, ImageRef, ModelError, Study, display_sets_from_instances
+from .imaging import VOIWindow, render_rgba
+from .model import DisplaySet, ImageRef, Study, display_sets_from_instances
 from .serve import add_serve_arguments, run_serve
 
 __all__ = ["main", "render_image"]
 
-EXPECTED_ERRORS = (OhifpyError, DICOMwebError, FrameDecodeError, ConfigError, ModelError, OSError)
+EXPECTED_ERRORS = (OhifpyError, OSError)  # every data, server and config error, and the disk
 
 
 class CLIError(Exception):

@@ -9,7 +9,7 @@ that catch ``ValueError`` still work.
 
 from __future__ import annotations
 
-__all__ = ["BadRequest", "OhifpyError"]
+__all__ = ["DATA_ERRORS", "BadRequest", "OhifpyError"]
 
 
 class OhifpyError(Exception):
@@ -19,3 +19,8 @@ class OhifpyError(Exception):
 class BadRequest(OhifpyError, ValueError):
     """A request from the page (or the command line) that cannot be right: an image index
     out of range, a window that is not two numbers, an empty UID list."""
+
+
+DATA_ERRORS = (OhifpyError, ValueError)
+"""What bad data, a failing server or a wrong request raise: told to the user as they are.
+ValueError stays beside the root because pydicom reports malformed values with it."""

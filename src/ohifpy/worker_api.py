@@ -38,7 +38,7 @@ from .config import AppConfig, DicomJsonSource, LocalSource
 from .datasources import DataSource
 from .dicomweb import Transport
 from .dicomweb.part10 import write_instance
-from .errors import BadRequest, OhifpyError
+from .errors import DATA_ERRORS, BadRequest
 from .hanging import Layout, hang
 from .imaging import VOIWindow, render_rgba
 from .measure import ROI_TOOLS, ImageGeometry, Measurement, measure, modality_unit
@@ -64,10 +64,8 @@ from .window_presets import window_presets
 
 __all__ = ["DEFAULT_CACHE_BYTES", "FrameCache", "WorkerAPI", "create_for_browser"]
 
-# Failures that belong to the data (or its server) or to the request, told to the page
+# Failures that belong to the data (or its server) or to the request are told to the page
 # without a traceback; anything else is a bug and is printed with its trace too.
-# ValueError stays: pydicom reports malformed values with it.
-EXPECTED_ERRORS = (OhifpyError, ValueError)
 
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -138,7 +136,7 @@ class WorkerAPI:
             return _error("BadRequest", f"{method}: {exc}")
         try:
             return {"result": await handler(**kwargs)}
-        except EXPECTED_ERRORS as exc:
+        except DATA_ERRORS as exc:
             return _error(type(exc).__name__, str(exc))
         except Exception as exc:  # noqa: BLE001 - reported to the page, with the trace in the console
             traceback.print_exc(file=sys.stderr)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..datasources import DataSource
-from ..errors import OhifpyError
+from ..errors import DATA_ERRORS
 from ..image_loader import load_image_frame
 from ..imaging import ImageFrame
 from ..model import DisplaySet, ImageRef
@@ -28,9 +28,6 @@ DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 200-slice 512x512 CT takes 100 MB."""
 LOAD_CONCURRENCY = 6
 """Frame requests in flight while loading a series (what browsers allow per host)."""
-# A frame that fails while a whole stack loads is counted, not fatal (ValueError: pydicom's
-# own value errors on malformed data).
-FRAME_ERRORS = (OhifpyError, ValueError)
 
 Emit = Callable[[str, dict[str, Any]], None]
 FrameKey = tuple[str, str, int]
@@ -143,7 +140,7 @@ class Frames:
                 try:
                     await self.get(source, display_set.images[index])
                     state["loaded"] += 1
-                except FRAME_ERRORS:
+                except DATA_ERRORS:  # counted: its viewport says why when shown
                     state["failed"] += 1
                 self.emit("progress", {"displaySetUID": uid, "total": total, **state})
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..config import AppConfig, ConfigError, LocalSource
 from ..datasources import DataSource, create_data_sources
 from ..dicomweb import Transport
-from ..errors import BadRequest, OhifpyError
+from ..errors import DATA_ERRORS, BadRequest, OhifpyError
 from ..model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class ViewerSession:
         instances: list[Instance] = []
         for study_uid, answer in zip(studies, answers, strict=True):
             if isinstance(answer, BaseException):
-                if not isinstance(answer, (OhifpyError, ValueError)):
+                if not isinstance(answer, DATA_ERRORS):
                     raise answer
                 missing.append({"studyInstanceUID": study_uid, "message": str(answer)})
                 continue
