@@ -116,7 +116,8 @@ self.addEventListener("message", (event) => {
   if (event.data === "skipWaiting") self.skipWaiting();
 });
 self.addEventListener("fetch", (event) => {
-  if (event.request.method !== "GET") return;
+  // A request carrying credentials is never answered from, or put in, the cache.
+  if (event.request.method !== "GET" || event.request.headers.has("Authorization")) return;
   const key = shellKey(event.request);
   if (key === null) return; // network, never cached
   event.respondWith(

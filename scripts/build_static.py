@@ -6,13 +6,15 @@
 
 Layout of the result (URLs relative to the base path)::
 
-    index.html, viewer/index.html, viewer/dicomjson/index.html, local/index.html
-                                                       the shell (same page, four routes)
+    index.html, {viewer,viewer/dicomjson,local,callback}/index.html
+                                                       the shell (same page, five routes)
+    silent-refresh.html                                the sign-in's popup and renewal page
     *.js, *.css, icons/...                             the rest of web/
     manifest.webmanifest, service_worker.js            PWA (precaches the app shell)
     config/app-config.json                             the validated --config
     pyodide/                                           Pyodide 0.27.7 core, its lock and wheels
     codecs/                                            WebAssembly DICOM decoders + codecs.json
+    vendor/                                            the page's libraries (oidc-client-ts)
     demo/dicom-web/                                    static DICOMweb demo (ohifpy.static_wado)
 
 Nothing is fetched at run time from anywhere but the origin. Pyodide's own wheels
@@ -139,6 +141,8 @@ CODECS = {
     "openjphjs.wasm": ("@cornerstonejs/codec-openjph", "dist/openjphjs.wasm"),
     "jpeg-lossless-decoder.js": ("jpeg-lossless-decoder-js", "release/lossless.js"),
 }
+# dist/vendor/<name> <- node_modules/<package>/<path>: the page's browser libraries.
+VENDOR = {"oidc-client-ts.min.js": ("oidc-client-ts", "dist/browser/oidc-client-ts.min.js")}
 # How the worker loads each codec: classic scripts define a global Emscripten factory;
 # the JPEG lossless decoder is an ES module.
 CODEC_ENTRIES = {
@@ -609,6 +613,14 @@ def build_codecs(out: Path) -> None:
     (target / "codecs.json").write_text(json.dumps(index, indent=1) + "\n")
 
 
+def build_vendor(out: Path) -> None:
+    """The page's libraries (sign-in), as published: loaded only by the pages that use them."""
+    target = out / "vendor"
+    target.mkdir()
+    for name, (package, path) in VENDOR.items():
+        shutil.copyfile(NODE_MODULES / package / path, target / name)
+
+
 def set_base(html: str, base_path: str, where: str) -> str:
     """Put ``<base href=base_path>`` first in <head>, replacing any base already there."""
     tag = f'<base href="{base_path}">'
@@ -633,7 +645,7 @@ def build_shell(out: Path, base_path: str) -> None:
     if not (web / "index.html").is_file():
         raise BuildError(f"{web / 'index.html'} is missing: the shell has nothing to serve")
     shutil.copytree(web, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    for route in ("viewer", "viewer/dicomjson", "local"):
+    for route in ("viewer", "viewer/dicomjson", "local", "callback"):
         (out / route).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / "index.html", out / route / "index.html")
     for page in sorted(out.rglob("*.html")):
@@ -736,6 +748,7 @@ def build(args: argparse.Namespace) -> Summary:
         build_config(staging, Path(args.config))
         build_shell(staging, base_path)
         build_codecs(staging)
+        build_vendor(staging)
         build_pyodide(staging, args.pyodide_dist, not args.no_precompile, summary)
         if not args.no_demo:
             tree = write_static_dicomweb(demo_datasets(), staging / "demo" / "dicom-web")

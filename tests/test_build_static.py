@@ -210,7 +210,7 @@ def test_node_smoke_test_imports_the_core(dist: Path) -> None:
 def test_every_page_has_the_base_path(dist: Path) -> None:
     pages = sorted(p.relative_to(dist).as_posix() for p in dist.rglob("*.html"))
     assert {"index.html", "viewer/index.html", "viewer/dicomjson/index.html",
-            "local/index.html"} <= set(pages)
+            "local/index.html", "callback/index.html", "silent-refresh.html"} <= set(pages)
     for page in pages:
         html = (dist / page).read_text()
         assert html.count("<base ") == 1 and f'<base href="{BASE}">' in html, page

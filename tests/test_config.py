@@ -37,6 +37,11 @@ def test_ohif_config_loads_with_defaults_and_ignores_unused_ohif_keys() -> None:
     assert source.queryEncoding == "minimal" and source.queryLimit == 101
     assert config.source("static").staticWado
     assert config.oidc is not None and config.oidc.response_type == "code"
+    # OHIF's defaults for what the config leaves out; a token in a link is off.
+    assert (config.oidc.silent_redirect_uri, config.oidc.post_logout_redirect_uri) == (
+        "/silent-refresh.html", "/")
+    assert config.oidc.automaticSilentRenew and config.oidc.revokeAccessTokenOnSignout
+    assert config.allowTokenInUrl is False
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -48,6 +53,16 @@ def test_ohif_config_loads_with_defaults_and_ignores_unused_ohif_keys() -> None:
     ({"oidc": {"authority": "x", "client_id": "y", "redirect_uri": "z",
                "response_type": "id_token token"}}, "response_type must be 'code'"),
     ({"oidc": {"authority": "", "client_id": "y", "redirect_uri": "z"}}, "oidc.authority"),
+    ({"oidc": {"authority": "javascript:alert(1)", "client_id": "y"}},
+     "oidc.authority must be an http"),
+    ({"oidc": {"authority": "https://idp", "client_id": "y", "automaticSilentRenew": "false"}},
+     "oidc.automaticSilentRenew must be true or false"),
+    ({"oidc": {"authority": "https://idp", "client_id": "y", "extraQueryParams": {"a": 1}}},
+     "oidc.extraQueryParams must map names to strings"),
+    ({"oidc": {"authority": "https://idp", "client_id": "y",
+               "accessTokenExpiringNotificationTimeInSeconds": 0}},
+     "accessTokenExpiringNotificationTimeInSeconds must be an integer from 1"),
+    ({"allowTokenInUrl": "yes"}, "allowTokenInUrl must be true or false"),
     ({"allowConfigUrl": "false"}, "allowConfigUrl must be true or false, not 'false'"),
     ({"allowConfigUrl": 1}, "allowConfigUrl must be true or false"),
 ])

@@ -5,11 +5,13 @@
 //   "viewer"  ?StudyInstanceUIDs=...  (viewer.js)
 //   "viewer/dicomjson"  ?url=...      (viewer.js: the studies of an OHIF dicomjson file)
 //   "local"   the user's own files    (local.js)
+//   "callback"  the OpenID provider's answer after sign-in (auth.js), then the page it left
 // Links inside the app change the route with history.pushState, so the worker (and the
 // Python runtime it took seconds to start) lives on from the study list to the viewer,
 // and with it the local files the user opened (they live in the worker, nowhere else).
 // Files or folders dropped on any page open as local files (local.js).
 
+import { startAuth, takeUrlToken } from "./auth.js";
 import { element } from "./dom.js";
 import { createLocalFiles, installFileDrop } from "./local.js";
 import { MARKS, markOnce } from "./marks.js";
@@ -18,6 +20,7 @@ import { showViewer } from "./viewer.js";
 import { WorkerClient } from "./worker_client.js";
 
 const base = new URL(document.baseURI);
+const urlToken = takeUrlToken(); // out of the address bar before anything else runs
 const worker = new WorkerClient(self.ohifpyWorker); // started by boot.js
 
 async function fetchJson(url, what) {
@@ -34,15 +37,14 @@ const configUrl = new URLSearchParams(location.search).get("configUrl") ?? "";
 const status = document.getElementById("status");
 status.textContent = "Starting Python…";
 // The study metadata a viewer link opens with (WADO-RS, PS3.18 10.4.1.1.2), fetched by the
-// worker while Python starts. Only for a default source that needs no sign-in: the early
-// request carries no credentials. The worker's Python client takes it if it asks for the
-// same URL, else asks itself: a wrong guess costs one request, never a wrong answer. (So
-// this splits the URL's UIDs itself, the one place the page does: Python is not up yet.)
+// worker while Python starts, with the signed-in user's token if there is one (the URL is
+// the configured server's). The worker's Python client takes it if it asks for the same
+// URL, else asks itself: a wrong guess costs one request, never a wrong answer. (So this
+// splits the URL's UIDs itself, the one place the page does: Python is not up yet.)
 function metadataToPrefetch(config) {
   const url = new URL(location.href);
   const studies = url.searchParams.get("StudyInstanceUIDs");
   if (routeOf(url) !== "viewer" || !studies || url.searchParams.get("SeriesInstanceUIDs")) return [];
-  if (config.oidc) return [];
   const sources = config.dataSources ?? [];
   const name = (s) => s.configuration?.name || s.sourceName;
   const chosen = url.searchParams.get("datasources") || config.defaultDataSourceName || (sources[0] && name(sources[0]));
@@ -55,16 +57,25 @@ function metadataToPrefetch(config) {
 
 // init's answer, for every page: the data sources, and the tables the pages build their
 // controls from (tool names and labels, layout limits, the study list's columns: Python's).
+// Pages render once the user is signed in (or needs not be): see auth.js.
+const config = loadConfig();
+const signedIn = config.then((shipped) =>
+  startAuth({ config: shipped, base, worker, route: routeOf(new URL(location.href)), urlToken }).catch((error) => {
+    status.textContent = `Sign-in is not available: ${error.message}`;
+    worker.on("token-needed", () => worker.setAccessToken(null)); // requests fail, none hangs
+  }),
+);
 const runtime = (async () => {
-  const config = await loadConfig();
+  const shipped = await config;
+  await signedIn;
   // Nothing is fetched for a config from a link before Python has validated it.
-  if (!configUrl) worker.prefetch(metadataToPrefetch(config));
-  const answer = await worker.call("init", { config, baseUrl: base.href, configUrl });
+  if (!configUrl) worker.prefetch(metadataToPrefetch(shipped));
+  const answer = await worker.call("init", { config: shipped, baseUrl: base.href, configUrl });
   markOnce(MARKS.runtimeReady);
   return answer;
 })();
 runtime.then(
-  () => (status.textContent = ""),
+  () => status.textContent === "Starting Python…" && (status.textContent = ""),
   (error) => (status.textContent = `The viewer could not start: ${error.message}`),
 );
 
@@ -122,7 +133,7 @@ localLink.href = new URL("local", base).href;
 localLink.dataset.route = "";
 home.after(localLink);
 installFileDrop((collecting) => local.open(collecting));
-render();
+signedIn.then(render, render); // a config that failed to load is told by the page
 
 // The service worker caches the app shell for the next start (and offline); registered
 // once the runtime is up so its downloads do not compete with the first one.

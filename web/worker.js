@@ -6,6 +6,8 @@
 //   worker -> page   {event, data}                                  (progress, ...)
 //   page -> worker   {recycle: ArrayBuffer}       (a drawn image's buffer, for reuse)
 //   page -> worker   {prefetch: [url, ...]}       (metadata the viewer will ask for)
+//   page -> worker   {accessToken: string | null}  (the signed-in user's token, when it changes)
+//   worker -> page   {event: "token-needed"}       (a server answered 401: renew, or sign in)
 //   page -> worker   {pyodideModule: WebAssembly.Module | null}   (first, from boot.js)
 //   worker -> page   {event: "startup", data: [[mark, epoch ms], ...]} (once, see boot.js)
 //
@@ -57,6 +59,25 @@ function loadCodec(name) {
   return codecs.get(name);
 }
 
+// The signed-in user's access token (web/auth.js), as the page last sent it. Python reads
+// it at every request (ohifpy.dicomweb.bearer decides which servers get it); after a 401
+// it asks for a new one and waits: the page answers with the renewed token, or with the
+// one the user signs in again for, or null.
+let accessToken = null;
+const tokenWaiters = [];
+
+function receiveAccessToken(token) {
+  accessToken = token || null;
+  for (const resolve of tokenWaiters.splice(0)) resolve(accessToken ?? undefined);
+}
+
+function renewAccessToken() {
+  return new Promise((resolve) => {
+    tokenWaiters.push(resolve);
+    if (tokenWaiters.length === 1) emit("token-needed", {});
+  });
+}
+
 // Requests the page knows the viewer will make (a study's metadata) start here while
 // Python starts; the fetch transport takes the answer instead of asking again.
 const prefetched = new Map(); // url -> Promise of the Response (null if it failed)
@@ -64,7 +85,10 @@ const prefetched = new Map(); // url -> Promise of the Response (null if it fail
 function prefetch(urls) {
   for (const url of urls) {
     if (prefetched.has(url)) continue;
-    const init = { headers: { Accept: "application/dicom+json" }, cache: "no-store", credentials: "same-origin" };
+    // The page lists only its configured server's URLs, so they may carry the token.
+    const headers = { Accept: "application/dicom+json" };
+    if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+    const init = { headers, cache: "no-store", credentials: "same-origin" };
     prefetched.set(url, fetch(url, init).catch(() => null));
   }
 }
@@ -101,7 +125,7 @@ function emit(event, data) {
 
 const booting = (async () => {
   const { pyodide, workerApi } = await loadPython();
-  const api = workerApi.create_for_browser(emit, loadCodec, prefetched);
+  const api = workerApi.create_for_browser(emit, loadCodec, prefetched, () => accessToken ?? undefined, renewAccessToken);
   workerApi.destroy();
   return { pyodide, api };
 })();
@@ -146,7 +170,11 @@ function answerToJs(answer) {
   return [reply, Object.values(buffers).map((buffer) => buffer.buffer)];
 }
 
-self.onmessage = async ({ data: { id, method, args, recycle, prefetch: urls, pyodideModule: module } }) => {
+self.onmessage = async ({ data: { id, method, args, recycle, prefetch: urls, pyodideModule: module, accessToken: token } }) => {
+  if (token !== undefined) {
+    receiveAccessToken(token);
+    return;
+  }
   if (module !== undefined) {
     receivePyodideModule(module);
     return;

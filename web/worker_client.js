@@ -36,6 +36,11 @@ export class WorkerClient {
     if (urls.length) this.worker.postMessage({ prefetch: urls });
   }
 
+  // The signed-in user's token (or null), for the worker's requests (see worker.js).
+  setAccessToken(token) {
+    this.worker.postMessage({ accessToken: token ?? null });
+  }
+
   // Give a result's buffer back once it is drawn; the worker fills it with a later image.
   recycle(buffer) {
     if (buffer.byteLength) this.worker.postMessage({ recycle: buffer }, [buffer]);

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -246,21 +247,49 @@ def source_from_json(obj: Any) -> SourceConfig:
 
 @dataclass(frozen=True)
 class OidcConfig:
-    """OpenID Connect settings for a protected DICOMweb server (authorization code + PKCE)."""
+    """OpenID Connect sign-in for protected DICOMweb servers, with OHIF's keys.
+
+    Authorization code with PKCE only (``web/auth.js`` hands these to oidc-client-ts).
+    The URIs default as OHIF's and may be relative: they resolve against the site's base
+    path, so a subpath deploy needs no change. ``revoke_uri`` is accepted for OHIF
+    configs and not used: the provider's discovery document names its revocation endpoint.
+    ``accessTokenExpiringNotificationTimeInSeconds`` (oidc-client-ts): how long before
+    expiry the token is renewed.
+    """
 
     authority: str
     client_id: str
-    redirect_uri: str
+    redirect_uri: str = "/callback"
+    silent_redirect_uri: str = "/silent-refresh.html"
+    post_logout_redirect_uri: str = "/"
     scope: str = "openid"
     response_type: str = "code"
-    post_logout_redirect_uri: str = ""
+    automaticSilentRenew: bool = True
+    revokeAccessTokenOnSignout: bool = True
+    extraQueryParams: Mapping[str, str] = field(default_factory=dict)
+    accessTokenExpiringNotificationTimeInSeconds: int = 60
+    revoke_uri: str = ""
 
     def __post_init__(self) -> None:
         if self.response_type != "code":
             raise ConfigError("oidc.response_type must be 'code' (authorization code with PKCE)")
-        for key in ("authority", "client_id", "redirect_uri"):
-            if not isinstance(getattr(self, key), str) or not getattr(self, key):
-                raise ConfigError(f"oidc.{key} is required")
+        for key in ("authority", "client_id", "redirect_uri", "silent_redirect_uri",
+                    "post_logout_redirect_uri", "scope", "revoke_uri"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or (not value and key != "revoke_uri"):
+                raise ConfigError(f"oidc.{key} must be a non-empty string, not {value!r}")
+        if not re.match(r"https?://[^/?#]+", self.authority, re.IGNORECASE):
+            raise ConfigError(f"oidc.authority must be an http(s) URL, not {self.authority!r}")
+        for key in ("automaticSilentRenew", "revokeAccessTokenOnSignout"):
+            _strict_bool(getattr(self, key), f"oidc.{key}")
+        params = self.extraQueryParams
+        if not isinstance(params, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
+            raise ConfigError("oidc.extraQueryParams must map names to strings")
+        seconds = self.accessTokenExpiringNotificationTimeInSeconds
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= 3600:
+            raise ConfigError("oidc.accessTokenExpiringNotificationTimeInSeconds must be an "
+                              f"integer from 1 to 3600, not {seconds!r}")
 
 
 @dataclass(frozen=True)
@@ -270,7 +299,9 @@ class AppConfig:
     ``cacheSizeMB`` (ours) bounds the viewer's decoded-frame cache, in MiB.
     ``allowConfigUrl`` and ``configUrlAllowList`` (OHIF's ``dangerouslyUseDynamicConfig``):
     a link's ``?configUrl=`` is honoured only when the first is ``true`` and the URL starts
-    with one of the second's prefixes (absolute http(s) URLs).
+    with one of the second's prefixes (absolute http(s) URLs). ``allowTokenInUrl`` (ours,
+    off by default): a link's ``?token=`` is used as the bearer token (OHIF always takes
+    it; a token in a URL lands in histories and logs, so a site opts in).
     """
 
     dataSources: tuple[SourceConfig, ...]
@@ -278,6 +309,7 @@ class AppConfig:
     oidc: OidcConfig | None = None
     allowConfigUrl: bool = False
     configUrlAllowList: tuple[str, ...] = ()
+    allowTokenInUrl: bool = False
     cacheSizeMB: int = DEFAULT_CACHE_SIZE_MB
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -347,7 +379,7 @@ class AppConfig:
         if isinstance(oidc, list):  # OHIF writes oidc as a list of one
             oidc = oidc[0] if oidc else None
         known = {"dataSources", "defaultDataSourceName", "oidc", "allowConfigUrl",
-                 "configUrlAllowList", "cacheSizeMB"}
+                 "configUrlAllowList", "allowTokenInUrl", "cacheSizeMB"}
         if oidc is not None and not isinstance(oidc, dict):
             raise ConfigError("config.oidc must be an object")
         if isinstance(oidc, dict):
@@ -360,6 +392,7 @@ class AppConfig:
             oidc=OidcConfig(**oidc) if isinstance(oidc, dict) else None,
             allowConfigUrl=_strict_bool(obj.get("allowConfigUrl", False), "allowConfigUrl"),
             configUrlAllowList=obj.get("configUrlAllowList", ()),
+            allowTokenInUrl=_strict_bool(obj.get("allowTokenInUrl", False), "allowTokenInUrl"),
             cacheSizeMB=obj.get("cacheSizeMB", DEFAULT_CACHE_SIZE_MB),
             extra={k: v for k, v in obj.items() if k not in known},
         )
@@ -368,7 +401,8 @@ class AppConfig:
 def _strict_bool(value: Any, key: str) -> bool:
     """A JSON true or false, nothing else: ``"false"`` must not turn a switch on."""
     if not isinstance(value, bool):
-        raise ConfigError(f"config.{key} must be true or false, not {value!r}")
+        where = key if key.startswith("oidc.") else f"config.{key}"
+        raise ConfigError(f"{where} must be true or false, not {value!r}")
     return value
 
 

@@ -35,8 +35,9 @@ from pydicom.uid import generate_uid
 
 from .cine import cine_frame_rate
 from .config import AppConfig, DicomJsonSource, LocalSource
-from .datasources import DataSource
+from .datasources import DataSource, server_roots
 from .dicomweb import Transport
+from .dicomweb.bearer import AccessToken, BearerTokenTransport, Renew
 from .dicomweb.part10 import write_instance
 from .errors import DATA_ERRORS, BadRequest
 from .hanging import Layout, hang
@@ -81,6 +82,10 @@ class WorkerAPI:
         ``emit(event, data)`` sends an event to the page (series loading progress).
     cache_bytes : int
         Budget of the decoded-frame cache.
+    access_token, renew_token : callables, optional
+        The signed-in user's bearer token and its renewal after a 401 (the page's
+        sign-in, ``web/auth.js``): see :class:`BearerTokenTransport`. The token goes to
+        the config's DICOMweb servers only, never to a config fetched from a link.
     """
 
     def __init__(
@@ -89,8 +94,12 @@ class WorkerAPI:
         emit: Emit | None = None,
         *,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        access_token: AccessToken | None = None,
+        renew_token: Renew | None = None,
     ) -> None:
         self.transport = transport
+        self.access_token = access_token
+        self.renew_token = renew_token
         self.emit: Emit = emit or (lambda event, data: None)
         self.session = ViewerSession(transport)
         self.frames = Frames(cache_bytes, self.emit)
@@ -164,7 +173,11 @@ class WorkerAPI:
             url = app_config.allowed_config_url(urljoin(base_url, str(config_url)))
             app_config = await fetch_config(self.transport, url)
         self.frames.cache.resize(app_config.cacheSizeMB * 1024 * 1024)
-        self.session.configure(app_config, base_url)  # sources share the transport
+        transport = self.transport
+        if self.access_token is not None:
+            transport = BearerTokenTransport(transport, server_roots(app_config, base_url),
+                                             self.access_token, self.renew_token)
+        self.session.configure(app_config, base_url, transport)  # sources share the transport
         return {
             "dataSources": [source_info(self.session.sources[entry.name], entry.kind)
                             for entry in app_config.dataSources],
@@ -525,11 +538,14 @@ class WorkerAPI:
         return found
 
 
-def create_for_browser(emit: Emit, load_codec: Any, prefetched: Any) -> WorkerAPI:
+def create_for_browser(emit: Emit, load_codec: Any, prefetched: Any, access_token: Any,
+                       renew_token: Any) -> WorkerAPI:
     """What ``web/worker.js`` calls once Pyodide is up.
 
     ``load_codec(name)`` loads a WebAssembly codec (on a frame's first need of it);
-    ``prefetched`` holds the worker's early fetches (see :class:`FetchTransport`).
+    ``prefetched`` holds the worker's early fetches (see :class:`FetchTransport`);
+    ``access_token()`` and ``renew_token(rejected)`` are the page's sign-in, as the
+    worker relays it.
     """
     from js import Object
     from pyodide.ffi import to_js
@@ -541,7 +557,8 @@ def create_for_browser(emit: Emit, load_codec: Any, prefetched: Any) -> WorkerAP
         emit(event, to_js(data, dict_converter=Object.fromEntries))
 
     wasm_codecs.install(load_codec)
-    return WorkerAPI(FetchTransport(prefetched), emit_js)
+    return WorkerAPI(FetchTransport(prefetched), emit_js, access_token=access_token,
+                     renew_token=renew_token)
 
 
 # ---------------------------------------------------------------- helpers

@@ -30,7 +30,7 @@ from ..dicomweb import Transport
 from .protocol import Capabilities, DataSource, DataSourceError
 
 __all__ = ["Capabilities", "DataSource", "DataSourceError", "create_data_sources",
-           "resolve_roots"]
+           "resolve_roots", "server_roots"]
 
 
 def create_data_sources(
@@ -78,6 +78,15 @@ def _create(entry: SourceConfig, transport: Transport, base_url: str) -> DataSou
     raise DataSourceError(f"data source {entry.name!r}: no implementation for {type(entry)}")
 
 
+ROOT_KEYS = ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot")
+
+
+def server_roots(config: AppConfig, base_url: str = "") -> list[str]:
+    """Every DICOMweb root of the config, absolute: where a signed-in user's token may go."""
+    return [value for entry in config.dataSources if isinstance(entry, DicomWebSource)
+            for key in ROOT_KEYS if (value := getattr(resolve_roots(entry, base_url), key))]
+
+
 def resolve_roots(source: DicomWebSource, base_url: str) -> DicomWebSource:
     """The source with its roots made absolute against the page's base URL.
 
@@ -86,8 +95,7 @@ def resolve_roots(source: DicomWebSource, base_url: str) -> DicomWebSource:
     """
     if not base_url:
         return source
-    roots = ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot")
     return replace(
         source,
-        **{key: urljoin(base_url, value) for key in roots if (value := getattr(source, key))},
+        **{key: urljoin(base_url, value) for key in ROOT_KEYS if (value := getattr(source, key))},
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from ..errors import OhifpyError
 
 __all__ = [
-    "DICOMwebError",
-    "HTTPStatusError",
-    "DICOMwebTimeout",
     "DICOMwebConnectionError",
-    "MultipartError",
+    "DICOMwebError",
+    "DICOMwebTimeout",
     "DicomJSONError",
+    "HTTPStatusError",
+    "MultipartError",
 ]
 
 

@@ -93,13 +93,14 @@ class FetchTransport:
         """The worker's early answer for this request and its body, if it made one and it
         succeeded (else None: the request is sent as usual).
 
-        Only a GET with no header but Accept qualifies: the early fetch sent no
-        credentials of the data source's, so a request carrying some asks again. Waiting
+        Only a GET with no header but Accept and Authorization qualifies (the early fetch
+        carried the page's token, if any; one made with an older token answered 401 and
+        is not taken). Waiting
         for it counts against the request's own timeout: an early request that hangs is
         this request timing out, not a reason to wait a second time.
         """
         if (self.prefetched is None or method != "GET" or not self.prefetched.has(url)
-                or {key.lower() for key in headers} - {"accept"}):
+                or {key.lower() for key in headers} - {"accept", "authorization"}):
             return None
         early = self.prefetched.get(url)
         self.prefetched.delete(url)

@@ -15,10 +15,10 @@ from .multipart import parse_media_type
 __all__ = [
     "OCTET_STREAM",
     "frame_content_type",
-    "media_type_for_transfer_syntax",
-    "transfer_syntax_of_part",
     "frames_accept_header",
+    "media_type_for_transfer_syntax",
     "multipart_accept_header",
+    "transfer_syntax_of_part",
 ]
 
 OCTET_STREAM = "application/octet-stream"

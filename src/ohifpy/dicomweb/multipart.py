@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .errors import MultipartError
 
-__all__ = ["Part", "parse_media_type", "parse_multipart_related", "build_multipart_related"]
+__all__ = ["Part", "build_multipart_related", "parse_media_type", "parse_multipart_related"]
 
 _WHITESPACE = b" \t"
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from .transport import Response, Transport
 
-__all__ = ["RETRY_STATUSES", "BASE_DELAY", "MAX_DELAY", "retry_delay", "request_with_retries"]
+__all__ = ["BASE_DELAY", "MAX_DELAY", "RETRY_STATUSES", "request_with_retries", "retry_delay"]
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 BASE_DELAY = 0.1  # seconds before the first retry

@@ -8,8 +8,9 @@ behave the same.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 __all__ = ["Response", "Transport"]
 

@@ -53,14 +53,20 @@ class ViewerSession:
         self.local_source_name = LOCAL_SOURCE_NAME
         self.display_sets: dict[str, tuple[DisplaySet, DataSource]] = {}
 
-    def configure(self, config: AppConfig, base_url: str) -> None:
+    def configure(self, config: AppConfig, base_url: str,
+                  transport: Transport | None = None) -> None:
         """Create the config's sources; roots relative to the page resolve against ``base_url``.
+
+        ``transport``, when given, replaces the session's for these sources (the one that
+        adds the signed-in user's token).
 
         The user's own files always have a source: the config's ``dicomlocal`` one, else
         one named ``local`` (made on the first drop).
         """
         self.config = config
         self.base_url = base_url
+        if transport is not None:
+            self.transport = transport
         self.sources = create_data_sources(config, self.transport, base_url)
         local = [s.name for s in config.dataSources if isinstance(s, LocalSource)]
         names = {s.name for s in config.dataSources}
