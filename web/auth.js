@@ -17,27 +17,33 @@ import { element } from "./dom.js";
 import { clearPreference } from "./preferences.js";
 
 const CHANNEL = "ohifpy-auth"; // sign-out reaches the other tabs of this site
+// When this tab last left for the provider: back without a user soon after means the
+// sign-in does not complete (a provider or browser setting); asking again would loop.
+const LEFT_FOR_SIGN_IN = "ohifpy:left-for-sign-in";
+const LOOP_WINDOW_MS = 15_000;
 
 // OHIF writes `oidc` as a list of one. Its URIs default to "/callback", "/silent-refresh.html"
 // and "/": a URI starting with "/" is taken relative to the site's base path, so a subpath
 // deploy needs no change; absolute URLs stay as they are.
+const entry = (oidc) => (Array.isArray(oidc) ? oidc[0] : oidc);
+
 function settingsOf(oidc, base) {
-  const entry = Array.isArray(oidc) ? oidc[0] : oidc;
+  const { silent_redirect_uri, redirect_uri, post_logout_redirect_uri, ...options } = entry(oidc);
   const resolve = (uri, fallback) => new URL(String(uri ?? fallback).replace(/^\/(?!\/)/, ""), base).href;
-  const silent = resolve(entry.silent_redirect_uri, "silent-refresh.html");
+  const silent = resolve(silent_redirect_uri, "silent-refresh.html");
   return {
-    authority: entry.authority,
-    client_id: entry.client_id,
-    scope: entry.scope ?? "openid",
+    authority: options.authority,
+    client_id: options.client_id,
+    scope: options.scope ?? "openid",
     response_type: "code",
-    redirect_uri: resolve(entry.redirect_uri, "callback"),
+    redirect_uri: resolve(redirect_uri, "callback"),
     silent_redirect_uri: silent,
     popup_redirect_uri: silent, // the light page: a popup must not start Python
-    post_logout_redirect_uri: resolve(entry.post_logout_redirect_uri, ""),
-    automaticSilentRenew: entry.automaticSilentRenew ?? true,
-    revokeTokensOnSignout: entry.revokeAccessTokenOnSignout ?? true,
-    extraQueryParams: entry.extraQueryParams ?? {},
-    accessTokenExpiringNotificationTimeInSeconds: entry.accessTokenExpiringNotificationTimeInSeconds ?? 60,
+    post_logout_redirect_uri: resolve(post_logout_redirect_uri, ""),
+    automaticSilentRenew: options.automaticSilentRenew ?? true,
+    revokeTokensOnSignout: false, // done by signing out (below), where a failure cannot stop it
+    extraQueryParams: options.extraQueryParams ?? {},
+    accessTokenExpiringNotificationTimeInSeconds: options.accessTokenExpiringNotificationTimeInSeconds ?? 60,
   };
 }
 
@@ -84,9 +90,10 @@ export async function startAuth({ config, base, worker, route, urlToken }) {
   }
   const oidc = await loadLibrary(base);
   const manager = new oidc.UserManager(settingsOf(config.oidc, base));
-  const notice = authNotice();
   const channel = "BroadcastChannel" in self ? new BroadcastChannel(CHANNEL) : null;
-  const menu = userMenu(manager, worker, channel);
+  const notice = authNotice();
+  const revoke = entry(config.oidc).revokeAccessTokenOnSignout ?? true;
+  const menu = userMenu(manager, worker, channel, notice, revoke);
   manager.events.addUserLoaded((user) => {
     worker.setAccessToken(user.access_token);
     menu.show(user);
@@ -110,9 +117,18 @@ export async function startAuth({ config, base, worker, route, urlToken }) {
   if (user?.expired && user.refresh_token) user = await manager.signinSilent().catch(() => null);
   if (!user || user.expired) {
     if (route === "local") return { user: null, manager }; // the user's own files need no server
-    await manager.signinRedirect({ state: location.href });
-    return new Promise(() => {}); // the page is leaving for the provider
+    const signIn = () => {
+      sessionStorage.setItem(LEFT_FOR_SIGN_IN, String(Date.now()));
+      return manager.signinRedirect({ state: location.href });
+    };
+    if (Date.now() - Number(sessionStorage.getItem(LEFT_FOR_SIGN_IN)) < LOOP_WINDOW_MS) {
+      notice.show("Sign-in did not complete: the provider sent the browser back without a session.", "Try again", signIn);
+    } else {
+      await signIn();
+    }
+    return new Promise(() => {}); // the page is leaving for the provider, or waits for the user
   }
+  sessionStorage.removeItem(LEFT_FOR_SIGN_IN);
   worker.setAccessToken(user.access_token);
   menu.show(user);
 
@@ -164,7 +180,7 @@ function authNotice() {
 }
 
 // The header's user menu: who is signed in, and signing out.
-function userMenu(manager, worker, channel) {
+function userMenu(manager, worker, channel, notice, revoke) {
   const name = element("span", "user-name");
   const signOut = element("button", { type: "button", className: "sign-out", textContent: "Sign out" });
   const menu = element("span", "user-menu", name, signOut);
@@ -175,7 +191,16 @@ function userMenu(manager, worker, channel) {
     clearPreference("lastQuery"); // typed search terms may name patients
     worker.setAccessToken(null);
     channel?.postMessage("signed-out");
-    await manager.signoutRedirect(); // revokes the tokens first (revokeAccessTokenOnSignout)
+    // Revocation (RFC 7009) first. Its answer has no body to read, and some providers label
+    // that empty body text/plain, which oidc-client-ts refuses: the tokens are revoked all
+    // the same, and ending the provider session below must not wait on that.
+    if (revoke) await manager.revokeTokens().catch(() => {});
+    try {
+      await manager.signoutRedirect();
+    } catch (error) {
+      notice.show(`Sign-out at the provider failed: ${error.message}`, "Try again", () => signOut.click());
+      signOut.disabled = false;
+    }
   });
   return {
     show(user) {
