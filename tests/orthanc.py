@@ -150,13 +150,18 @@ class OrthancServer:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Terminate our process (SIGTERM lets Orthanc close its database), kill if stuck."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        stop_process(self.process, timeout)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Terminate a process we started, by its PID; kill it if it does not end in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
 
 
 def start_orthanc(workdir: Path, startup_timeout: float = 60.0) -> OrthancServer:

@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from orthanc import free_port
+from orthanc import free_port, stop_process
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_CLIENT = "ohifpy"
@@ -126,14 +126,7 @@ class NodeServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate our process by its PID; kill it if it does not end."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        stop_process(self.process, timeout)
 
 
 @contextmanager
