@@ -23,6 +23,7 @@ import pytest
 from conftest import LoadedOrthanc
 from support.dicomjson import write_dicomjson
 from support.oidc import (
+    NO_REFRESH_CLIENT,
     PASSWORD,
     PUBLIC_CLIENT,
     SCOPE,
@@ -62,6 +63,7 @@ class Protected:
 
     root: ServedSite
     subpath: ServedSite
+    no_refresh: ServedSite
     token_site: ServedSite
     provider: Provider
     gate: Gate
@@ -92,26 +94,28 @@ def protected(orthanc_dist: Path, demo_dist: Path, orthanc: LoadedOrthanc,
     work = tmp_path_factory.mktemp("oidc")
     root = _site(orthanc_dist, work / "root")
     subpath = _site(demo_dist, work / "subpath", SUBPATH)
+    no_refresh = _site(orthanc_dist, work / "no-refresh")
     token_site = _site(orthanc_dist, work / "token")
-    sites = (root, subpath)
+    sites = (root, subpath, no_refresh)
     redirects = [site.url + page for site in sites for page in ("callback", "silent-refresh.html")]
     try:
         with protected_archive(work / "idp", orthanc.dicomweb_root, redirect_uris=redirects,
                                post_logout_redirect_uris=[site.url for site in sites],
                                allowed_origins=[origin_of(s.url)
-                                                for s in (root, subpath, token_site)],
+                                                for s in (*sites, token_site)],
                                lifetimes=Lifetimes(access_token=ACCESS_TOKEN_SECONDS)
                                ) as (provider, gate):
             oidc = {"authority": provider.issuer, "client_id": PUBLIC_CLIENT, "scope": SCOPE,
                     "accessTokenExpiringNotificationTimeInSeconds": RENEW_BEFORE_SECONDS}
             for site in sites:
+                client = NO_REFRESH_CLIENT if site is no_refresh else PUBLIC_CLIENT
                 (site.dist / "config" / "app-config.json").write_text(
-                    json.dumps(_config(gate, oidc)))
+                    json.dumps(_config(gate, {**oidc, "client_id": client})))
             (token_site.dist / "config" / "app-config.json").write_text(
                 json.dumps(_config(gate, None, allowTokenInUrl=True)))
-            yield Protected(root, subpath, token_site, provider, gate)
+            yield Protected(root, subpath, no_refresh, token_site, provider, gate)
     finally:
-        for site in (root, subpath, token_site):
+        for site in (*sites, token_site):
             site.stop()
 
 
@@ -149,9 +153,10 @@ async def fill_login_form(page: Any) -> None:
     await page.get_by_role("button", name="Sign in").click()
 
 
-async def stored_user(page: Any, provider: Provider) -> dict[str, Any]:
+async def stored_user(page: Any, provider: Provider, client: str = PUBLIC_CLIENT
+                      ) -> dict[str, Any]:
     """The user oidc-client-ts keeps in this tab's sessionStorage."""
-    key = f"oidc.user:{provider.issuer}:{PUBLIC_CLIENT}"
+    key = f"oidc.user:{provider.issuer}:{client}"
     return json.loads(await page.evaluate("k => sessionStorage.getItem(k)", key) or "null") or {}
 
 
@@ -372,18 +377,50 @@ async def test_sign_in_on_a_subpath_build(browser: Any, protected: Protected,
         await _close_context(session.recorded)
 
 
-async def test_a_token_in_the_link_is_used_and_leaves_the_address_bar(
+async def test_without_a_refresh_token_the_page_renews_in_a_hidden_frame(
+        browser: Any, protected: Protected, orthanc: LoadedOrthanc) -> None:
+    ct, mr = orthanc.manifest.study("ct").study_uid, orthanc.manifest.study("mr").study_uid
+    session = await sign_in_at(browser, protected.no_refresh, protected.gate,
+                               f"viewer/?StudyInstanceUIDs={ct}")
+    page = session.app.page
+    try:
+        first = await stored_user(page, protected.provider, NO_REFRESH_CLIENT)
+        assert first["access_token"] and not first.get("refresh_token")
+        # Renewed before it expires, through silent-refresh.html in an iframe (prompt=none).
+        await page.wait_for_function(
+            "([key, old]) => JSON.parse(sessionStorage.getItem(key) ?? '{}').access_token !== old",
+            arg=[f"oidc.user:{protected.provider.issuer}:{NO_REFRESH_CLIENT}",
+                 first["access_token"]], timeout=ACCESS_TOKEN_SECONDS * 1000)
+        await session.app.open_study(mr)
+        await session.app.wait_for_image(0)
+        assert not session.traffic.refused() and len(set(session.traffic.tokens)) >= 2
+    finally:
+        await _close_context(session.recorded)
+
+
+async def test_a_token_in_the_link_is_used_only_where_the_config_allows_it(
         browser: Any, protected: Protected, orthanc: LoadedOrthanc) -> None:
     tokens = protected.provider.login_with_password(redirect_uri=protected.root.url + "callback")
     ct = orthanc.manifest.study("ct").study_uid
+    site = protected.token_site
+    link = site.url + f"viewer/?StudyInstanceUIDs={ct}&token={tokens['access_token']}"
+    config = site.dist / "config" / "app-config.json"
     recorded = await _open_context(browser)
     try:
-        app = App(await recorded.context.new_page(), protected.token_site)
-        await app.page.goto(protected.token_site.url +
-                            f"viewer?StudyInstanceUIDs={ct}&token={tokens['access_token']}")
+        app = App(await recorded.context.new_page(), site)
+        await app.page.goto(link)
         await app.wait_for_image(0)
-        assert "token=" not in app.page.url
-        assert app.page.url.endswith(f"viewer/?StudyInstanceUIDs={ct}")
-    finally:
-        await _close_context(recorded)
+        assert app.page.url == site.url + f"viewer/?StudyInstanceUIDs={ct}"
 
+        # A site that does not allow it ignores the token (and still takes it out of sight).
+        allowed = json.loads(config.read_text())
+        config.write_text(json.dumps({**allowed, "allowTokenInUrl": False}))
+        other = App(await recorded.context.new_page(), site)
+        await other.page.goto(link)
+        error = other.page.locator(".viewer .note.error")
+        await error.wait_for(timeout=60_000)
+        assert "401" in await error.text_content()
+        assert "token=" not in other.page.url
+    finally:
+        config.write_text(json.dumps(allowed))
+        await _close_context(recorded)
