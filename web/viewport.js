@@ -545,7 +545,7 @@ export class Viewport extends EventTarget {
     const originals = [this.annotationLayer, ...this.annotationLayer.querySelectorAll("*")];
     [svg, ...svg.querySelectorAll("*")].forEach((copy, i) => {
       const style = getComputedStyle(originals[i]);
-      copy.setAttribute("style", SVG_STYLES.map((name) => `${name}:${style.getPropertyValue(name)}`).join(";"));
+      copy.style.cssText = SVG_STYLES.map((name) => `${name}:${style.getPropertyValue(name)}`).join(";"); // CSSOM: allowed under CSP style-src
     });
     svg.setAttribute("xmlns", SVG_NS);
     svg.setAttribute("width", String(width));

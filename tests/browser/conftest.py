@@ -30,7 +30,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from conftest import ROOT, LoadedOrthanc, build_static_site
-from playwright.async_api import async_playwright  # a missing Playwright fails, never skips
+from playwright.async_api import async_playwright
+from support.csp import ReportRecorder  # a missing Playwright fails, never skips
 
 from ohifpy.cli import render_image
 from ohifpy.config import DicomWebSource
@@ -146,6 +147,13 @@ def demo_site(demo_dist: Path) -> Iterator[ServedSite]:
     served = ServedSite(demo_dist, base_path=SUBPATH).start()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="module")
+def reports() -> Iterator[ReportRecorder]:
+    """Where a module's pages send their Content-Security-Policy violation reports."""
+    with ReportRecorder() as recorder:
+        yield recorder
 
 
 # ---------------------------------------------------------------- the browser
