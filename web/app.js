@@ -36,6 +36,21 @@ const configUrl = new URLSearchParams(location.search).get("configUrl") ?? "";
 
 const status = document.getElementById("status");
 status.textContent = "Starting Python…";
+
+// Python cannot go on (it did not start, or its runtime failed): say what failed, and offer
+// a reload, which keeps the URL (the study, the filters).
+function showFatal({ message }) {
+  if (document.querySelector(".fatal")) return;
+  const reload = element("button", { type: "button", className: "reload" }, "Reload");
+  reload.addEventListener("click", () => location.reload());
+  const alert = element("section", "fatal", element("span", "", `The viewer stopped: ${message}`), reload);
+  alert.setAttribute("role", "alert");
+  document.getElementById("main").before(alert);
+  status.textContent = "";
+}
+worker.on("fatal", showFatal);
+if (worker.failed !== null) showFatal({ message: worker.failed });
+const START_TIMEOUT_MS = 300_000; // a start slower than this is a failure worth saying
 // The study metadata a viewer link opens with (WADO-RS, PS3.18 10.4.1.1.2), fetched by the
 // worker while Python starts, with the signed-in user's token if there is one (the URL is
 // the configured server's). The worker's Python client takes it if it asks for the same
@@ -70,13 +85,13 @@ const runtime = (async () => {
   await signedIn;
   // Nothing is fetched for a config from a link before Python has validated it.
   if (!configUrl) worker.prefetch(metadataToPrefetch(shipped));
-  const answer = await worker.call("init", { config: shipped, baseUrl: base.href, configUrl });
+  const answer = await worker.call("init", { config: shipped, baseUrl: base.href, configUrl }, { timeoutMs: START_TIMEOUT_MS });
   markOnce(MARKS.runtimeReady);
   return answer;
 })();
 runtime.then(
   () => status.textContent === "Starting Python…" && (status.textContent = ""),
-  (error) => (status.textContent = `The viewer could not start: ${error.message}`),
+  (error) => error.type !== "WorkerFailed" && (status.textContent = `The viewer could not start: ${error.message}`),
 );
 
 function routeOf(url) {

@@ -188,6 +188,7 @@ function userMenu(manager, worker, channel, notice, revoke) {
   document.querySelector("header.bar")?.append(menu);
   signOut.addEventListener("click", async () => {
     signOut.disabled = true;
+    manager.stopSilentRenew(); // a renewal finishing now would sign the tab in again
     clearPreference("lastQuery"); // typed search terms may name patients
     worker.setAccessToken(null);
     channel?.postMessage("signed-out");

@@ -24,5 +24,10 @@
     for (const [name, epoch] of data.data) performance.mark(name, { startTime: epoch - performance.timeOrigin });
   };
   worker.addEventListener("message", markStartup);
+  // A worker that fails before app.js adopts it (a script that did not load) is told to the
+  // page all the same: the first failure is kept here for WorkerClient.
+  const failed = (message) => (self.ohifpyWorkerFailure ??= message);
+  worker.addEventListener("error", (event) => failed(event.message || "the Python worker could not start"));
+  worker.addEventListener("message", ({ data }) => data?.event === "fatal" && failed(data.data.message));
   self.ohifpyWorker = worker;
 }

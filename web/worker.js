@@ -10,6 +10,8 @@
 //   worker -> page   {event: "token-needed"}       (a server answered 401: renew, or sign in)
 //   page -> worker   {pyodideModule: WebAssembly.Module | null}   (first, from boot.js)
 //   worker -> page   {event: "startup", data: [[mark, epoch ms], ...]} (once, see boot.js)
+//   worker -> page   {event: "fatal", data: {message}}  (Python cannot run: it did not start,
+//                                                        or its runtime failed for good)
 //
 // Every method is ohifpy.worker_api.WorkerAPI.handle(method, args) in Python; this file
 // only boots the runtime and converts between JS and Python values. It is a classic
@@ -26,7 +28,19 @@ const startup = [];
 const phase = (name) => startup.push([name, performance.timeOrigin + performance.now()]);
 phase("ohifpy:worker-started");
 
-importScripts(BASE + "pyodide/pyodide.js");
+// Why Python can no longer answer, once it cannot: every later request is told at once.
+let fatal = null;
+function die(message) {
+  if (fatal !== null) return;
+  fatal = message;
+  emit("fatal", { message });
+}
+
+try {
+  importScripts(BASE + "pyodide/pyodide.js");
+} catch (error) {
+  die(`the Python runtime could not be loaded (${error.message})`);
+}
 
 // Codecs load on first use: most studies need one codec or none, and loading all of them
 // would compete with Python's start. Each classic codec script declares a global factory
@@ -129,7 +143,11 @@ const booting = (async () => {
   workerApi.destroy();
   return { pyodide, api };
 })();
-booting.catch(() => {}); // reported per request below
+booting.catch((error) => die(`Python could not start: ${error?.message ?? error}`));
+
+// Pyodide marks the error that ended its runtime (out of memory, a crash in WebAssembly);
+// after it every call fails with "Pyodide already fatally failed".
+const endsRuntime = (error) => Boolean(error?.pyodide_fatal_error) || /Pyodide already (fatally failed|exited)/.test(String(error?.message));
 
 // Buffers the page has drawn and handed back (see WorkerClient.recycle): writing into
 // memory already in use is much faster than into fresh pages.
@@ -190,6 +208,7 @@ self.onmessage = async ({ data: { id, method, args, recycle, prefetch: urls, pyo
   }
   let reply, transfer;
   try {
+    if (fatal !== null) throw Object.assign(new Error(fatal), { type: "WorkerFailed" });
     const { pyodide, api } = await booting;
     const pyArgs = pyodide.toPy(args ?? {});
     try {
@@ -200,6 +219,7 @@ self.onmessage = async ({ data: { id, method, args, recycle, prefetch: urls, pyo
       pyArgs.destroy();
     }
   } catch (error) {
+    if (endsRuntime(error)) die(`Python stopped: ${error.message}`);
     reply = { error: { type: error?.type ?? error?.name ?? "Error", message: String(error?.message ?? error) } };
   }
   self.postMessage({ id, ...reply }, transfer ?? []);

@@ -1,6 +1,10 @@
 // The page's side of the worker protocol (see worker.js): call(method, args) -> Promise of
 // the result, rejected with a WorkerError carrying the Python exception's type and message;
 // events ({event, data}) go to the listeners added with on(event, listener).
+//
+// A worker that cannot go on (it did not start, its runtime failed, an error escaped it)
+// is `failed`: its message goes to the "fatal" listeners once, pending calls are rejected
+// with it and later calls at once, never left waiting. A call may also set a time limit.
 
 export class WorkerError extends Error {
   constructor({ type, message }) {
@@ -16,18 +20,27 @@ export class WorkerClient {
     this.nextId = 1;
     this.pending = new Map();
     this.listeners = new Map();
+    this.failed = null;
     this.worker.onmessage = ({ data }) => this.receive(data);
     this.worker.onerror = (event) => {
       event.preventDefault();
-      this.failAll({ type: "WorkerError", message: event.message || "the worker failed to start" });
+      this.fail(event.message || "the Python worker stopped");
     };
+    if (self.ohifpyWorkerFailure) this.fail(self.ohifpyWorkerFailure); // before this page adopted it
   }
 
-  call(method, args = {}) {
+  call(method, args = {}, { timeoutMs = 0 } = {}) {
+    if (this.failed !== null) return Promise.reject(new WorkerError({ type: "WorkerFailed", message: this.failed }));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, method, args });
+      if (timeoutMs > 0) {
+        setTimeout(() => {
+          if (!this.pending.delete(id)) return;
+          reject(new WorkerError({ type: "Timeout", message: `Python did not answer ${method} within ${timeoutMs / 1000} s` }));
+        }, timeoutMs);
+      }
     });
   }
 
@@ -53,6 +66,10 @@ export class WorkerClient {
   }
 
   receive(message) {
+    if (message.event === "fatal") {
+      this.fail(message.data.message);
+      return;
+    }
     if (message.event !== undefined) {
       for (const listener of this.listeners.get(message.event) ?? []) listener(message.data);
       return;
@@ -64,8 +81,11 @@ export class WorkerClient {
     else waiter.resolve(message.result);
   }
 
-  failAll(error) {
-    for (const { reject } of this.pending.values()) reject(new WorkerError(error));
+  fail(message) {
+    if (this.failed !== null) return;
+    this.failed = message;
+    for (const { reject } of this.pending.values()) reject(new WorkerError({ type: "WorkerFailed", message }));
     this.pending.clear();
+    for (const listener of this.listeners.get("fatal") ?? []) listener({ message });
   }
 }
