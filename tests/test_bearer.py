@@ -21,6 +21,7 @@ from ohifpy.datasources import server_roots
 from ohifpy.dicomweb.bearer import BearerTokenTransport, origin_of
 from ohifpy.dicomweb.httpx_transport import HttpxTransport
 
+pytestmark = pytest.mark.cpython_only  # servers in threads; the browser tests run it in Pyodide
 
 class Server:
     """A recording server; ``valid`` is the one token it accepts (None: any request)."""
