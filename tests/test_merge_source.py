@@ -186,6 +186,9 @@ async def test_the_viewer_lists_and_opens_the_union_naming_each_series_source(
         init = (await worker.handle("init", {"config": config, "baseUrl": ""}))["result"]
         assert [(s["name"], s["kind"]) for s in init["dataSources"]] == [
             ("a", "staticWado"), ("b", "staticWado"), ("both", "merge")]
+        # Where each sends a typed query (the page keeps one only for the same server).
+        a, b = (served.urls[name].rstrip("/") for name in "ab")
+        assert [s["queryServer"] for s in init["dataSources"]] == [a, b, f"{a} {b}"]
         rows = (await worker.handle("searchSeries", {"studyInstanceUID": STUDY_UID}))["result"]
         assert sorted((r["modality"], r["dataSource"]) for r in rows["series"]) == [
             ("CT", "Tree A"), ("MR", "Tree A"), ("XA", "Tree B")]

@@ -14,8 +14,8 @@ import pytest
 from conftest import BadStudy, LoadedOrthanc
 
 from ohifpy.cli import render_image
-from ohifpy.datasources.dicomweb import DICOMwebDataSource
 from ohifpy.config import DicomWebSource
+from ohifpy.datasources.dicomweb import DICOMwebDataSource
 from ohifpy.dicomweb import DICOMwebClient
 from ohifpy.dicomweb.httpx_transport import HttpxTransport
 from ohifpy.dicomweb.transport import Response
@@ -346,3 +346,13 @@ def test_frame_cache_drops_least_recently_used_beyond_its_budget() -> None:
     assert ("a", 2) not in cache and ("a", 1) in cache
     cache.put(("a", 4), frame(1000))  # larger than the budget: kept alone
     assert len(cache) == 1 and cache.bytes == 1000
+
+
+def test_urls_in_console_traces_lose_their_query_strings() -> None:
+    from ohifpy.worker_api import without_queries
+
+    trace = ("RuntimeError: GET http://pacs:8042/dicom-web/studies?PatientName=DOE%5EJOHN&"
+             "limit=10 failed ('https://x/y?PatientID=123')")
+    cut = without_queries(trace)
+    assert "DOE" not in cut and "123" not in cut
+    assert "http://pacs:8042/dicom-web/studies?…" in cut and "'https://x/y?…'" in cut

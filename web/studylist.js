@@ -110,12 +110,18 @@ function showList({ worker, main, params }, sources) {
   const [ascending, descending] = sortDirections;
   const listParams = (searchParams) =>
     Object.fromEntries(listParamNames.filter((name) => searchParams.get(name)).map((name) => [name, searchParams.get(name)]));
+  // Where a query for `name` goes (init's queryServer: the QIDO root), undefined for a source
+  // this tab does not have.
+  const serverOf = (name) => sources.dataSources.find((s) => s.name === (name || sources.defaultDataSourceName))?.queryServer;
   let current = listParams(params);
-  // A saved query may name a source this tab no longer has (local files, a dicomjson file).
-  let fromPreference = false;
+  // The saved query (typed search terms may name patients) comes back only for the server it
+  // was typed for: a source gone, renamed or pointed elsewhere since gets none of it.
   if (!Object.keys(current).length) {
-    current = getPreference("lastQuery") ?? {};
-    fromPreference = true;
+    const { queryServer, ...saved } = getPreference("lastQuery") ?? {};
+    current = queryServer !== undefined && queryServer === serverOf(saved.datasources) ? saved : {};
+    // Its source stays in the URL only where the list would otherwise pick another one.
+    const picked = getPreference("dataSource") ?? sources.defaultDataSourceName;
+    if (current.datasources === sources.defaultDataSourceName && picked === current.datasources) delete current.datasources;
   }
   const dicomJsonUrl = params.get("url") ?? "";
 
@@ -220,14 +226,15 @@ function showList({ worker, main, params }, sources) {
   function remember(values) {
     current = values;
     history.replaceState(null, "", urlOf(current));
-    if (Object.keys(current).length) setPreference("lastQuery", current);
+    if (!Object.keys(current).length) return;
+    // Saved with its source named, so a later default or chosen source does not receive it.
+    const datasources = current.datasources || sources.defaultDataSourceName;
+    setPreference("lastQuery", { ...current, datasources, queryServer: serverOf(datasources) ?? "" });
   }
 
   // The selector appears with two sources or more; the URL wins over the preference.
   function chooseSource({ dataSources, defaultDataSourceName }, wanted) {
     const names = dataSources.map((source) => source.name);
-    if (fromPreference && wanted.datasources && !names.includes(wanted.datasources)) delete wanted.datasources;
-    fromPreference = false;
     if (dataSources.length < 2) return;
     if (!wanted.datasources && names.includes(getPreference("dataSource"))) wanted.datasources = getPreference("dataSource");
     if (sourceSelect.options.length !== dataSources.length) {

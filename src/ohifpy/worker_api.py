@@ -35,7 +35,7 @@ from pydicom.uid import generate_uid
 
 from .cine import cine_frame_rate
 from .config import AppConfig, DicomJsonSource, LocalSource
-from .datasources import DataSource, server_roots
+from .datasources import DataSource, query_server, server_roots
 from .dicomweb import Transport
 from .dicomweb.bearer import AccessToken, BearerTokenTransport, Renew
 from .dicomweb.part10 import write_instance
@@ -148,7 +148,7 @@ class WorkerAPI:
         except DATA_ERRORS as exc:
             return _error(type(exc).__name__, str(exc))
         except Exception as exc:  # noqa: BLE001 - reported to the page, with the trace in the console
-            traceback.print_exc(file=sys.stderr)
+            print(without_queries(traceback.format_exc()), file=sys.stderr)
             return _error(type(exc).__name__, str(exc))
 
     # ------------------------------------------------------------ methods
@@ -179,7 +179,8 @@ class WorkerAPI:
                                              self.access_token, self.renew_token)
         self.session.configure(app_config, base_url, transport)  # sources share the transport
         return {
-            "dataSources": [source_info(self.session.sources[entry.name], entry.kind)
+            "dataSources": [{**source_info(self.session.sources[entry.name], entry.kind),
+                             "queryServer": query_server(app_config, entry.name, base_url)}
                             for entry in app_config.dataSources],
             "defaultDataSourceName": app_config.defaultDataSourceName,
             "localDataSourceName": self.session.local_source_name,
@@ -562,6 +563,15 @@ def create_for_browser(emit: Emit, load_codec: Any, prefetched: Any, access_toke
 
 
 # ---------------------------------------------------------------- helpers
+
+_QUERY = re.compile(r"(\bhttps?://[^\s?#'\"]*)\?[^\s#'\")]*")
+
+
+def without_queries(text: str) -> str:
+    """``text`` with the query strings of its URLs cut: a search's terms (patient names,
+    IDs) must not reach the console, where logs are copied and shared."""
+    return _QUERY.sub(r"\1?…", text)
+
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:

@@ -276,6 +276,28 @@ async def test_the_url_reproduces_the_list_and_the_last_query_is_remembered(
     assert len(await rows(app)) == len(await orthanc_studies(orthanc))
 
 
+async def test_a_remembered_query_goes_only_to_the_server_it_was_typed_for(
+        app: App, orthanc: LoadedOrthanc) -> None:
+    await fresh_list(app)
+    sent = requests_of(app)
+    # Typed for a server this config no longer points the source at: not restored, not sent.
+    await app.page.evaluate("""() => localStorage.setItem('ohifpy:preferences', JSON.stringify({
+        version: 1, values: {lastQuery: {patientName: 'Syntax', datasources: 'orthanc',
+                                         queryServer: 'https://elsewhere.example/dicom-web'}}}))""")
+    await app.navigate("")
+    await wait_for_list(app)
+    assert await app.page.input_value("input[name=patientName]") == ""
+    assert sent and not [url for url in sent if "Syntax" in url]
+    # Typed here: it comes back.
+    await app.page.fill("input[name=patientName]", "Syntax")
+    await app.page.keyboard.press("Enter")
+    await wait_for_url(app, "patientName=Syntax")
+    await app.navigate("")
+    await wait_for_url(app, "patientName=Syntax")
+    assert await app.page.input_value("input[name=patientName]") == "Syntax"
+    await fresh_list(app)
+
+
 # ---------------------------------------------------------------- three data sources
 
 

@@ -30,7 +30,7 @@ from ..dicomweb import Transport
 from .protocol import Capabilities, DataSource, DataSourceError
 
 __all__ = ["Capabilities", "DataSource", "DataSourceError", "create_data_sources",
-           "resolve_roots", "server_roots"]
+           "query_server", "resolve_roots", "server_roots"]
 
 
 def create_data_sources(
@@ -85,6 +85,20 @@ def server_roots(config: AppConfig, base_url: str = "") -> list[str]:
     """Every DICOMweb root of the config, absolute: where a signed-in user's token may go."""
     return [value for entry in config.dataSources if isinstance(entry, DicomWebSource)
             for key in ROOT_KEYS if (value := getattr(resolve_roots(entry, base_url), key))]
+
+
+def query_server(config: AppConfig, name: str, base_url: str = "") -> str:
+    """Where the named source sends study searches: its QIDO root, the merged sources' roots,
+    or "" for sources whose searches stay in the browser (local files, a DICOM JSON file).
+
+    The page keeps a typed query with this, and gives it back only to the same server.
+    """
+    entry = config.source(name)
+    if isinstance(entry, DicomWebSource):
+        return resolve_roots(entry, base_url).qidoRoot
+    if isinstance(entry, MergeSource):
+        return " ".join(query_server(config, merged, base_url) for merged in entry.dataSourceNames)
+    return ""
 
 
 def resolve_roots(source: DicomWebSource, base_url: str) -> DicomWebSource:
