@@ -86,12 +86,23 @@ async function smoke(indexDir, packages, modules) {
   );
 }
 
+// Every module of the viewer's ohifpy package (the CPython side is another package, not yet
+// loaded), imported while numpy-extras is not installed: one that needs it fails here.
+const VIEWER_IMPORTS = `
+import importlib, pkgutil, ohifpy
+names = [m.name for m in pkgutil.walk_packages(ohifpy.__path__, "ohifpy.")]
+for name in names:
+    importlib.import_module(name)
+print(f"the viewer's {len(names)} ohifpy modules import without numpy-extras")
+`;
+
 // Runs inside Pyodide: everything host-side is under HOST. Bytecode and hypothesis's
 // example database must not land in the host's tree; fd-level capture (dup2) does not
 // exist in Pyodide, hence --capture=sys; pytest-asyncio and pytest-timeout are not
 // installed, so their pyproject options are unknown here (a warning, silenced).
 const PYTEST_MAIN = `
-import os, sys, zipfile, site
+import importlib, os, sys, zipfile, site
+importlib.invalidate_caches()  # numpy-extras came after numpy was imported
 sys.dont_write_bytecode = True
 os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = "/tmp/.hypothesis"
 purelib = site.getsitepackages()[0]
@@ -126,8 +137,10 @@ async function runPytest(indexDir, wheels, pydicomData, pytestArgs) {
   pyodide.setStderr({ write: (bytes) => writeSync(2, bytes) });
   // numpy.random, numpy.testing and numpy's other on-request modules are a package of
   // their own, as is ohifpy's CPython side (the synthetic studies among it): the viewer
-  // never loads them; the tests use them.
-  await pyodide.loadPackage(["ohifpy", "numpy-extras", "ohifpy-cpython"], { messageCallback: () => {} });
+  // never loads them, so every module it ships imports without them; the tests use them.
+  await pyodide.loadPackage(["ohifpy"], { messageCallback: () => {} });
+  pyodide.runPython(VIEWER_IMPORTS);
+  await pyodide.loadPackage(["numpy-extras", "ohifpy-cpython"], { messageCallback: () => {} });
   mountHost(pyodide);
   const namespace = pyodide.toPy({
     wheels: wheels.split(",").map((wheel) => HOST + resolve(wheel)),
