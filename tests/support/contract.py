@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +41,10 @@ SITES_ENV = "OHIFPY_CONTRACT_SITES"
 """The environment variable (JSON, site name -> URL) that carries the sites into Pyodide."""
 ORTHANC = "orthanc"
 """The site that is the session's Orthanc: its URL is the DICOMweb root."""
+STALLED = "stalled"
+"""A server that takes connections and never answers (transports must time out)."""
+REFUSED = "refused"
+"""A port nothing listens on (transports must say the server cannot be reached)."""
 
 
 @dataclass(frozen=True)
@@ -101,12 +107,12 @@ class ServedSites:
     session's Orthanc (asked for only when its site is: not every run starts it)."""
 
     def __init__(self, holding: Holding, folder: Path, base_url: str,
-                 orthanc: Callable[[], LoadedOrthanc]) -> None:
+                 orthanc: Callable[[], LoadedOrthanc], faults: dict[str, str]) -> None:
         self.holding = holding
         self.folder = folder
         self.base_url = base_url
         self._orthanc = orthanc
-        self._urls: dict[str, str] = {}
+        self._urls: dict[str, str] = dict(faults)
 
     def url(self, name: str) -> str:
         """Where site ``name`` holds the known studies; it is made the first time."""
@@ -116,7 +122,7 @@ class ServedSites:
 
     def urls(self) -> dict[str, str]:
         """Every site's URL, each made now if it is not yet."""
-        return {name: self.url(name) for name in (ORTHANC, *SITES)}
+        return {name: self.url(name) for name in (ORTHANC, *SITES, STALLED, REFUSED)}
 
     def _make(self, name: str) -> str:
         if name == ORTHANC:
@@ -131,9 +137,43 @@ class ServedSites:
 @contextmanager
 def served_sites(holding: Holding, folder: Path,
                  orthanc: Callable[[], LoadedOrthanc]) -> Iterator[ServedSites]:
-    """:class:`ServedSites` in ``folder`` with its static server running, for the block."""
-    with serve_directory(folder) as base_url:
-        yield ServedSites(holding, folder, base_url, orthanc)
+    """:class:`ServedSites` in ``folder`` with its static server running, for the block, and
+    the two faulty servers (:data:`STALLED`, :data:`REFUSED`)."""
+    with serve_directory(folder) as base_url, stalled_server() as stalled:
+        faults = {STALLED: stalled, REFUSED: f"http://127.0.0.1:{closed_port()}/"}
+        yield ServedSites(holding, folder, base_url, orthanc, faults)
+
+
+@contextmanager
+def stalled_server() -> Iterator[str]:
+    """A server on 127.0.0.1 that accepts every connection and never sends a byte."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True, name="stalled server")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in (*held, listener):
+            connection.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
 
 
 def given_site_url(name: str) -> str:
