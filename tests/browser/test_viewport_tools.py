@@ -54,6 +54,26 @@ async def corner(app: App, name: str) -> str:
     return await app.page.inner_text(f".viewport .overlay.{name}")
 
 
+async def screenshot(locator: Any) -> np.ndarray:
+    """What the screen shows in the element's box, as RGB."""
+    return np.asarray(Image.open(io.BytesIO(await locator.screenshot())).convert("RGB"))
+
+
+def assert_same_image(shown: np.ndarray, expected: np.ndarray, margin: int = 6) -> None:
+    """Equal but for placement: element boxes land on whole pixels, so a turned box may sit a
+    pixel off (the best of the one-pixel shifts counts); the edges, where the active
+    viewport's outline is drawn, are left out."""
+    assert all(abs(a - b) <= 1 for a, b in zip(shown.shape, expected.shape, strict=True))
+    rows = min(shown.shape[0], expected.shape[0]) - 2 * margin
+    columns = min(shown.shape[1], expected.shape[1]) - 2 * margin
+    inner = shown[margin:margin + rows, margin:margin + columns].astype(np.int16)
+    diffs = [np.abs(inner - expected[margin + dy:margin + dy + rows,
+                                     margin + dx:margin + dx + columns].astype(np.int16))
+             for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    diff = min(diffs, key=np.mean)
+    assert diff.mean() < 1.0 and np.mean(diff > 32) < 0.005, (diff.mean(), np.mean(diff > 32))
+
+
 async def markers(app: App) -> dict[str, str]:
     return await app.page.eval_on_selector_all(
         ".viewport .orientation-marker",
@@ -306,6 +326,13 @@ async def test_view_commands_markers_and_scale_bar(app: App, orthanc: LoadedOrth
     assert not await app.page.locator(".viewport .overlay.top-left").is_visible()
     assert not await bar.is_visible()
     assert not await app.page.locator(".viewport .orientation-marker.top").is_visible()
+    # What the screen shows turns and mirrors with the view (the image alone, overlays off).
+    upright_shot = await screenshot(canvas)
+    await press(app, "r")
+    assert_same_image(await screenshot(canvas), np.rot90(upright_shot, k=-1))
+    await press(app, "h")
+    assert_same_image(await screenshot(canvas), np.fliplr(np.rot90(upright_shot, k=-1)))
+    await press(app, "Space")
     await (await toolbar_button(app, "Show overlays")).click()
     assert await app.page.locator(".viewport .overlay.top-left").is_visible()
 
