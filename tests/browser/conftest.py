@@ -90,7 +90,8 @@ class ServedSite:
             self._stop = lambda: loop.call_soon_threadsafe(stop.set)
             started.set()
             await stop.wait()
-            server.close()  # asyncio.run then cancels the open connections' handlers
+            server.close()
+            await server.wait_closed()  # the port is free again for a restart
 
         self._thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True,
                                         name=f"serve {self.dist}")
