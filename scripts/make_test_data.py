@@ -11,7 +11,13 @@ What it writes (and lists in ``manifest.json``):
   StudyDescription). Compressing goes through one subprocess per file, which is slow on
   two cores, so these copies hold only the first ``--syntax-slices`` slices (16);
 * the RGB pattern as JPEG baseline (YBR_FULL_422) and RLE, the XA cine as JPEG lossless;
-* a curated list of pydicom's own test files, with their own UIDs.
+* a curated list of pydicom's own test files, with their own UIDs;
+* one study of real-world style files, written here with pydicom as scanners and toolkits
+  write them (pydicom-data's, which pydicom downloads, are not shipped): PALETTE COLOR in
+  implicit VR little endian, explicit little and big endian, 8- and 16-bit LUT data, US
+  and SS descriptors, segmented LUTs; RGB of 16 and 32 bits allocated; enhanced
+  multi-frame with functional groups; a Modality LUT Sequence in implicit VR; dates and
+  times in pre-DICOM 3 style, which pydicom warns about.
 
 Encoders: Debian's dcmtk (dcmconv, dcmcrle, dcmcjpeg, dcmcjpls), libgdcm-tools
 (gdcmconv: JPEG 2000 and near-lossless JPEG-LS, which dcmcjpls refuses for signed
@@ -45,11 +51,19 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.config import disable_value_validation
 from pydicom.data import get_testdata_file
-from pydicom.dataset import FileDataset
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.pixels import apply_modality_lut, get_decoder
-from pydicom.uid import UID
+from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    generate_uid,
+)
 
 from ohifpy import synthetic
 
@@ -119,7 +133,7 @@ class SeriesEntry:
 class StudyEntry:
     key: str
     group: str
-    """``synthetic``, ``transfer-syntax`` (a compressed copy) or ``pydicom``."""
+    """``synthetic``, ``transfer-syntax`` (a compressed copy), ``pydicom`` or ``real-world``."""
     description: str
     note: str
     study_uid: str
@@ -473,7 +487,8 @@ def build(out: Path, ct_slices: int = 200, syntax_slices: int = 16,
         entries.append(_study_entry(v.key, "transfer-syntax", s.note, v.lossless,
                                     list(zip(paths, headers))))
     entries += _copy_pydicom_files(out)
-    lap("copy pydicom files")
+    entries.append(_write_real_world_files(out))
+    lap("copy pydicom files, write real-world files")
 
     sources: dict[str, tuple[FileDataset, ...]] = {v.key: s.datasets for v, s in variants}
     with ThreadPoolExecutor(workers) as pool:
@@ -509,6 +524,195 @@ def _copy_pydicom_files(out: Path) -> list[StudyEntry]:
         entries.append(_study_entry(f"pydicom-{names[0]}", "pydicom",
                                     "pydicom test files: " + ", ".join(names), lossless, files))
     return entries
+
+
+# --- real-world style files -------------------------------------------------------------
+
+REAL_WORLD_SYNTAXES = {"explicit-le": ExplicitVRLittleEndian, "implicit-le": ImplicitVRLittleEndian,
+                       "explicit-be": ExplicitVRBigEndian}
+
+
+def _real_world_uid(*parts: object) -> UID:
+    return generate_uid(entropy_srcs=["ohifpy real-world", *map(str, parts)])
+
+
+def _stored(values: np.ndarray, dtype: str, syntax: str) -> bytes:
+    """Values as a file in ``syntax`` stores them, padded to even length: pydicom writes
+    OB/OW values as given, so big endian words are swapped here."""
+    order = ">" if syntax == "explicit-be" else "<"
+    data = np.ascontiguousarray(values).astype(np.dtype(dtype).newbyteorder(order)).tobytes()
+    return data + b"\0" * (len(data) % 2)
+
+
+def _packed_8_bit(values: np.ndarray, syntax: str) -> bytes:
+    """8-bit LUT entries two per OW word (PS3.3 C.7.6.3.1.5): big endian swaps each pair."""
+    data = values.astype(np.uint8).tobytes() + b"\0" * (values.size % 2)
+    return _stored(np.frombuffer(data, "<u2"), "u2", syntax)
+
+
+def _real_world_image(name: str, syntax: str, sop_class: str, modality: str, description: str,
+                      pixels: np.ndarray, photometric: str, bits: int) -> FileDataset:
+    """One instance of the real-world study: its own series, ``pixels`` stored in ``bits``."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = _real_world_uid(name, "instance")
+    meta.TransferSyntaxUID = REAL_WORLD_SYNTAXES[syntax]
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    ds = FileDataset(name, Dataset(), file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = _real_world_uid(), _real_world_uid(name)
+    ds.PatientName, ds.PatientID = "RealWorld^Files", "OHIFPY-REAL-WORLD"
+    ds.StudyDate, ds.StudyTime, ds.AccessionNumber, ds.StudyID = "20030501", "123000", "RW1", "1"
+    with disable_value_validation():  # an old scanner's: pydicom warns on reading them
+        ds.SeriesDate = ds.ContentDate = "2003.05.01"
+        ds.ContentTime = "12:30:00"
+    ds.StudyDescription, ds.SeriesDescription = "Real-world style files", description
+    ds.Modality, ds.InstanceNumber = modality, 1
+    color = photometric == "RGB"
+    if pixels.ndim == (4 if color else 3):
+        ds.NumberOfFrames = len(pixels)
+    ds.Rows, ds.Columns = pixels.shape[-3:-1] if color else pixels.shape[-2:]
+    ds.SamplesPerPixel = 3 if color else 1
+    if color:
+        ds.PlanarConfiguration = 0
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = int(pixels.dtype.kind == "i")
+    ds.PixelData = _stored(pixels, f"{pixels.dtype.kind}{bits // 8}", syntax)
+    ds["PixelData"].VR = "OB" if bits == 8 else "OW"
+    return ds
+
+
+def _real_world_palette(entries: int) -> np.ndarray:
+    """Red, green, blue 16-bit entries whose two bytes differ, so a byte swap shows."""
+    t = np.linspace(0.0, 1.0, entries)
+    ramps = (3 * t, 3 * t - 1, np.sin(np.pi * t) ** 2)
+    return np.rint(65535 * np.clip(ramps, 0.0, 1.0)).astype(np.uint16)
+
+
+def _segmented(entries: np.ndarray) -> np.ndarray:
+    """A segmented LUT (PS3.3 C.7.9.2) approximating ``entries``: one discrete entry, then
+    linear segments of 32."""
+    data = [0, 1, int(entries[0])]
+    for start in range(0, len(entries) - 1, 32):
+        end = min(start + 32, len(entries) - 1)
+        data += [1, end - start, int(entries[end])]
+    return np.array(data, dtype=np.uint16)
+
+
+def _set_palette(ds: FileDataset, syntax: str, first_mapped: int, bits: int,
+                 form: str = "plain") -> None:
+    """Palette Color LUTs with an entry per 8-bit value (4096 for 16-bit pixels); ``form``:
+    plain, packed (8-bit entries two per word), padded (one per word) or segmented."""
+    entries = 256 if ds.BitsAllocated == 8 else 4096
+    vr = "SS" if first_mapped < 0 else "US"
+    for channel, values in zip(("Red", "Green", "Blue"), _real_world_palette(entries)):
+        ds.add_new(f"{channel}PaletteColorLookupTableDescriptor", vr, [entries, first_mapped, bits])
+        keyword = f"{channel}PaletteColorLookupTableData"
+        if form == "segmented":
+            keyword, data = f"Segmented{keyword}", _stored(_segmented(values), "u2", syntax)
+        elif form == "packed":
+            data = _packed_8_bit(values >> 8, syntax)
+        else:
+            data = _stored(values >> 8 if form == "padded" else values, "u2", syntax)
+        ds.add_new(keyword, "OW", data)
+
+
+def real_world_files() -> list[tuple[str, FileDataset]]:
+    """The real-world study's files by name, in series order (the viewer opens the first)."""
+    rows, cols = 48, 64
+    ramp8 = (np.arange(rows * cols) % 256).astype(np.uint8).reshape(rows, cols)
+    signed = np.linspace(-2600, 2600, rows * cols).astype(np.int16).reshape(rows, cols)
+    unsigned = np.linspace(0, 4400, rows * cols).astype(np.uint16).reshape(rows, cols)
+    files: list[tuple[str, FileDataset]] = []
+
+    def add(name: str, syntax: str, sop_class: str, modality: str, description: str,
+            pixels: np.ndarray, photometric: str, bits: int) -> FileDataset:
+        name = f"{name}-{syntax}"
+        ds = _real_world_image(name, syntax, sop_class, modality, f"{description}, {syntax}",
+                               pixels, photometric, bits)
+        ds.SeriesNumber = len(files) + 1
+        files.append((name, ds))
+        return ds
+
+    sc, us = synthetic.SC_IMAGE, "1.2.840.10008.5.1.4.1.1.6.1"
+    for bits, form in ((16, "plain"), (8, "packed")):
+        for syntax in REAL_WORLD_SYNTAXES:
+            ds = add(f"palette-lut{bits}", syntax, sc, "OT",
+                     f"Palette, {bits}-bit LUT data", ramp8, "PALETTE COLOR", 8)
+            _set_palette(ds, syntax, 0, bits, form)
+    ds = add("palette-lut8-in-words", "implicit-le", sc, "OT",
+             "Palette, 8-bit entries one per word", ramp8, "PALETTE COLOR", 8)
+    _set_palette(ds, "implicit-le", 0, 8, "padded")
+    for syntax in REAL_WORLD_SYNTAXES:
+        ds = add("palette-signed-ss", syntax, sc, "OT", "Palette, signed, SS descriptor",
+                 signed, "PALETTE COLOR", 16)
+        _set_palette(ds, syntax, -2048, 16)
+    for syntax in REAL_WORLD_SYNTAXES:
+        ds = add("palette-segmented", syntax, us, "US", "US palette, segmented LUT",
+                 unsigned, "PALETTE COLOR", 16)
+        _set_palette(ds, syntax, 0, 16, "segmented")
+    for bits in (16, 32):
+        rgb = np.random.default_rng(bits).integers(0, 2**bits, (30, 40, 3), dtype=np.uint64)
+        for syntax in ("explicit-le", "explicit-be"):
+            add(f"rgb-{bits}", syntax, sc, "OT", f"RGB, {bits} bits allocated",
+                rgb.astype(f"u{bits // 8}"), "RGB", bits)
+    y, x = np.mgrid[0:32, 0:32]
+    for sop_class, modality, syntax in (("1.2.840.10008.5.1.4.1.1.2.1", "CT", "explicit-le"),
+                                        ("1.2.840.10008.5.1.4.1.1.4.1", "MR", "explicit-be")):
+        frames = np.stack([x * 40 + y * 25 + k * 300 for k in range(4)])
+        frames = (frames - 1000).astype(np.int16) if modality == "CT" else frames.astype(np.uint16)
+        ds = add(f"enhanced-{modality.lower()}", syntax, sop_class, modality,
+                 f"Enhanced {modality}, functional groups", frames, "MONOCHROME2", 16)
+        _set_functional_groups(ds, modality)
+    stored = (np.arange(64 * 64) % 4096).astype(np.uint16).reshape(64, 64)
+    ds = add("modality-lut", "implicit-le", synthetic.CR_IMAGE, "CR", "Modality LUT Sequence",
+             stored, "MONOCHROME2", 16)
+    ds.BitsStored, ds.HighBit = 12, 11
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 16]
+    item.ModalityLUTType = "OD"
+    item.add_new("LUTData", "OW", _stored(np.rint(np.linspace(0, 1, 4096) ** 0.5 * 65535),
+                                          "u2", "implicit-le"))
+    ds.ModalityLUTSequence = [item]
+    return files
+
+
+def _set_functional_groups(ds: FileDataset, modality: str) -> None:
+    """Shared Pixel Value Transformation and Pixel Measures, per-frame Frame VOI LUT (two
+    windows each) and Plane Position, as enhanced CT and MR scanners write them."""
+    shared, transformation, measures = Dataset(), Dataset(), Dataset()
+    transformation.RescaleSlope = 1
+    transformation.RescaleIntercept = -1024 if modality == "CT" else 0
+    transformation.RescaleType = "HU" if modality == "CT" else "US"
+    measures.PixelSpacing, measures.SliceThickness = [0.5, 0.5], 1
+    shared.PixelValueTransformationSequence = [transformation]
+    shared.PixelMeasuresSequence = [measures]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    per_frame = []
+    for k in range(int(ds.NumberOfFrames)):
+        item, voi, position = Dataset(), Dataset(), Dataset()
+        voi.WindowCenter, voi.WindowWidth = [400 + 100 * k, 40], [1500 + 200 * k, 400]
+        voi.WindowCenterWidthExplanation = ["WIDE", "NARROW"]
+        position.ImagePositionPatient = [0, 0, k]
+        item.FrameVOILUTSequence, item.PlanePositionSequence = [voi], [position]
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = per_frame
+
+
+def _write_real_world_files(out: Path) -> StudyEntry:
+    """Write :func:`real_world_files` under ``real-world/`` as one manifest study."""
+    (out / "real-world").mkdir()
+    files = []
+    for name, ds in real_world_files():
+        rel = f"real-world/{name}.dcm"
+        syntax = ds.file_meta.TransferSyntaxUID
+        pydicom.dcmwrite(out / rel, ds, implicit_vr=syntax.is_implicit_VR,
+                         little_endian=syntax.is_little_endian, enforce_file_format=True)
+        files.append((rel, ds))
+    return _study_entry("real-world", "real-world", "real-world style files: "
+                        + ", ".join(Path(rel).stem for rel, _ in files), True, files)
 
 
 def ensure(out: Path | None = None, ct_slices: int = 200, syntax_slices: int = 16) -> Manifest:

@@ -50,6 +50,14 @@ def test_packed_8_bit_ow_lut_data():
     assert table.data.tolist() == [9, 8, 7]
 
 
+def test_packed_8_bit_ow_lut_data_of_a_big_endian_file():
+    """A big endian file stores OW as 16-bit words: each pair of 8-bit entries is swapped."""
+    table = LookupTable.from_item(
+        lut_item([3, 0, 8], bytes([8, 9, 0, 7]), "OW"), signed_input=False, little_endian=False
+    )
+    assert table.data.tolist() == [9, 8, 7]
+
+
 def test_first_mapped_value_is_signed_for_signed_input():
     item = lut_item([3, 0xFFFE, 16], [5, 6, 7])
     assert LookupTable.from_item(item, signed_input=True, little_endian=True).first_mapped == -2

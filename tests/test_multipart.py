@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -178,23 +176,19 @@ def test_build_round_trips_and_sets_type():
     assert unquoted.startswith("multipart/related; type=application/dicom; boundary=")
 
 
-def test_100_mb_body_parses_in_linear_time():
+def test_a_100_mb_body_with_every_byte_value_parses():
+    """(Its speed, and that of many small parts, is in benchmarks/bench_core.py.)"""
     frame = bytes(range(256)) * (1024 * 4 * 25)  # 25 MiB, every byte value, many LF and "-"
     body = related([({"Content-Type": FRAME_TYPE}, frame)] * 4)
     assert len(body) > 100_000_000
-    start = time.perf_counter()
     parts = parse_multipart_related(body, "multipart/related; boundary=b0und")
-    elapsed = time.perf_counter() - start
     assert [len(p.content) for p in parts] == [len(frame)] * 4
     assert parts[3].content == frame
-    assert elapsed < 3.0, f"parsing 100 MB took {elapsed:.1f} s"
 
 
-def test_many_small_parts_are_not_quadratic():
+def test_many_small_parts_parse():
     body = related([({"Content-Type": FRAME_TYPE}, b"\x00" * 100)] * 20000)
-    start = time.perf_counter()
     assert len(parse_multipart_related(body, "multipart/related; boundary=b0und")) == 20000
-    assert time.perf_counter() - start < 3.0
 
 
 @settings(max_examples=400, deadline=None)

@@ -60,7 +60,8 @@ async def api(orthanc: LoadedOrthanc) -> AsyncIterator[tuple[WorkerAPI, list[tup
                                          "baseUrl": orthanc.base_url + "/some/app/"})
     assert reply == {"result": {
         "dataSources": [{"name": "orthanc", "friendlyName": "orthanc", "kind": "dicomweb",
-                         "canStore": True, "downloadReports": False}],
+                         "canStore": True, "downloadReports": False,
+                         "queryServer": orthanc.base_url + "/dicom-web"}],
         "defaultDataSourceName": "orthanc", "localDataSourceName": "local",
         "tables": tables()}}
     yield worker, events

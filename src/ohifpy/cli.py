@@ -4,7 +4,9 @@
 through exactly the viewer's pipeline (metadata → display set → WADO-RS frame →
 decode → modality LUT → VOI → RGBA); ``serve`` serves a built dist, with an optional
 same-origin reverse proxy to a DICOMweb server. Expected failures print one line on stderr
-and exit 1; usage errors exit 2 (argparse's convention).
+and exit 1; usage errors exit 2 (argparse's convention). pydicom's warnings about the
+files (odd dates, over-long values: real archives are full of them) show only with ``-v``,
+which also adds the traceback to a failure's line.
 """
 
 from __future__ import annotations
@@ -13,17 +15,21 @@ import argparse
 import asyncio
 import json
 import sys
+import traceback
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+from pydicom.errors import InvalidDicomError
 
 from . import __version__
 from .config import AppConfig, DicomWebSource, load_config
 from .datasources import DataSource, create_data_sources
 from .dicomweb import StudyQuery
 from .dicomweb.httpx_transport import HttpxTransport
-from .errors import OhifpyError
+from .errors import DATA_ERRORS
 from .image_loader import load_image_frame
 from .imaging import VOIWindow, render_rgba
 from .model import DisplaySet, ImageRef, Study, display_sets_from_instances
@@ -31,7 +37,8 @@ from .serve import add_serve_arguments, run_serve
 
 __all__ = ["main", "render_image"]
 
-EXPECTED_ERRORS = (OhifpyError, OSError)  # every data, server and config error, and the disk
+EXPECTED_ERRORS = (*DATA_ERRORS, InvalidDicomError, OSError)
+"""Every data, server and config error (pydicom's about a file too), and the disk's."""
 
 
 class CLIError(Exception):
@@ -242,6 +249,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
         p.add_argument("--transfer-syntax", metavar="UID",
                        help="ask the server to transcode frames to this syntax")
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="show pydicom's warnings about the files, and a failure's traceback")
 
     studies = sub.add_parser("studies", help="search for studies (QIDO-RS)")
     source_args(studies)
@@ -278,13 +287,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return run_serve(args)
     try:
-        return asyncio.run(args.run(args))
+        with warnings.catch_warnings():
+            if not args.verbose:
+                warnings.simplefilter("ignore", UserWarning)  # pydicom's category
+            return asyncio.run(args.run(args))
     except (CLIError, *EXPECTED_ERRORS) as exc:
-        print(f"ohifpy {args.command}: {exc}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        print(f"ohifpy {args.command}: {_one_line(exc)}", file=sys.stderr)
     except KeyboardInterrupt:
         print(f"ohifpy {args.command}: interrupted", file=sys.stderr)
         return 130
     return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line (a server's answer may hold several)."""
+    return " ".join(str(exc).splitlines()) or type(exc).__name__
 
 
 if __name__ == "__main__":

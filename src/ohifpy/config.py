@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -149,7 +149,11 @@ class DicomWebSource:
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> DicomWebSource:
         """Build from an OHIF data-source entry (``{"configuration": {...}}``) or a flat dict."""
-        conf = dict(obj.get("configuration", obj))
+        conf = obj.get("configuration", obj)
+        if not isinstance(conf, dict):
+            raise ConfigError(f"data source {obj.get('sourceName')!r}: configuration must be "
+                              "an object")
+        conf = dict(conf)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(conf) - known)
         name = conf.get("name") or obj.get("sourceName") or "dicomweb"
@@ -386,6 +390,10 @@ class AppConfig:
             unknown = sorted(set(oidc) - {f.name for f in fields(OidcConfig)})
             if unknown:
                 raise ConfigError(f"config.oidc has unknown keys: {', '.join(unknown)}")
+            missing = [f.name for f in fields(OidcConfig) if f.name not in oidc
+                       and f.default is MISSING and f.default_factory is MISSING]
+            if missing:
+                raise ConfigError(f"config.oidc needs {', '.join(missing)}")
         return cls(
             dataSources=tuple(source_from_json(s) for s in sources),
             defaultDataSourceName=obj.get("defaultDataSourceName", ""),

@@ -12,26 +12,36 @@ from __future__ import annotations
 from pydicom.uid import ExplicitVRLittleEndian
 
 from .datasources import DataSource
+from .dicomweb.limits import PixelDataSize
 from .errors import OhifpyError
 from .imaging import (
     FrameDecodeError,
     ImageFrame,
+    PixelModule,
     UnsupportedTransferSyntaxError,
     load_decoder,
     prepare_frame,
 )
+from .imaging.codecs import native_frame_length
 from .model import ImageRef
 
 __all__ = ["load_image_frame"]
 
 
 async def load_image_frame(source: DataSource, image: ImageRef) -> ImageFrame:
-    """Retrieve and decode ``image``; an unsupported syntax is retried as explicit LE."""
+    """Retrieve and decode ``image``; an unsupported syntax is retried as explicit LE.
+
+    The Image Pixel Module is checked before the frame is fetched (a size no frame may
+    have fails here, without a request), and what it says the pixels take bounds the
+    response.
+    """
     instance = image.instance
     metadata = instance.metadata
     await source.load_bulkdata(metadata)  # fills in and forgets its URIs: fetched once
+    pixel = PixelModule.from_dataset(metadata)
+    size = PixelDataSize(native_frame_length(pixel), pixel.number_of_frames)
     uids = (instance.study_instance_uid, instance.series_instance_uid, instance.sop_instance_uid)
-    (wado,) = await source.retrieve_instance_frames(*uids, [image.frame_number])
+    (wado,) = await source.retrieve_instance_frames(*uids, [image.frame_number], pixel_size=size)
     syntax = wado.transfer_syntax_uid
     try:
         await load_decoder(syntax)
@@ -39,7 +49,8 @@ async def load_image_frame(source: DataSource, image: ImageRef) -> ImageFrame:
     except UnsupportedTransferSyntaxError as unsupported:
         try:
             (wado,) = await source.retrieve_instance_frames(
-                *uids, [image.frame_number], transfer_syntax_uid=ExplicitVRLittleEndian
+                *uids, [image.frame_number], transfer_syntax_uid=ExplicitVRLittleEndian,
+                pixel_size=size,
             )
         except OhifpyError as exc:
             raise FrameDecodeError(

@@ -23,6 +23,7 @@ from pydicom import Dataset
 from .dicomweb.dicom_json import dataset_from_json, json_values
 from .errors import OhifpyError
 from .imaging.functional_groups import frame_functional_group
+from .imaging.pixel_module import pixel_data_problem
 
 __all__ = [
     "DisplaySet",
@@ -115,6 +116,7 @@ class ImageRef:
 _INSTANCE_KEYWORDS = (
     "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "InstanceNumber",
     "NumberOfFrames", "Rows", "Columns", "ImagePositionPatient", "ImageOrientationPatient",
+    "SamplesPerPixel", "BitsAllocated",
 )
 _FUNCTIONAL_GROUPS = ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence")
 
@@ -126,6 +128,10 @@ class Instance:
     ``metadata`` (the whole pydicom dataset, for the pixel pipeline and overlays) is
     made on first use: opening a study reads a few attributes of every instance
     (:meth:`from_json`) and converts only the instances it shows.
+
+    An instance whose metadata claims more pixel data than is ever loaded
+    (:attr:`pixel_problem`) gives one image, not one per claimed frame: loading it fails
+    with the reason, and the rest of its study is not held up.
     """
 
     study_instance_uid: str
@@ -140,6 +146,8 @@ class Instance:
     image_position: np.ndarray | None = field(default=None, compare=False, repr=False)
     image_orientation: np.ndarray | None = field(default=None, compare=False, repr=False)
     has_functional_groups: bool = field(default=False, compare=False, repr=False)
+    samples_per_pixel: int = field(default=1, compare=False, repr=False)
+    bits_allocated: int = field(default=1, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.number_of_frames < 1:
@@ -181,6 +189,8 @@ class Instance:
             image_position=float_values(values, "ImagePositionPatient", 3),
             image_orientation=float_values(values, "ImageOrientationPatient", 6),
             has_functional_groups=has_groups,
+            samples_per_pixel=max(_int(values, "SamplesPerPixel") or 1, 1),
+            bits_allocated=max(_int(values, "BitsAllocated") or 1, 1),
         )
 
     @cached_property
@@ -193,8 +203,26 @@ class Instance:
         """Images have Rows/Columns; SR, KO and presentation states do not."""
         return self.rows > 0 and self.columns > 0
 
+    @property
+    def pixel_problem(self) -> str | None:
+        """Why the pixel data the metadata claims is too large to load, or None.
+
+        Missing Samples per Pixel and Bits Allocated count as their least (1), so only
+        a claim that is too large whatever they are is caught here; the whole Image Pixel
+        Module is checked again before a frame is fetched.
+        """
+        problem = pixel_data_problem(self.rows, self.columns, self.samples_per_pixel,
+                                     self.bits_allocated, self.number_of_frames)
+        return f"SOP instance {self.sop_instance_uid}: {problem}" if problem else None
+
     def frames(self) -> list[ImageRef]:
-        """Every frame as an image, with its plane (per-frame functional groups when enhanced)."""
+        """Every frame as an image, with its plane (per-frame functional groups when enhanced).
+
+        An instance claiming too much pixel data gives its first frame only (see
+        :attr:`pixel_problem`).
+        """
+        if self.pixel_problem:
+            return [ImageRef(self, 1, self.image_position, self.image_orientation)]
         if not self.has_functional_groups:
             position = self.image_position if self.number_of_frames == 1 else None
             return [ImageRef(self, number, position, self.image_orientation)

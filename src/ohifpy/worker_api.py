@@ -339,6 +339,7 @@ class WorkerAPI:
         studies = list(dict.fromkeys(uid_list(study_instance_uids, "StudyInstanceUIDs")))
         series = uid_list(series_instance_uids, "SeriesInstanceUIDs", required=False)
         opened = await self.session.open_studies(source, studies, series)
+        await self.frames.stop(opened.closed)  # their frames stay cached, by instance
         hanging = hang([d for _, d in opened.studies], initial_series_instance_uid,
                        _layout(layout))
         return {

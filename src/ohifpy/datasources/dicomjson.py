@@ -31,9 +31,8 @@ import asyncio
 import json
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
@@ -46,9 +45,11 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
 from ..dicomweb import Frame, HTTPStatusError, Response, Transport
 from ..dicomweb.dicom_json import PIXEL_DATA_TAGS
+from ..dicomweb.limits import PixelDataSize
 from ..dicomweb.media_types import frame_content_type
 from ..dicomweb.part10 import read_instance, split_frames, stored_transfer_syntax
 from ..dicomweb.retry import request_with_retries
+from ..lru import SizedLRU
 from .catalog import CatalogSource
 from .protocol import Capabilities, DataSourceError
 
@@ -96,35 +97,6 @@ class _File:
     size: int
 
 
-@dataclass
-class _FileCache:
-    """Parsed files by URL, least recently used dropped first once over ``max_bytes``
-    (the newest always stays, however large)."""
-
-    max_bytes: int
-    files: OrderedDict[str, _File] = field(default_factory=OrderedDict)
-    size: int = 0
-
-    def get(self, url: str) -> _File | None:
-        file = self.files.get(url)
-        if file is not None:
-            self.files.move_to_end(url)
-        return file
-
-    def put(self, url: str, file: _File) -> None:
-        old = self.files.pop(url, None)
-        self.size -= old.size if old is not None else 0
-        self.files[url] = file
-        self.size += file.size
-        while self.size > self.max_bytes and len(self.files) > 1:
-            _, dropped = self.files.popitem(last=False)
-            self.size -= dropped.size
-
-    def clear(self) -> None:
-        self.files.clear()
-        self.size = 0
-
-
 class DicomJsonDataSource(CatalogSource):
     """Studies of OHIF dicomjson files; :meth:`load` adds one file's studies.
 
@@ -154,7 +126,9 @@ class DicomJsonDataSource(CatalogSource):
         self.transport = transport
         self.base_url = base_url
         self._loaded: dict[str, list[str]] = {}
-        self._files = _FileCache(cache_bytes)
+        # Parsed files by URL, the least recently used dropped first beyond cache_bytes
+        # (the newest always stays, however large).
+        self._files: SizedLRU[str, _File] = SizedLRU(cache_bytes, lambda file: file.size)
         self._fetching: dict[str, asyncio.Task[_File]] = {}
         self._completed: set[str] = set()
 
@@ -229,6 +203,7 @@ class DicomJsonDataSource(CatalogSource):
         frame_numbers: Sequence[int],
         *,
         transfer_syntax_uid: str | None = None,
+        pixel_size: PixelDataSize | None = None,
     ) -> list[Frame]:
         """Frames (1-based) as stored in the instance's file.
 

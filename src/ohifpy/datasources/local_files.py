@@ -64,6 +64,7 @@ from pydicom.uid import (
 
 from ..dicomweb.client import Frame
 from ..dicomweb.dicom_json import PIXEL_DATA_TAGS
+from ..dicomweb.limits import PixelDataSize
 from ..dicomweb.media_types import frame_content_type
 from ..dicomweb.part10 import read_instance, split_frames, stored_transfer_syntax
 from .catalog import CatalogSource
@@ -868,6 +869,7 @@ class LocalFilesDataSource(CatalogSource):
         frame_numbers: Sequence[int],
         *,
         transfer_syntax_uid: str | None = None,
+        pixel_size: PixelDataSize | None = None,
     ) -> list[Frame]:
         """Frames read from the file as stored; there is no server here to transcode them."""
         header, location = self._catalog.locate(sop_instance_uid)

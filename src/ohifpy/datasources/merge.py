@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from pydicom import Dataset
 
 from ..dicomweb import Frame, StudyQuery
+from ..dicomweb.limits import PixelDataSize
 from ..errors import OhifpyError
 from .protocol import Capabilities, DataSource, DataSourceError
 
@@ -145,11 +146,12 @@ class MergedDataSource:
         frame_numbers: Sequence[int],
         *,
         transfer_syntax_uid: str | None = None,
+        pixel_size: PixelDataSize | None = None,
     ) -> list[Frame]:
         owner = await self._owner(study_instance_uid, series_instance_uid)
         return await owner.retrieve_instance_frames(
             study_instance_uid, series_instance_uid, sop_instance_uid, frame_numbers,
-            transfer_syntax_uid=transfer_syntax_uid)
+            transfer_syntax_uid=transfer_syntax_uid, pixel_size=pixel_size)
 
     async def load_bulkdata(self, dataset: Dataset) -> Dataset:
         owner = await self._owner(str(dataset.StudyInstanceUID), str(dataset.SeriesInstanceUID))

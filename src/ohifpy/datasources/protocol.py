@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from pydicom import Dataset
 
 from ..dicomweb.client import Frame
+from ..dicomweb.limits import PixelDataSize
 from ..dicomweb.query import StudyQuery
 
 if TYPE_CHECKING:
@@ -119,9 +120,12 @@ class DataSource(Protocol):
         frame_numbers: Sequence[int],
         *,
         transfer_syntax_uid: str | None = None,
+        pixel_size: PixelDataSize | None = None,
     ) -> list[Frame]:
         """Frames (1-based) as stored, each with its transfer syntax; ``transfer_syntax_uid``
-        asks a server to transcode (sources that cannot raise :class:`DataSourceError`)."""
+        asks a server to transcode (sources that cannot raise :class:`DataSourceError`).
+        ``pixel_size`` (what the metadata says the pixels take) bounds what is downloaded
+        for them; sources that read local files need no bound."""
         ...
 
     async def load_bulkdata(self, dataset: Dataset) -> Dataset:

@@ -32,7 +32,6 @@ known. Bodies that are gzip without a Content-Encoding (a plain server sending
 from __future__ import annotations
 
 import asyncio
-import gzip
 import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,6 +46,14 @@ from ..config import DicomWebSource
 from ..dicomweb import Frame, HTTPStatusError, Transport, parse_multipart_related
 from ..dicomweb.client import DICOM_JSON, resource_url
 from ..dicomweb.dicom_json import dataset_from_json, json_objects
+from ..dicomweb.errors import ResponseTooLarge
+from ..dicomweb.limits import (
+    MAX_JSON_BODY_BYTES,
+    InflatedTooLarge,
+    PixelDataSize,
+    body_limit,
+    inflate,
+)
 from ..dicomweb.media_types import (
     OCTET_STREAM,
     frame_content_type,
@@ -172,6 +179,7 @@ class StaticWadoDataSource(DICOMwebDataSource):
         frame_numbers: Sequence[int],
         *,
         transfer_syntax_uid: str | None = None,
+        pixel_size: PixelDataSize | None = None,
     ) -> list[Frame]:
         """Frames as stored, each with the syntax its file says (multipart header, file
         extension) or, for raw files, the one its metadata's (0002,0010) says."""
@@ -180,7 +188,9 @@ class StaticWadoDataSource(DICOMwebDataSource):
                 f"a static DICOMweb tree ({self.source.wadoRoot}) serves frames only as stored "
                 f"and cannot transcode them to {transfer_syntax_uid}")
         instance = (study_instance_uid, series_instance_uid, sop_instance_uid)
-        return list(await asyncio.gather(*(self._frame(instance, n) for n in frame_numbers)))
+        limit = pixel_size.frames_limit(1) if pixel_size else None
+        return list(await asyncio.gather(*(self._frame(instance, n, limit)
+                                           for n in frame_numbers)))
 
     async def store_instances(
         self, datasets: Sequence[Dataset | bytes], study_instance_uid: str | None = None
@@ -200,13 +210,13 @@ class StaticWadoDataSource(DICOMwebDataSource):
         offset: int,
     ) -> list[Dataset]:
         """The tree's whole list at ``url``, matched here as the server would have."""
-        body, found, _ = await self._get(url, "list", DICOM_JSON)
+        body, found, _ = await self._get(url, "list", DICOM_JSON, MAX_JSON_BODY_BYTES)
         objects = [_without_bookkeeping(obj) for obj in json_objects(body, found)]
         return match_static(_datasets(objects, found), filters, limit=limit, offset=offset)
 
     async def _get_json(self, url: str) -> tuple[list[dict[str, Any]], str]:
         """A metadata file's objects, BulkDataURIs made absolute, stored syntaxes noted."""
-        body, found, _ = await self._get(url, "file", DICOM_JSON)
+        body, found, _ = await self._get(url, "file", DICOM_JSON, MAX_JSON_BODY_BYTES)
         objects = [_without_bookkeeping(obj) for obj in json_objects(body, found)]
         study_url = _STUDY_URL.match(found)
         for obj in objects:
@@ -217,9 +227,10 @@ class StaticWadoDataSource(DICOMwebDataSource):
                 self._stored_syntaxes[str(sop[0])] = str(syntax[0])
         return objects, found
 
-    async def _frame(self, instance: tuple[str, str, str], number: int) -> Frame:
+    async def _frame(self, instance: tuple[str, str, str], number: int,
+                     max_bytes: int | None) -> Frame:
         url = f"{resource_url(self.source.wadoRoot, *instance)}/frames/{number}"
-        body, found, content_type = await self._get(url, "frame", "*/*")
+        body, found, content_type = await self._get(url, "frame", "*/*", max_bytes)
         multipart = _multipart_type(body, content_type)
         if multipart:
             part = parse_multipart_related(body, multipart, found)[0]
@@ -242,20 +253,23 @@ class StaticWadoDataSource(DICOMwebDataSource):
             await self.retrieve_metadata_json(*instance[:2])
         return self._stored_syntaxes.get(instance[2], "")
 
-    async def _get(self, url: str, kind: str, accept: str) -> tuple[bytes, str, str]:
+    async def _get(self, url: str, kind: str, accept: str,
+                   max_bytes: int | None = None) -> tuple[bytes, str, str]:
         """(body inflated, URL found, Content-Type) of the first of the kind's names the tree
-        has; that name goes first next time."""
+        has; that name goes first next time. The body, inflated too, may hold ``max_bytes``
+        (None: the default limit)."""
         names = self._names[kind]
         for name in names:
             try:
-                response = await self._request("GET", url + name, accept)
+                response = await self._request("GET", url + name, accept, max_bytes=max_bytes)
             except HTTPStatusError as exc:
                 if exc.status in _MISSING:
                     continue
                 raise
             if name != names[0]:
                 self._names[kind] = (name, *(n for n in names if n != name))
-            return _inflated(response.body), response.url, response.content_type
+            body = _inflated(response.body, body_limit(max_bytes), response.url)
+            return body, response.url, response.content_type
         tried = ", ".join(f"{urlsplit(url).path.rsplit('/', 1)[-1]}{n}" for n in names)
         raise DataSourceError(f"not in the static DICOMweb tree: {url} (tried {tried})")
 
@@ -276,16 +290,19 @@ def _without_bookkeeping(obj: dict[str, Any]) -> dict[str, Any]:
             if key != _DEDUP_CREATOR and not key.startswith(_DEDUP_BLOCK)}
 
 
-def _inflated(body: bytes) -> bytes:
-    """``body`` gunzipped if it is gzip (a ``.gz`` file served without Content-Encoding).
+def _inflated(body: bytes, limit: int, url: str) -> bytes:
+    """``body`` gunzipped if it is gzip (a ``.gz`` file served without Content-Encoding),
+    to at most ``limit`` bytes: a few KB of gzip can claim gigabytes.
 
     Raw pixels may start with the magic by chance: what does not inflate stays as it is.
     """
     if not body.startswith(_GZIP_MAGIC):
         return body
     try:
-        return gzip.decompress(body)
-    except (OSError, EOFError, zlib.error):
+        return inflate(body, limit, 16 + zlib.MAX_WBITS)
+    except InflatedTooLarge as exc:
+        raise ResponseTooLarge(f"GET stopped: the gzipped body {exc}", url, exc.limit) from None
+    except ValueError:
         return body
 
 

@@ -8,6 +8,7 @@ from .errors import (
     DICOMwebTimeout,
     HTTPStatusError,
     MultipartError,
+    ResponseTooLarge,
 )
 from .multipart import Part, parse_multipart_related
 from .query import StudyQuery
@@ -24,6 +25,7 @@ __all__ = [
     "MultipartError",
     "Part",
     "Response",
+    "ResponseTooLarge",
     "StudyQuery",
     "Transport",
     "parse_multipart_related",

@@ -84,24 +84,27 @@ class BearerTokenTransport:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float = 30.0,
+        max_bytes: int | None = None,
     ) -> Response:
         plain = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
         if not self.authorizes(url):
-            return await self.inner.request(method, url, headers=plain, body=body, timeout=timeout)
+            return await self.inner.request(method, url, headers=plain, body=body, timeout=timeout,
+                                            max_bytes=max_bytes)
         token = self.access_token()
-        response = await self._send(method, url, plain, body, timeout, token)
+        response = await self._send(method, url, plain, body, timeout, max_bytes, token)
         if response.status != 401 or self.renew is None:
             return response
         renewed = await self._renewed(token)
         if not renewed or renewed == token:
             return response
-        return await self._send(method, url, plain, body, timeout, renewed)
+        return await self._send(method, url, plain, body, timeout, max_bytes, renewed)
 
     async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
-                    timeout: float, token: str | None) -> Response:
+                    timeout: float, max_bytes: int | None, token: str | None) -> Response:
         if token:
             headers = {**headers, "Authorization": f"Bearer {token}"}
-        return await self.inner.request(method, url, headers=headers, body=body, timeout=timeout)
+        return await self.inner.request(method, url, headers=headers, body=body, timeout=timeout,
+                                        max_bytes=max_bytes)
 
     async def _renewed(self, rejected: str | None) -> str | None:
         """The token to retry with: one renewal per rejected token, shared by its requests.

@@ -10,6 +10,7 @@ stays usable after one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,6 +20,7 @@ from urllib.parse import quote, urljoin
 from pydicom.dataset import Dataset
 
 from ..config import DicomWebSource
+from ..lru import SizedLRU
 from .dicom_json import (
     dataset_from_json,
     datasets_from_json,
@@ -27,6 +29,7 @@ from .dicom_json import (
     set_bulk_data,
 )
 from .errors import DicomJSONError, DICOMwebError, HTTPStatusError, MultipartError
+from .limits import DEFAULT_MAX_BODY_BYTES, MAX_JSON_BODY_BYTES, PixelDataSize
 from .media_types import (
     OCTET_STREAM,
     frame_content_type,
@@ -54,6 +57,10 @@ _NO_FALLBACK_STATUSES = frozenset({401, 403, 404, 429})
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
 _DETAIL_CHARS = 200
+STORED_INSTANCES_BYTES = 256 << 20
+"""Frames of whole instances downloaded because the frames endpoint failed, kept so that
+one download serves every frame of a multi-frame instance (the two newest stay whatever
+their size: two viewports may be scrolling two such instances)."""
 
 # Failure Reason (0008,1197) values of STOW-RS (PS3.18 Table I.2-1 / PS3.4 Annex B).
 _FAILURE_REASONS = {
@@ -63,6 +70,18 @@ _FAILURE_REASONS = {
     0xC122: "transfer syntax not supported",
 }
 _FAILURE_REASON_RANGES = {0xA700: "out of resources", 0xA900: "does not match its SOP class"}
+
+
+@dataclass(frozen=True)
+class _StoredFrames:
+    """The frames of one whole instance, as stored (deflated ones inflated)."""
+
+    frames: list[bytes]
+    transfer_syntax_uid: str
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.frames))
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,9 @@ class DICOMwebClient:
         self.source = source
         self.transport = transport
         self.headers: dict[str, str] = dict(headers or {})
+        self._stored: SizedLRU[str, _StoredFrames] = SizedLRU(
+            STORED_INSTANCES_BYTES, lambda stored: stored.size, keep=2)
+        self._storing: dict[str, asyncio.Task[_StoredFrames]] = {}
 
     async def __aenter__(self) -> Self:
         return self
@@ -121,7 +143,11 @@ class DICOMwebClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the transport's connections."""
+        """Close the transport's connections and drop the instances kept for their frames."""
+        for task in self._storing.values():
+            task.cancel()
+        self._storing.clear()
+        self._stored.clear()
         await self.transport.aclose()
 
     # QIDO-RS
@@ -245,33 +271,42 @@ class DICOMwebClient:
         frame_numbers: Sequence[int],
         *,
         transfer_syntax_uid: str | None = None,
+        pixel_size: PixelDataSize | None = None,
     ) -> list[Frame]:
         """Frames (1-based numbers) as stored, or in ``transfer_syntax_uid`` if given.
 
         Without an explicit syntax the source's ``acceptHeader`` /
-        ``requestTransferSyntaxUID`` apply, else ``transfer-syntax=*``.
+        ``requestTransferSyntaxUID`` apply, else ``transfer-syntax=*``. ``pixel_size``
+        (what the instance's metadata says its pixels take) bounds the response; without
+        it the default limit applies (:mod:`ohifpy.dicomweb.limits`).
         """
         numbers = list(frame_numbers)
         if not numbers or any(
             isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in numbers
         ):
             raise ValueError(f"frame numbers must be integers from 1, not {numbers!r}")
-        url = resource_url(
+        instance_url = resource_url(
             self.source.wadoRoot, study_instance_uid, series_instance_uid, sop_instance_uid
         )
-        url = f"{url}/frames/{','.join(map(str, numbers))}"
+        url = f"{instance_url}/frames/{','.join(map(str, numbers))}"
         accept = frames_accept_header(self.source, transfer_syntax_uid)
+        as_stored = accept.endswith("transfer-syntax=*")
+        stored = self._stored.get(instance_url) if as_stored else None
+        if stored is not None:  # the frames endpoint failed for it before
+            return _cut_frames(stored, numbers, url)
+        limit = pixel_size.frames_limit(len(numbers)) if pixel_size else None
         try:
-            response = await self._request("GET", url, accept)
+            response = await self._request("GET", url, accept, max_bytes=limit)
         except HTTPStatusError as exc:
-            if exc.status in _NO_FALLBACK_STATUSES or not accept.endswith("transfer-syntax=*"):
+            if exc.status in _NO_FALLBACK_STATUSES or not as_stored:
                 raise
             # Some servers fail on frames of certain stored syntaxes (Orthanc 1.10: 500 for
             # big endian, deflated and HTJ2K, 400 for odd-length big-endian frames) yet
-            # serve the instance as stored: cut the frames from it.
-            return await self._frames_from_instance(
-                study_instance_uid, series_instance_uid, sop_instance_uid, numbers, exc
+            # serve the instance as stored: cut the frames from it, downloaded once for all.
+            stored = await self._instance_frames(
+                (study_instance_uid, series_instance_uid, sop_instance_uid), pixel_size, exc
             )
+            return _cut_frames(stored, numbers, url)
         parts = parse_multipart_related(response.body, response.content_type, response.url)
         if len(parts) != len(numbers):
             raise MultipartError(
@@ -297,41 +332,67 @@ class DICOMwebClient:
         sop_instance_uid: str,
         *,
         transfer_syntax_uid: str = "*",
+        pixel_size: PixelDataSize | None = None,
     ) -> bytes:
-        """The instance as a DICOM Part 10 file, by default in its stored syntax."""
+        """The instance as a DICOM Part 10 file, by default in its stored syntax; no larger
+        than ``pixel_size`` allows (else the default limit)."""
         url = resource_url(
             self.source.wadoRoot, study_instance_uid, series_instance_uid, sop_instance_uid
         )
         accept = multipart_accept_header("application/dicom", self.source, transfer_syntax_uid)
-        return _single_part_content(await self._request("GET", url, accept))
+        limit = pixel_size.instance_limit() if pixel_size else None
+        return _single_part_content(await self._request("GET", url, accept, max_bytes=limit))
 
-    async def _frames_from_instance(
+    async def _instance_frames(
         self,
-        study_instance_uid: str,
-        series_instance_uid: str,
-        sop_instance_uid: str,
-        numbers: list[int],
+        uids: tuple[str, str, str],
+        pixel_size: PixelDataSize | None,
         frames_error: HTTPStatusError,
-    ) -> list[Frame]:
-        """Frames cut from the whole stored instance, after the frames endpoint failed."""
-        url = frames_error.url
+    ) -> _StoredFrames:
+        """The stored frames of a whole instance, after its frames endpoint failed.
+
+        Requests for several of its frames share one download (each frame of a scrolled
+        multi-frame instance fails the same way), and the result is kept for the next ones.
+        A failed download is tried again by the next request.
+        """
+        key = resource_url(self.source.wadoRoot, *uids)
+        task = self._storing.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._download_instance_frames(key, uids, pixel_size))
+            self._storing[key] = task
+
+            def settled(done: asyncio.Task[_StoredFrames]) -> None:
+                if self._storing.get(key) is done:
+                    del self._storing[key]
+                if not done.cancelled():
+                    done.exception()  # its awaiters, if all gave up, are not told
+
+            task.add_done_callback(settled)
         try:
-            data = await self.retrieve_instance(
-                study_instance_uid, series_instance_uid, sop_instance_uid
-            )
-        except DICOMwebError:
+            return await asyncio.shield(task)  # a caller giving up leaves it to the others
+        except HTTPStatusError:
             raise frames_error from None
-        try:
-            ds = read_instance(data)
-            syntax = str(stored_transfer_syntax(ds))
-            stored = split_frames(ds)
+        except DICOMwebError as exc:
+            raise DICOMwebError(f"the frames: {frames_error.text}; the whole instance instead: "
+                                f"{exc.text}", exc.url) from None
         except ValueError as exc:
-            raise DICOMwebError(f"{frames_error}; the instance itself: {exc}", url) from None
-        if any(n > len(stored) for n in numbers):
-            raise DICOMwebError(f"asked for frames {numbers}, the instance has {len(stored)}", url)
+            raise DICOMwebError(f"the frames: {frames_error.text}; the whole instance instead: "
+                                f"{exc}", key) from None
+
+    async def _download_instance_frames(
+        self, key: str, uids: tuple[str, str, str], pixel_size: PixelDataSize | None
+    ) -> _StoredFrames:
+        data = await self.retrieve_instance(*uids, pixel_size=pixel_size)
+        limit = pixel_size.instance_limit() if pixel_size else DEFAULT_MAX_BODY_BYTES
+        ds = read_instance(data, max_inflated_bytes=limit)
+        del data
+        syntax = str(stored_transfer_syntax(ds))
+        frames = split_frames(ds)
         if syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
-            syntax = EXPLICIT_VR_LITTLE_ENDIAN  # pydicom inflated it while reading
-        return [Frame(n, stored[n - 1], syntax, frame_content_type(syntax)) for n in numbers]
+            syntax = EXPLICIT_VR_LITTLE_ENDIAN  # inflated while reading
+        stored = _StoredFrames(frames, syntax)
+        self._stored.put(key, stored)
+        return stored
 
     async def retrieve_rendered(
         self,
@@ -399,7 +460,8 @@ class DICOMwebClient:
         else:
             url = f"{self.source.stowRoot}/studies"
         response = await self._request(
-            "POST", url, DICOM_JSON, body=body, content_type=content_type
+            "POST", url, DICOM_JSON, body=body, content_type=content_type,
+            max_bytes=MAX_JSON_BODY_BYTES,
         )
         results = datasets_from_json(response.body, response.url)
         return results[0] if results else Dataset()
@@ -414,8 +476,10 @@ class DICOMwebClient:
         *,
         body: bytes | None = None,
         content_type: str = "",
+        max_bytes: int | None = None,
     ) -> Response:
-        """Send with retries; a 4xx/5xx status becomes :class:`HTTPStatusError`."""
+        """Send with retries; a 4xx/5xx status becomes :class:`HTTPStatusError`. The body
+        may hold ``max_bytes`` (None: the default limit)."""
         headers = {**self.headers, "Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
@@ -427,13 +491,14 @@ class DICOMwebClient:
             body=body,
             timeout=self.source.timeout,
             max_retries=self.source.maxRetries,
+            max_bytes=max_bytes,
         )
         if response.status >= 400:
             raise HTTPStatusError(response.status, response.reason, url, _error_detail(response))
         return response
 
     async def _get_json(self, url: str) -> tuple[list[dict[str, Any]], str]:
-        response = await self._request("GET", url, DICOM_JSON)
+        response = await self._request("GET", url, DICOM_JSON, max_bytes=MAX_JSON_BODY_BYTES)
         return json_objects(response.body, response.url), response.url
 
     async def _get_datasets(self, url: str) -> list[Dataset]:
@@ -495,6 +560,15 @@ def resource_url(
 def _number(value: float) -> str:
     """A window value as servers parse it: ``40`` rather than ``40.0``."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _cut_frames(stored: _StoredFrames, numbers: list[int], url: str) -> list[Frame]:
+    """The asked frames of a whole instance's, labelled with its stored syntax."""
+    if max(numbers) > len(stored.frames):
+        raise DICOMwebError(f"asked for frames {numbers}, the instance has {len(stored.frames)}",
+                            url)
+    syntax = stored.transfer_syntax_uid
+    return [Frame(n, stored.frames[n - 1], syntax, frame_content_type(syntax)) for n in numbers]
 
 
 def _single_part_content(response: Response) -> bytes:

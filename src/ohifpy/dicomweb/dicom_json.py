@@ -65,7 +65,7 @@ def json_objects(body: bytes, url: str) -> list[dict[str, Any]]:
         return []
     try:
         obj = json.loads(body)
-    except ValueError as exc:  # also UnicodeDecodeError
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError; nesting too deep
         raise DicomJSONError(
             f"response is not JSON ({exc}); it starts {body[:80]!r}", url
         ) from None
@@ -110,7 +110,9 @@ def dataset_from_json(obj: Any, url: str, index: int = 0) -> Dataset:
     try:
         ds = Dataset.from_json(_without_bulk_data(obj))
         _record_bulk_data_uris(ds, obj, url)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+        # what pydicom raises for values of the wrong type (OverflowError: an infinite
+        # number where an integer belongs) and for sequences nested too deep
         raise DicomJSONError(f"dataset {index + 1} is not DICOM JSON: {exc}", url) from None
     return ds
 

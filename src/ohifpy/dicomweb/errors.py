@@ -11,15 +11,18 @@ __all__ = [
     "DicomJSONError",
     "HTTPStatusError",
     "MultipartError",
+    "ResponseTooLarge",
 ]
 
 
 class DICOMwebError(OhifpyError):
-    """Base of every error the DICOMweb client raises; ``url`` is the request's URL."""
+    """Base of every error the DICOMweb client raises; ``url`` is the request's URL,
+    ``text`` the message without it."""
 
     def __init__(self, message: str, url: str = "") -> None:
         super().__init__(f"{message} ({url})" if url else message)
         self.url = url
+        self.text = message
 
 
 class HTTPStatusError(DICOMwebError):
@@ -47,3 +50,15 @@ class MultipartError(DICOMwebError):
 
 class DicomJSONError(DICOMwebError):
     """A QIDO/metadata body that is not DICOM JSON (PS3.18 F.2)."""
+
+
+class ResponseTooLarge(DICOMwebError):
+    """A response body larger than the request's limit (what the metadata lets it be, else
+    a default): refused before it is read whole, or as soon as it passes the limit.
+
+    ``limit`` is that limit in bytes.
+    """
+
+    def __init__(self, message: str, url: str, limit: int) -> None:
+        super().__init__(message, url)
+        self.limit = limit

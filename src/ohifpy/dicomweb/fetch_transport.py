@@ -10,6 +10,13 @@ failure (:class:`DICOMwebConnectionError`): the browser tells no more than that.
 Responses are never written to the HTTP cache (``cache: "no-store"``): they are
 patient data, and the viewer keeps none on disk.
 
+A body larger than the request's limit is refused by its Content-Length before it is read
+(the fetch is aborted), else by its size once the browser has it: that is still before it
+is copied into Python, so the WebAssembly heap (which never shrinks) does not pay for it.
+Streaming it chunk by chunk through Python would cost a round trip per chunk on every
+frame, and without a Content-Length (chunked, or compressed in transit) the browser's own
+memory holds the body first either way.
+
 While Python starts, the worker may already have fetched what the page knows the viewer
 will ask for first (a study's metadata, see ``prefetch`` in ``web/worker.js``): a plain
 GET of such a URL takes that answer, once, instead of asking again.
@@ -24,7 +31,8 @@ from typing import Any
 from js import AbortController, AbortSignal, Object, fetch
 from pyodide.ffi import JsException, to_js
 
-from .errors import DICOMwebConnectionError, DICOMwebTimeout
+from .errors import DICOMwebConnectionError, DICOMwebTimeout, ResponseTooLarge
+from .limits import body_limit, check_content_length, check_received_length
 from .transport import Response
 
 __all__ = ["FetchTransport"]
@@ -51,7 +59,9 @@ class FetchTransport:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float = 30.0,
+        max_bytes: int | None = None,
     ) -> Response:
+        limit = body_limit(max_bytes)
         controller = AbortController.new()  # aborted when the awaiting task is cancelled
         deadline = AbortSignal.timeout(max(int(timeout * 1000), 1))
         init = {
@@ -64,14 +74,15 @@ class FetchTransport:
         if body is not None:
             init["body"] = to_js(body)
         try:
-            early = await self._take_prefetched(method, url, headers or {}, timeout)
+            early = await self._take_prefetched(method, url, headers or {}, timeout, limit)
             if early is None:
                 response = await fetch(url, to_js(init, dict_converter=Object.fromEntries))
+                _check_announced(response, limit, method, url)
                 buffer = await response.arrayBuffer()
             else:
                 response, buffer = early
-        except asyncio.CancelledError:
-            controller.abort()
+        except (asyncio.CancelledError, ResponseTooLarge):
+            controller.abort()  # the body, if any, stops downloading
             raise
         except JsException as exc:
             if deadline.aborted:
@@ -79,16 +90,17 @@ class FetchTransport:
             raise DICOMwebConnectionError(
                 f"{method} failed: cannot reach the server ({exc})", url
             ) from None
+        check_received_length(int(buffer.byteLength), limit, method, url)
         return Response(
             status=int(response.status),
             url=str(response.url) or url,
             body=buffer.to_bytes(),
-            headers={str(k).lower(): str(v) for k, v in response.headers.entries()},
+            headers=_headers(response),
             reason=str(response.statusText),
         )
 
     async def _take_prefetched(
-        self, method: str, url: str, headers: Mapping[str, str], timeout: float
+        self, method: str, url: str, headers: Mapping[str, str], timeout: float, limit: int
     ) -> tuple[Any, Any] | None:
         """The worker's early answer for this request and its body, if it made one and it
         succeeded (else None: the request is sent as usual).
@@ -97,7 +109,8 @@ class FetchTransport:
         carried the page's token, if any; one made with an older token answered 401 and
         is not taken). Waiting
         for it counts against the request's own timeout: an early request that hangs is
-        this request timing out, not a reason to wait a second time.
+        this request timing out, not a reason to wait a second time. Its body has the
+        request's limit.
         """
         if (self.prefetched is None or method != "GET" or not self.prefetched.has(url)
                 or {key.lower() for key in headers} - {"accept", "authorization"}):
@@ -109,6 +122,7 @@ class FetchTransport:
             response = await early
             if response is None or not response.ok:
                 return None
+            _check_announced(response, limit, method, url)
             return response, await response.arrayBuffer()
 
         try:
@@ -118,3 +132,15 @@ class FetchTransport:
 
     async def aclose(self) -> None:
         """Nothing to close: the browser owns the connections."""
+
+
+def _headers(response: Any) -> dict[str, str]:
+    """A fetch ``Response``'s headers, names lower-case."""
+    return {str(k).lower(): str(v) for k, v in response.headers.entries()}
+
+
+def _check_announced(response: Any, limit: int, method: str, url: str) -> None:
+    """Refuse a body announced larger than ``limit`` before reading it (the caller aborts)."""
+    length = response.headers.get("content-length")
+    check_content_length({} if length is None else {"content-length": str(length)}, limit,
+                         method, url)

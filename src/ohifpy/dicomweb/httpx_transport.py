@@ -12,11 +12,12 @@ an idempotent request that met a keep-alive connection the server had just close
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 
 import httpx
 
 from .errors import DICOMwebConnectionError, DICOMwebError, DICOMwebTimeout
+from .limits import body_limit, check_content_length, check_received_length
 from .transport import Response
 
 __all__ = ["IDEMPOTENT_METHODS", "HttpxTransport"]
@@ -25,7 +26,12 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class HttpxTransport:
-    """Sends requests over a pooled ``httpx.AsyncClient``; HTTP errors are responses."""
+    """Sends requests over a pooled ``httpx.AsyncClient``; HTTP errors are responses.
+
+    Bodies are streamed, so one larger than the request's limit is never held whole: it is
+    refused by its Content-Length before reading, or as soon as it passes the limit (the
+    connection is then dropped).
+    """
 
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
         self._client = client or httpx.AsyncClient(follow_redirects=True)
@@ -38,9 +44,11 @@ class HttpxTransport:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float = 30.0,
+        max_bytes: int | None = None,
     ) -> Response:
+        limit = body_limit(max_bytes)
         try:
-            response = await self._send(method, url, headers, body, timeout)
+            return await self._send(method, url, headers, body, timeout, limit)
         except httpx.TimeoutException as exc:
             raise DICOMwebTimeout(
                 f"{method} timed out after {timeout:g} s ({type(exc).__name__})", url
@@ -49,32 +57,47 @@ class HttpxTransport:
             raise DICOMwebConnectionError(
                 f"{method} failed: cannot reach the server ({type(exc).__name__}: {exc})", url
             ) from None
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise DICOMwebError(f"{method} failed: {type(exc).__name__}: {exc}", url) from None
-        return Response(
-            status=response.status_code,
-            url=str(response.url),
-            body=response.content,
-            headers={k.lower(): v for k, v in response.headers.items()},
-            reason=response.reason_phrase,
-        )
 
     async def _send(
         self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None,
-        timeout: float,
-    ) -> httpx.Response:
+        timeout: float, limit: int,
+    ) -> Response:
         """One request; an idempotent one again once if the server hung up on it."""
-
-        def send() -> Awaitable[httpx.Response]:
-            return self._client.request(method, url, headers=headers, content=body,
-                                        timeout=httpx.Timeout(timeout))
-
         try:
-            return await send()
+            return await self._read(method, url, headers, body, timeout, limit)
         except httpx.RemoteProtocolError:
             if method.upper() not in IDEMPOTENT_METHODS:
                 raise
-        return await send()
+        return await self._read(method, url, headers, body, timeout, limit)
+
+    async def _read(
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None,
+        timeout: float, limit: int,
+    ) -> Response:
+        """Send, then read the body chunk by chunk up to ``limit`` bytes."""
+        request = self._client.build_request(method, url, headers=headers, content=body,
+                                             timeout=httpx.Timeout(timeout))
+        response = await self._client.send(request, stream=True)
+        try:
+            response_headers = {k.lower(): v for k, v in response.headers.items()}
+            check_content_length(response_headers, limit, method, url)
+            chunks: list[bytes] = []
+            received = 0
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                check_received_length(received, limit, method, url)
+                chunks.append(chunk)
+        finally:
+            await response.aclose()  # an unread rest closes the connection
+        return Response(
+            status=response.status_code,
+            url=str(response.url),
+            body=b"".join(chunks),
+            headers=response_headers,
+            reason=response.reason_phrase,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -42,6 +42,7 @@ async def request_with_retries(
     body: bytes | None = None,
     timeout: float,
     max_retries: int,
+    max_bytes: int | None = None,
 ) -> Response:
     """Send the request, again up to ``max_retries`` times while the server is busy.
 
@@ -50,7 +51,8 @@ async def request_with_retries(
     """
     retries = max(max_retries, 0)
     for attempt in range(retries + 1):
-        response = await transport.request(method, url, headers=headers, body=body, timeout=timeout)
+        response = await transport.request(method, url, headers=headers, body=body,
+                                           timeout=timeout, max_bytes=max_bytes)
         if response.status not in RETRY_STATUSES or attempt == retries:
             break
         await asyncio.sleep(retry_delay(response, attempt))

@@ -37,6 +37,11 @@ class Transport(Protocol):
     ``timeout`` seconds pass and :class:`~ohifpy.dicomweb.errors.DICOMwebConnectionError`
     when the server cannot be reached; any HTTP status is a normal :class:`Response`.
     ``url`` is sent as given: the query string is already encoded by the caller.
+
+    ``max_bytes`` bounds the body (None: :data:`~ohifpy.dicomweb.limits.DEFAULT_MAX_BODY_BYTES`):
+    a larger one raises :class:`~ohifpy.dicomweb.errors.ResponseTooLarge` without being held
+    whole, refused by its announced Content-Length where there is one (see
+    :mod:`ohifpy.dicomweb.limits`).
     """
 
     async def request(
@@ -47,6 +52,7 @@ class Transport(Protocol):
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float = 30.0,
+        max_bytes: int | None = None,
     ) -> Response: ...
 
     async def aclose(self) -> None: ...

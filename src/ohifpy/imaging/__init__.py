@@ -20,7 +20,13 @@ from ohifpy.imaging.color import PaletteColorLUT
 from ohifpy.imaging.lut import LookupTable, LUTError
 from ohifpy.imaging.modality import ModalityTransform
 from ohifpy.imaging.pixel_module import PixelModule, PixelModuleError
-from ohifpy.imaging.render import ImageFrame, prepare_frame, render_frame, render_rgba
+from ohifpy.imaging.render import (
+    ImageFrame,
+    missing_display_attributes,
+    prepare_frame,
+    render_frame,
+    render_rgba,
+)
 from ohifpy.imaging.voi import VOIWindow, voi_windows
 
 __all__ = [
@@ -39,6 +45,7 @@ __all__ = [
     "decode_frame",
     "get_decoder",
     "load_decoder",
+    "missing_display_attributes",
     "prepare_frame",
     "register_decoder",
     "render_frame",

@@ -19,6 +19,7 @@ from pydicom.encaps import encapsulate
 from pydicom.pixels import get_decoder as get_pydicom_decoder
 from pydicom.uid import UID
 
+from ohifpy.imaging.codestream import CodestreamError, claimed_image
 from ohifpy.imaging.pixel_module import COLOR, MONOCHROME, PALETTE_COLOR, PixelModule
 
 from ..errors import OhifpyError
@@ -124,6 +125,8 @@ def decode_frame(data: bytes, transfer_syntax_uid: str, pixel: PixelModule) -> D
     if not data:
         raise FrameDecodeError(transfer_syntax_uid, "the frame is empty (0 bytes)")
     _check_codestream(data, transfer_syntax_uid)
+    check_claimed_size(data, transfer_syntax_uid, pixel.rows, pixel.columns,
+                       pixel.samples_per_pixel, pixel.bits_allocated)
     decoded = decoder(bytes(data), pixel)
     problem = _mismatch(decoded, pixel)
     if problem:
@@ -157,6 +160,59 @@ def _check_codestream(data: bytes, transfer_syntax_uid: str) -> None:
         raise FrameDecodeError(
             transfer_syntax_uid,
             f"the {len(data)}-byte codestream has no end marker (FFD9): truncated or corrupt",
+        )
+
+
+MIN_TILE_BUDGET = 1024
+"""JPEG 2000 tiles any frame may have; a decoder spends about 10 KB on each before it reads
+a pixel, so a small image claiming 1x1-pixel tiles is refused. Larger frames may have one
+tile per :data:`PIXELS_PER_TILE` pixels."""
+PIXELS_PER_TILE = 256 * 256
+
+
+def check_claimed_size(data: bytes, transfer_syntax_uid: str, rows: int, columns: int,
+                       samples_per_pixel: int, bits_allocated: int) -> None:
+    """Refuse a codestream whose header claims another image than the metadata describes.
+
+    Runs before any decoder (pydicom's plugins in CPython, the WebAssembly codecs in the
+    browser), which would allocate the claimed image first: only this frame fails, with
+    both sizes in the message. Precision may exceed Bits Allocated up to 16 bits (8-bit
+    containers of 12-bit JPEG 2000 exist; the decoders widen them), not more.
+    """
+    try:
+        claim = claimed_image(data, transfer_syntax_uid)
+    except CodestreamError as exc:
+        raise FrameDecodeError(transfer_syntax_uid, str(exc)) from None
+    if claim is None:
+        return
+    if claim.segments:
+        expected = samples_per_pixel * math.ceil(bits_allocated / 8)
+        if claim.segments != expected:
+            raise FrameDecodeError(
+                transfer_syntax_uid,
+                f"the RLE header lists {claim.segments} segments, a frame of "
+                f"{samples_per_pixel} sample(s) of {bits_allocated} bits has {expected}",
+            )
+        return
+    if (claim.columns, claim.rows, claim.components) != (columns, rows, samples_per_pixel):
+        raise FrameDecodeError(
+            transfer_syntax_uid,
+            f"the codestream claims a {claim.columns}x{claim.rows} image of "
+            f"{claim.components} component(s), the metadata says {columns}x{rows} with "
+            f"{samples_per_pixel} sample(s) per pixel",
+        )
+    if not 0 < claim.precision <= max(bits_allocated, 16):
+        raise FrameDecodeError(
+            transfer_syntax_uid,
+            f"the codestream claims {claim.precision}-bit samples, the metadata allocates "
+            f"{bits_allocated} bits",
+        )
+    most_tiles = max(MIN_TILE_BUDGET, rows * columns // PIXELS_PER_TILE)
+    if claim.tiles > most_tiles:
+        raise FrameDecodeError(
+            transfer_syntax_uid,
+            f"the codestream claims {claim.tiles} tiles for a {columns}x{rows} image "
+            f"(at most {most_tiles} are decoded)",
         )
 
 
@@ -201,23 +257,34 @@ def _describe(transfer_syntax_uid: str) -> str:
     return f"{uid.name} ({uid})" if uid.name != str(uid) else str(uid)
 
 
-def _pydicom_decoder(uid: str) -> FrameDecoder | None:
-    """pydicom's decoder for `uid` wrapped as a FrameDecoder, or None if unavailable."""
+def _pydicom_decoder(uid: str, plugin: str = "") -> FrameDecoder | None:
+    """pydicom's decoder for `uid` wrapped as a FrameDecoder, or None if unavailable.
+
+    ``plugin`` pins one of its plugins (pydicom's own pure-Python RLE is what Pyodide runs;
+    CPython prefers pylibjpeg's): the tests decode through each.
+    """
     try:
         decoder = get_pydicom_decoder(uid)
     except NotImplementedError:
         return None
-    if not decoder.is_available:
+    if not decoder.is_available or (plugin and plugin not in decoder.available_plugins):
         return None
+    options: dict[str, Any] = {"decoding_plugin": plugin} if plugin else {}
 
     def decode(data: bytes, pixel: PixelModule) -> DecodedFrame:
         if not decoder.is_encapsulated:
             data = _native_source(data, uid, pixel)
         try:
             source = encapsulate([data]) if decoder.is_encapsulated else data
-            pixels, properties = decoder.as_array(source, **_decode_options(pixel))
+            pixels, properties = decoder.as_array(source, **_decode_options(pixel), **options)
         except Exception as exc:  # plugins raise anything from RuntimeError to struct.error
             raise FrameDecodeError(uid, f"{type(exc).__name__}: {exc}") from exc
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+            # A Rust plugin's panic (pylibjpeg-rle on a corrupt frame) is pyo3's
+            # PanicException, a BaseException: it would pass every handler of the worker.
+            raise FrameDecodeError(uid, f"the decoder panicked: {exc}") from None
         return DecodedFrame(pixels, str(properties["photometric_interpretation"]))
 
     return decode

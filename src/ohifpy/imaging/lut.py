@@ -19,9 +19,26 @@ class LUTError(OhifpyError, ValueError):
     """A lookup table (Modality, VOI or Palette Color) in the metadata is unusable."""
 
 
+#: Bytes per word of the binary VRs that a big endian file stores word by word swapped.
+_WORD_BYTES = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+
+
 def is_little_endian(ds: Dataset) -> bool:
     """Byte order of OW values in `ds`: its file's, else little endian (DICOM JSON)."""
     return ds.original_encoding[1] is not False
+
+
+def little_endian_words(value: bytes, vr: str, little_endian: bool) -> bytes:
+    """A binary value (OW, OL, OF, OD, OV) in little endian order, DICOM JSON's.
+
+    pydicom keeps a big endian file's words as stored, byte-swapped: 16-bit LUT
+    entries, and pairs of packed 8-bit entries too. Other VRs and little endian
+    values come back unchanged.
+    """
+    size = _WORD_BYTES.get(vr, 1)
+    if little_endian or size == 1 or len(value) % size:
+        return value
+    return np.frombuffer(value, f">u{size}").astype(f"<u{size}").tobytes()
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,10 +77,11 @@ class LookupTable:
                 "retrieve the bulk data into the dataset before rendering"
             )
         if isinstance(raw, bytes):
+            raw = little_endian_words(raw, "OW", little_endian)
             if bits <= 8 and len(raw) in (entries, entries + entries % 2):  # packed 8-bit
                 data = np.frombuffer(raw[:entries], dtype=np.uint8)
             elif len(raw) >= 2 * entries:
-                data = np.frombuffer(raw[: 2 * entries], dtype="<u2" if little_endian else ">u2")
+                data = np.frombuffer(raw[: 2 * entries], dtype="<u2")
             else:
                 raise LUTError(
                     f"LUT Data (0028,3006) has {len(raw)} bytes, too few for the "

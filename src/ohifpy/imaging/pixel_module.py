@@ -14,6 +14,44 @@ PALETTE_COLOR = "PALETTE COLOR"
 #: Three-sample photometric interpretations the pipeline can turn into RGB.
 COLOR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT")
 
+MAX_FRAME_BYTES = 256 << 20
+"""One frame's stored pixels: an 8192x8192 16-bit mammogram takes 128 MiB. Rendering adds
+four bytes of RGBA per pixel, and the WebAssembly heap ends at 4 GiB."""
+MAX_PIXEL_DATA_BYTES = 2 << 30
+"""All frames of one instance: tomosynthesis and long cine runs take a few hundred MB.
+Frames load one by one, but a server that fails its frames endpoint makes the viewer
+download the instance whole."""
+MAX_FRAMES = 100_000
+"""Frames of one instance: each becomes an image of its display set (enhanced CT/MR and
+cine run to a few thousand)."""
+
+
+def pixel_data_problem(rows: int, columns: int, samples_per_pixel: int, bits_allocated: int,
+                       number_of_frames: int) -> str:
+    """Why pixel data of this size is not loaded (too large a claim to allocate), or "".
+
+    Metadata can claim any size; the product is capped, not each factor, because it is
+    what decoders and caches allocate. Shared by :class:`PixelModule` (before a frame is
+    fetched) and the model (before a display set makes one image per frame).
+    """
+    if number_of_frames > MAX_FRAMES:
+        return (f"NumberOfFrames {number_of_frames} is more than the {MAX_FRAMES} frames an "
+                "instance may have")
+    frame_bytes = -(-rows * columns * samples_per_pixel * max(bits_allocated, 1) // 8)
+    if frame_bytes > MAX_FRAME_BYTES:
+        return (f"a {columns}x{rows} frame of {samples_per_pixel} sample(s) of {bits_allocated} "
+                f"bits takes {_mib(frame_bytes)}, more than the {_mib(MAX_FRAME_BYTES)} a "
+                "frame may take")
+    if frame_bytes * number_of_frames > MAX_PIXEL_DATA_BYTES:
+        return (f"{number_of_frames} frames of {columns}x{rows} take "
+                f"{_mib(frame_bytes * number_of_frames)}, more pixel data than the "
+                f"{_mib(MAX_PIXEL_DATA_BYTES)} an instance may hold")
+    return ""
+
+
+def _mib(count: int) -> str:
+    return f"{count / (1 << 20):.0f} MiB"
+
 
 class PixelModuleError(OhifpyError, ValueError):
     """The Image Pixel Module of an instance is missing an attribute or is inconsistent."""
@@ -80,6 +118,10 @@ class PixelModule:
                 f"photometric_interpretation {pi} needs samples_per_pixel "
                 f"{expected_samples[pi]}, not {self.samples_per_pixel}"
             )
+        if not problems:
+            size = pixel_data_problem(self.rows, self.columns, self.samples_per_pixel,
+                                      self.bits_allocated, self.number_of_frames)
+            problems += [size] if size else []
         if problems:
             raise PixelModuleError("invalid Image Pixel Module: " + "; ".join(problems))
 

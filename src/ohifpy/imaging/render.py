@@ -16,7 +16,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ohifpy.imaging.codecs import decode_frame
-from ohifpy.imaging.color import PaletteColorLUT, to_rgb
+from ohifpy.imaging.color import PaletteColorLUT, has_palette_data, to_rgb
 from ohifpy.imaging.lut import LookupTable
 from ohifpy.imaging.modality import ModalityTransform
 from ohifpy.imaging.pixel_module import COLOR, PALETTE_COLOR, PixelModule
@@ -115,6 +115,27 @@ def prepare_frame(
         windows=tuple(voi_windows(ds, frame_index)),
         voi_lut=voi_lut(ds, signed_input=pixel.is_signed or modality.may_be_negative),
     )
+
+
+def missing_display_attributes(ds: Dataset) -> list[str]:
+    """What display needs that the metadata `ds` lacks, as keywords; empty when complete.
+
+    A server's metadata may leave out what the file holds: Orthanc's, of implicit VR
+    files, drops every element whose VR is US or SS (palette descriptors, LUT
+    Descriptor, LUT Data). A data source can then fill them in from the instance,
+    as pydicom would read them from the file. (A VOI LUT Sequence whose items lost
+    everything is dropped whole, which no metadata check can see.)
+    """
+    missing = []
+    if str(ds.get("PhotometricInterpretation", "")).strip() == PALETTE_COLOR:
+        if not ds.get("RedPaletteColorLookupTableDescriptor"):
+            missing.append("RedPaletteColorLookupTableDescriptor")
+        if not has_palette_data(ds):
+            missing.append("RedPaletteColorLookupTableData")
+    for sequence in ("ModalityLUTSequence", "VOILUTSequence"):
+        for item in ds.get(sequence) or ():
+            missing += [f"{sequence}.{k}" for k in ("LUTDescriptor", "LUTData") if not item.get(k)]
+    return missing
 
 
 def render_rgba(

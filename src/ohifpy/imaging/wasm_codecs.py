@@ -25,7 +25,7 @@ from pydicom.pixels import get_decoder as get_pydicom_decoder
 from pydicom.pixels.common import PhotometricInterpretation as PI
 from pydicom.pixels.decoders.base import DecodeRunner
 
-from .codecs import FrameDecodeError, set_decoder_loader
+from .codecs import FrameDecodeError, check_claimed_size, set_decoder_loader
 
 __all__ = ["DECODER_DEPENDENCIES", "PLUGIN", "install", "is_available"]
 
@@ -107,7 +107,13 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytearray:
     (container size from the codestream precision, colour-by-pixel output, YBR
     converted by the codec reported as RGB), so pydicom reshapes and corrects the
     result as it does for pylibjpeg in CPython.
+
+    The codestream's claimed size is checked against the runner's first (as
+    :func:`ohifpy.imaging.decode_frame` does before it gets here): whoever calls pydicom,
+    the WebAssembly heap, which never shrinks, is not grown for a size the metadata denies.
     """
+    check_claimed_size(src, runner.transfer_syntax, runner.rows, runner.columns,
+                       runner.samples_per_pixel, runner.bits_allocated)
     codec = SYNTAX_CODECS[runner.transfer_syntax]
     if codec == "jpeg-lossless":
         decoded = _decode_jpeg_lossless(src, runner)

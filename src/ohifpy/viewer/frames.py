@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..datasources import DataSource
 from ..errors import DATA_ERRORS
 from ..image_loader import load_image_frame
 from ..imaging import ImageFrame
+from ..lru import SizedLRU
 from ..model import DisplaySet, ImageRef
 
 __all__ = ["DEFAULT_CACHE_BYTES", "LOAD_CONCURRENCY", "FrameCache", "Frames"]
@@ -42,42 +42,11 @@ def frame_key(source: DataSource, image: ImageRef) -> FrameKey:
     return (source.name, image.instance.sop_instance_uid, image.frame_number)
 
 
-class FrameCache:
+class FrameCache(SizedLRU[FrameKey, ImageFrame]):
     """Decoded frames by key, least recently used dropped first beyond ``max_bytes``."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._frames: OrderedDict[FrameKey, ImageFrame] = OrderedDict()
-
-    def get(self, key: FrameKey) -> ImageFrame | None:
-        frame = self._frames.get(key)
-        if frame is not None:
-            self._frames.move_to_end(key)
-        return frame
-
-    def put(self, key: FrameKey, frame: ImageFrame) -> None:
-        if key in self._frames:
-            self.bytes -= self._frames.pop(key).stored.nbytes
-        self._frames[key] = frame
-        self.bytes += frame.stored.nbytes
-        self._evict(keep=1)
-
-    def resize(self, max_bytes: int) -> None:
-        """A new budget (the app config's ``cacheSizeMB``); the oldest frames go first."""
-        self.max_bytes = max_bytes
-        self._evict(keep=0)
-
-    def _evict(self, keep: int) -> None:
-        """Drop least recently used frames while over budget, down to ``keep`` frames."""
-        while self.bytes > self.max_bytes and len(self._frames) > keep:
-            self.bytes -= self._frames.popitem(last=False)[1].stored.nbytes
-
-    def __contains__(self, key: FrameKey) -> bool:
-        return key in self._frames
-
-    def __len__(self) -> int:
-        return len(self._frames)
+        super().__init__(max_bytes, lambda frame: frame.stored.nbytes)
 
 
 class Frames:
@@ -170,14 +139,20 @@ class Frames:
             return True
         return False
 
+    async def stop(self, display_set_uids: Iterable[str]) -> None:
+        """Stop every load of these display sets (no longer shown, or closed)."""
+        for uid in list(display_set_uids):
+            task = self.viewport_loads.pop(uid, None)
+            if task is not None:
+                task.cancel()
+            await self.cancel(uid)
+
     async def load_viewports(
         self, wanted: Mapping[str, tuple[DisplaySet, DataSource, int]], start: bool
     ) -> list[str]:
         """Load the stacks viewports show (display set UID -> set, source, image index),
         stop the loads of the others; answers the display sets now loading."""
-        for uid in [uid for uid in self.viewport_loads if uid not in wanted]:
-            self.viewport_loads.pop(uid).cancel()
-            await self.cancel(uid)
+        await self.stop([uid for uid in self.viewport_loads if uid not in wanted])
         concurrency = max(2, LOAD_CONCURRENCY // max(1, len(wanted)))
         for uid, (display_set, source, index) in wanted.items() if start else ():
             running = self.viewport_loads.get(uid)

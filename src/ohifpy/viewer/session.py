@@ -3,7 +3,9 @@
 One session per page (the worker lives from the study list to the viewer, so files the
 user dropped stay open until the tab closes, and nowhere else). Display sets are known by
 UID together with the source they came from, so frames, measurements and reports go back
-to the right source whatever the page asks next.
+to the right source whatever the page asks next. They are those of the studies the viewer
+opened last: opening others lets them go (with their instances' metadata), so a session
+that browses study after study holds one study set's, not all it ever saw.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..config import AppConfig, ConfigError, LocalSource
@@ -40,6 +42,8 @@ class OpenedStudies:
     studies: list[tuple[Study, list[DisplaySet]]]
     missing: list[dict[str, str]]
     instances: list[Instance]
+    closed: list[str] = field(default_factory=list)
+    """Display sets of the studies opened before, let go now (their loads should stop)."""
 
 
 class ViewerSession:
@@ -52,6 +56,7 @@ class ViewerSession:
         self.sources: dict[str, DataSource] = {}
         self.local_source_name = LOCAL_SOURCE_NAME
         self.display_sets: dict[str, tuple[DisplaySet, DataSource]] = {}
+        self._opens = 0  # opens started; the newest one's display sets are the page's
 
     def configure(self, config: AppConfig, base_url: str,
                   transport: Transport | None = None) -> None:
@@ -114,7 +119,15 @@ class ViewerSession:
     ) -> OpenedStudies:
         """Each study fetched on its own: one that cannot be opened (unknown UID, no images
         among the asked series) is listed in ``missing`` while the others open; only when
-        none opens is it an error."""
+        none opens is it an error.
+
+        The display sets opened replace those of the studies opened before (listed in
+        ``closed``), unless a newer open was started meanwhile (the page moved on while this
+        one's metadata came): then they are only added beside that one's, which stay. An
+        open that fails lets nothing go.
+        """
+        self._opens += 1
+        generation = self._opens
         answers = await asyncio.gather(
             *(source.retrieve_study_instances(study, series) for study in studies),
             return_exceptions=True,
@@ -122,6 +135,7 @@ class ViewerSession:
         opened: list[tuple[Study, list[DisplaySet]]] = []
         missing: list[dict[str, str]] = []
         instances: list[Instance] = []
+        shown: dict[str, tuple[DisplaySet, DataSource]] = {}
         for study_uid, answer in zip(studies, answers, strict=True):
             if isinstance(answer, BaseException):
                 if not isinstance(answer, DATA_ERRORS):
@@ -137,11 +151,16 @@ class ViewerSession:
             opened.append((Study.from_dataset(display_sets[0].images[0].instance.metadata),
                            display_sets))
             for display_set in display_sets:
-                self.display_sets[display_set.display_set_uid] = (display_set, source)
+                shown[display_set.display_set_uid] = (display_set, source)
         if not opened:
             raise ModelError("; ".join(f"{m['studyInstanceUID']}: {m['message']}"
                                        for m in missing))
-        return OpenedStudies(opened, missing, instances)
+        if generation != self._opens:  # a newer open owns the page: keep its display sets
+            self.display_sets = {**shown, **self.display_sets}
+            return OpenedStudies(opened, missing, instances)
+        closed = [uid for uid in self.display_sets if uid not in shown]
+        self.display_sets = shown
+        return OpenedStudies(opened, missing, instances, closed)
 
     def origin_of_series(self, source: DataSource, series_instance_uid: str) -> str:
         """The friendly name of the source a series of a merge source comes from; "" for
