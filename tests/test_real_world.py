@@ -22,13 +22,17 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut
 from pydicom.uid import ExplicitVRBigEndian
 from reference import reference_render
+from support.dicomjson import write_dicomjson
+from support.static_trees import serve_directory
 
 from ohifpy.cli import render_image
 from ohifpy.config import DicomWebSource
 from ohifpy.datasources import DataSource, DataSourceError
+from ohifpy.datasources.dicomjson import DicomJsonDataSource
 from ohifpy.datasources.dicomweb import DICOMwebDataSource, fill_in_from_file
 from ohifpy.datasources.local_files import LocalFilesDataSource, file_handles
 from ohifpy.dicomweb import DICOMwebClient
+from ohifpy.dicomweb.httpx_transport import HttpxTransport
 from ohifpy.imaging import PaletteColorLUT, VOIWindow, missing_display_attributes
 
 pytestmark = [pytest.mark.cpython_only,  # Orthanc, dcmconv, the files on disk
@@ -97,6 +101,23 @@ async def folder_source() -> AsyncIterator[LocalFilesDataSource]:
     await source.aclose()
 
 
+@pytest.fixture(scope="module")
+async def dicomjson_source(tmp_path_factory: pytest.TempPathFactory
+                           ) -> AsyncIterator[DicomJsonDataSource]:
+    """The real-world files listed in an OHIF DICOM JSON file (``ohifpy render --dicomjson``):
+    its metadata is JSON, the rest comes from each file, big endian ones included."""
+    root = tmp_path_factory.mktemp("real-world-json")
+    (root / "data").symlink_to(MANIFEST.root, target_is_directory=True)
+    files = [MANIFEST.root / i.path for i in STUDY.instances]
+    with serve_directory(root) as url:
+        write_dicomjson(root / "study.json", files, MANIFEST.root, url + "data/")
+        transport = HttpxTransport()
+        source = DicomJsonDataSource("dicomjson", "DICOM JSON", transport)
+        await source.load(url + "study.json")
+        yield source
+        await transport.aclose()
+
+
 async def _render(source: DataSource, instance: make_test_data.InstanceEntry,
                   number: int) -> tuple[np.ndarray, VOIWindow | None]:
     series = next(s for s in STUDY.series if instance in s.instances)
@@ -133,6 +154,15 @@ async def test_from_a_folder_matches_pydicom(instance: make_test_data.InstanceEn
                                              folder_source: LocalFilesDataSource,
                                              tmp_path: Path) -> None:
     rgba, _ = await _render(folder_source, instance, number)
+    assert_matches_pydicom(rgba, instance, number, tmp_path)
+
+
+@pytest.mark.parametrize(("instance", "number"), FRAMES)
+async def test_from_a_dicomjson_file_matches_pydicom(instance: make_test_data.InstanceEntry,
+                                                     number: int,
+                                                     dicomjson_source: DicomJsonDataSource,
+                                                     tmp_path: Path) -> None:
+    rgba, _ = await _render(dicomjson_source, instance, number)
     assert_matches_pydicom(rgba, instance, number, tmp_path)
 
 

@@ -51,6 +51,7 @@ from ..dicomweb.part10 import read_instance, split_frames, stored_transfer_synta
 from ..dicomweb.retry import request_with_retries
 from ..lru import SizedLRU
 from .catalog import CatalogSource
+from .dicomweb import fill_in_from_file
 from .protocol import Capabilities, DataSourceError
 
 __all__ = ["DicomJsonDataSource"]
@@ -187,9 +188,7 @@ class DicomJsonDataSource(CatalogSource):
         except DataSourceError:
             return dataset
         file = await self._file(str(url))
-        for element in file.header:
-            if element.tag not in dataset:
-                dataset.add(element)
+        fill_in_from_file(dataset, file.header)  # LUT data little endian, as JSON's is
         self._completed.add(sop_instance_uid)
         return dataset
 
