@@ -12,8 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pydicom
 import pytest
 from conftest import BadStudy, LoadedOrthanc, store_copy
+from PIL import Image
+from reference import reference_render
 
 from ohifpy.cli import main
 
@@ -67,7 +71,12 @@ def test_render_frame_of_multiframe(orthanc: LoadedOrthanc, tmp_path: Path, caps
     out = tmp_path / "f3.png"
     code, _, err = run(capsys, "render", "--dicomweb", orthanc.dicomweb_root,
                        "--study", cine.study_uid, "--frame", "3", "-o", str(out))
-    assert code == 0 and "frame 3" in err and out.stat().st_size > 0
+    assert code == 0 and "frame 3" in err
+    # The PNG is frame 3 as pydicom renders it from the file (and not frame 1).
+    ds = pydicom.dcmread(orthanc.manifest.root / cine.instances[0].path)
+    shown = np.asarray(Image.open(out).convert("L"))
+    assert np.abs(shown.astype(int) - reference_render(ds, 2).astype(int)).max() <= 1
+    assert not np.array_equal(reference_render(ds, 2), reference_render(ds, 0))
     code, _, err = run(capsys, "render", "--dicomweb", orthanc.dicomweb_root,
                        "--study", cine.study_uid, "--frame", "99", "-o", str(out))
     assert code == 1 and err.strip().endswith("the instance has 30 frame(s)")
