@@ -255,7 +255,8 @@ async def test_html_instead_of_json_is_a_dicom_json_error(server, root, client):
     server.script(
         f"{root}/studies", Reply(200, b"<html>login</html>", {"Content-Type": "text/html"})
     )
-    with pytest.raises(DicomJSONError, match="not JSON") as info:
+    with pytest.raises(DicomJSONError,
+                       match='answered text/html, not DICOM JSON: an HTML page "login"') as info:
         await client.search_for_studies()
     assert info.value.url.endswith(f"{root}/studies?limit=101")
     server.script(f"{root}/studies", Reply(200, json.dumps([STUDY]).encode()))
@@ -284,6 +285,17 @@ async def test_500_detail_is_safely_decoded_and_short(server, root, client):
     assert info.value.status == 500
     assert "\ufffd\ufffd boom" in message and "\x00" not in message and "\x1b" not in message
     assert message.count("x") <= 200
+    await still_works(client)
+
+
+async def test_an_html_error_page_is_told_by_its_title_not_its_markup(server, root, client):
+    page = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title><style>h1 {}</style>"
+            b"</head><body><h1>Bad Gateway</h1><hr>nginx</body></html>")
+    server.script(f"{root}/studies/1/metadata", Reply(502, page, {"Content-Type": "text/html"}))
+    with pytest.raises(HTTPStatusError, match='HTTP 502 Bad Gateway: an HTML page "502 Bad '
+                                              'Gateway"') as info:
+        await client.retrieve_study_metadata("1")
+    assert "<" not in str(info.value)
     await still_works(client)
 
 
@@ -515,8 +527,13 @@ async def test_bad_frame_arguments(client):
             "multipart/related; boundary=frame-boundary",
             "asked for 3 frame",
         ),
+        (
+            multipart([("application/octet-stream", b"\x00")] * 3),
+            "application/octet-stream",
+            "multipart/related answer as Content-Type 'application/octet-stream'",
+        ),
     ],
-    ids=["truncated", "wrong-boundary", "too-few-parts"],
+    ids=["truncated", "wrong-boundary", "too-few-parts", "mislabelled"],
 )
 async def test_malformed_frames_responses(server, root, client, body, content_type, message):
     server.script(root + FRAMES_PATH, Reply(200, body, {"Content-Type": content_type}))

@@ -212,7 +212,11 @@ function showList({ worker, main, params }, sources) {
       if (mine !== generation) return;
       remember(wanted);
       const what = dicomJsonUrl && isDicomJson(sources, wanted.datasources) ? `The DICOM JSON file ${dicomJsonUrl} could not be loaded` : "The study list could not be loaded";
-      showState(`${what}: ${error.message}`, "error");
+      showState(`${what}: ${error.message} `, "error");
+      // A busy or restarting server answers a moment later: the same search again.
+      const again = element("button", { type: "button", className: "retry" }, "Try again");
+      again.addEventListener("click", () => search(wanted));
+      body.querySelector("td").append(again);
     }
   }
 

@@ -40,6 +40,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   let panel = null;
   let thumbnailsStarted = false;
   const drawn = new WeakMap(); // viewport -> display set UID it has drawn (or failed on)
+  const unshown = new Set(); // "displaySetUID/index" of images a viewport failed to show
 
   // Measurements: one store for the page, a drawing layer on each viewport, a side panel.
   const store = new MeasurementStore();
@@ -61,11 +62,17 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
       measurementLayers.get(viewport)?.destroy();
       measurementLayers.delete(viewport);
     },
-    onDraw: (viewport) => {
+    onDraw: (viewport, result) => {
       markOnce(MARKS.firstImage);
+      // An image that failed shows now: the server is back, so the frames its stack
+      // failed on (a load that ended skips them) are asked again.
+      if (unshown.delete(`${viewport.displaySet.displaySetUID}/${result.imageIndex}`)) requested = "";
       settled(viewport);
     },
-    onError: (viewport) => settled(viewport),
+    onError: (viewport) => {
+      unshown.add(`${viewport.displaySet.displaySetUID}/${viewport.canvas.dataset.imageIndex}`); // the failed one
+      settled(viewport);
+    },
     onActivate: () => refreshPanel(),
     onDrop: (viewport, uid) => show(viewport, displaySets.find((d) => d.displaySetUID === uid)),
   });

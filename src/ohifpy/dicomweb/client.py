@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urljoin
@@ -37,7 +38,7 @@ from .media_types import (
     multipart_accept_header,
     transfer_syntax_of_part,
 )
-from .multipart import build_multipart_related, parse_multipart_related
+from .multipart import build_multipart_related, parse_media_type, parse_multipart_related
 from .part10 import read_instance, split_frames, stored_transfer_syntax, write_instance
 from .query import (
     SERIES_LIST_FIELDS,
@@ -57,6 +58,7 @@ _NO_FALLBACK_STATUSES = frozenset({401, 403, 404, 429})
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
 _DETAIL_CHARS = 200
+_HTML_CHARS = 64 * 1024  # an HTML error page's title is in its first bytes
 STORED_INSTANCES_BYTES = 256 << 20
 """Frames of whole instances downloaded because the frames endpoint failed, kept so that
 one download serves every frame of a multi-frame instance (the two newest stay whatever
@@ -307,6 +309,7 @@ class DICOMwebClient:
                 (study_instance_uid, series_instance_uid, sop_instance_uid), pixel_size, exc
             )
             return _cut_frames(stored, numbers, url)
+        _check_multipart_label(response, url)
         parts = parse_multipart_related(response.body, response.content_type, response.url)
         if len(parts) != len(numbers):
             raise MultipartError(
@@ -499,7 +502,13 @@ class DICOMwebClient:
 
     async def _get_json(self, url: str) -> tuple[list[dict[str, Any]], str]:
         response = await self._request("GET", url, DICOM_JSON, max_bytes=MAX_JSON_BODY_BYTES)
-        return json_objects(response.body, response.url), response.url
+        try:
+            return json_objects(response.body, response.url), response.url
+        except DicomJSONError as exc:
+            instead = _not_dicom_json(response)
+            if instead is None:
+                raise
+            raise instead from exc
 
     async def _get_datasets(self, url: str) -> list[Dataset]:
         objects, base = await self._get_json(url)
@@ -592,12 +601,75 @@ def _dicom_file(instance: Dataset | bytes, index: int) -> bytes:
 
 def _error_detail(response: Response) -> str:
     """What the server said went wrong: failed SOP instances, else the body's start."""
-    failures = _failed_sop_instances(response)
-    if failures:
-        return failures
-    text = response.body[: _DETAIL_CHARS * 4].decode("utf-8", "replace")
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return text[:_DETAIL_CHARS]
+    return _failed_sop_instances(response) or _body_text(response)
+
+
+def _body_text(response: Response) -> str:
+    """The start of a body as one line a person can read: an HTML page (a proxy's error
+    page, a portal's sign-in) by its title, or its text without one, never its markup."""
+    if not _is_html(response):
+        text = response.body[: _DETAIL_CHARS * 4].decode("utf-8", "replace")
+        text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+        return text[:_DETAIL_CHARS]
+    page = _PageText()
+    page.feed(response.body[:_HTML_CHARS].decode("utf-8", "replace"))
+    title, text = (" ".join("".join(parts).split()) for parts in (page.title, page.text))
+    named = title or text[:_DETAIL_CHARS]
+    return f'an HTML page "{named}"' if named else "an empty HTML page"
+
+
+def _is_html(response: Response) -> bool:
+    media_type, _ = parse_media_type(response.content_type)
+    start = response.body[:64].lstrip().lower()
+    return (media_type in ("text/html", "application/xhtml+xml")
+            or start.startswith((b"<!doctype html", b"<html")))
+
+
+class _PageText(HTMLParser):
+    """An HTML page's title and its other text, scripts and styles left out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title: list[str] = []
+        self.text: list[str] = []
+        self._inside = ""
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("title", "script", "style"):
+            self._inside = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._inside:
+            self._inside = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._inside == "title":
+            self.title.append(data)
+        elif not self._inside:
+            self.text.append(data + " ")
+
+
+def _not_dicom_json(response: Response) -> DicomJSONError | None:
+    """The error for a body that is not DICOM JSON and not labelled JSON either (an HTML
+    page, text): what the server answered instead, rather than a JSON parser's complaint.
+    None for a body labelled JSON: its own parse error says more."""
+    media_type, _ = parse_media_type(response.content_type)
+    if media_type.endswith(("/json", "+json")) and not _is_html(response):
+        return None
+    return DicomJSONError(f"the server answered {media_type or 'without a Content-Type'}, "
+                          f"not DICOM JSON: {_body_text(response)}", response.url)
+
+
+def _check_multipart_label(response: Response, url: str) -> None:
+    """A multipart body under another Content-Type (``application/octet-stream``) would be
+    taken whole, wrapping and all, for one frame of the wrong size: name the label."""
+    media_type, _ = parse_media_type(response.content_type)
+    head = response.body[:1024]
+    if (not media_type.startswith("multipart/") and head.startswith(b"--")
+            and b"\r\n\r\n" in head and b"content-type:" in head.lower()):
+        raise MultipartError(
+            "the server sent a multipart/related answer as Content-Type "
+            f"{response.content_type or '(none)'!r}", url)
 
 
 def _failed_sop_instances(response: Response) -> str:

@@ -73,10 +73,12 @@ class FetchTransport:
         }
         if body is not None:
             init["body"] = to_js(body)
+        status = None  # the answer's, once its head has come
         try:
             early = await self._take_prefetched(method, url, headers or {}, timeout, limit)
             if early is None:
                 response = await fetch(url, to_js(init, dict_converter=Object.fromEntries))
+                status = int(response.status)
                 _check_announced(response, limit, method, url)
                 buffer = await response.arrayBuffer()
             else:
@@ -87,6 +89,10 @@ class FetchTransport:
         except JsException as exc:
             if deadline.aborted:
                 raise DICOMwebTimeout(f"{method} timed out after {timeout:g} s", url) from None
+            if status is not None:  # the server answered, then the connection went
+                raise DICOMwebConnectionError(
+                    f"{method} failed: the answer (HTTP {status}) broke off before its end "
+                    f"({exc})", url) from None
             raise DICOMwebConnectionError(
                 f"{method} failed: cannot reach the server ({exc})", url
             ) from None
