@@ -7,7 +7,6 @@ import email.policy
 import io
 import json
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +18,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from support.static_trees import serving
 
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import (
@@ -118,12 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    srv = ScriptedServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(ScriptedServer()) as srv:
+        yield srv
 
 
 _counter = iter(range(10**6))
@@ -448,8 +444,8 @@ async def test_frames_with_and_without_transfer_syntax_params(server, root, clie
         (
             {},
             "1.2.840.10008.1.2.1",
-            'multipart/related; type="application/octet-stream"; '
-            "transfer-syntax=1.2.840.10008.1.2.1",
+            ('multipart/related; type="application/octet-stream"; '
+            "transfer-syntax=1.2.840.10008.1.2.1"),
         ),
         (
             {"requestTransferSyntaxUID": "1.2.840.10008.1.2.4.90"},

@@ -34,6 +34,7 @@ from pydicom.uid import (
     generate_uid,
 )
 from reference import frames_of, load, synthetic_instance
+from support.static_trees import serving
 
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import DICOMwebClient, ResponseTooLarge
@@ -155,12 +156,8 @@ def claims_length(length: int) -> Route:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    server = Site()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(Site()) as server:
+        yield server
 
 
 _prefix = iter(range(10**6))

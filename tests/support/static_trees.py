@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import socketserver
 import subprocess
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydicom.dataset import FileDataset
 from pydicom.uid import RLELossless
@@ -145,11 +146,21 @@ def serve_directory(root: Path, log: list[tuple[str, int]] | None = None, *,
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(root)))
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0),
+                                     partial(Quiet, directory=str(root)))) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+S = TypeVar("S", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def serving(server: S) -> Iterator[S]:
+    """Run an http.server (or any socketserver) in a thread for the block, then close it."""
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield server
     finally:
         server.shutdown()
         server.server_close()
