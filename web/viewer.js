@@ -249,6 +249,12 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
       again.href = "local";
       again.dataset.route = "";
       note.append(" Local files are kept only in the tab that opened them. ", again);
+    } else {
+      // The server may answer again (it was down, busy, behind a sign-in): the same page again.
+      const again = node("button", "open-again", "Try again");
+      again.type = "button";
+      again.addEventListener("click", () => dispatchEvent(new PopStateEvent("popstate")));
+      note.append(" ", again);
     }
   });
 
