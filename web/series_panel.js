@@ -88,11 +88,13 @@ export class SeriesPanel {
       done === total && !failed ? "loaded" : `${done}/${total}${failed ? ` (${failed} failed)` : ""}`;
   }
 
-  // Fetch the thumbnails one after the other (they must not hold up the viewports).
-  async loadThumbnails() {
+  // Fetch the thumbnails one after the other (they must not hold up the viewports); with
+  // `failedOnly`, again those that failed (the server is back).
+  async loadThumbnails(failedOnly = false) {
     for (const [uid, button] of this.entries) {
       if (!this.element.isConnected) return; // the page was left
       const box = button.querySelector(".thumbnail");
+      if (failedOnly && box.dataset.state !== "failed") continue;
       try {
         box.replaceChildren(await this.thumbnail(uid));
         box.dataset.state = "ready";

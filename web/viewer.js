@@ -66,7 +66,10 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
       markOnce(MARKS.firstImage);
       // An image that failed shows now: the server is back, so the frames its stack
       // failed on (a load that ended skips them) are asked again.
-      if (unshown.delete(`${viewport.displaySet.displaySetUID}/${result.imageIndex}`)) requested = "";
+      if (unshown.delete(`${viewport.displaySet.displaySetUID}/${result.imageIndex}`)) {
+        requested = "";
+        panel?.loadThumbnails(true); // and so are the thumbnails that failed meanwhile
+      }
       settled(viewport);
     },
     onError: (viewport) => {

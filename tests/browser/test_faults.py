@@ -26,6 +26,7 @@ from conftest import ROOT, LoadedOrthanc
 from support.faults import Fault, FaultProxy
 
 from ohifpy.config import DicomWebSource
+from ohifpy.thumbnail import thumbnail_index
 
 from .conftest import App, ServedSite, cpython_display_sets, started_app
 
@@ -180,11 +181,16 @@ async def open_list(app: App) -> None:
 
 
 async def test_server_down_mid_series_then_back(
-        app: App, proxy: FaultProxy, orthanc: LoadedOrthanc) -> None:
-    """The 200-slice CT beside the MR; the server goes away after 40 CT frames."""
+        app: App, proxy: FaultProxy, orthanc: LoadedOrthanc,
+        dicomweb_source: DicomWebSource) -> None:
+    """The 200-slice CT beside the MR; the server goes away after 40 CT frames (and never
+    gives the CT's thumbnail frame)."""
     ct, mr = orthanc.manifest.study("ct"), orthanc.manifest.study("mr")
     ct_series, mr_series = ct.series[0].series_uid, mr.series[0].series_uid
+    (stack,) = await cpython_display_sets(dicomweb_source, ct.study_uid)
+    thumbnail_sop = stack.images[thumbnail_index(stack)].instance.sop_instance_uid
     proxy.inject(frames_of(ct_series), Fault.drop(), skip=40)
+    proxy.inject(frame_of(thumbnail_sop), Fault.drop())
     requested = asked(app, frames_of(ct_series))
     await app.navigate(f"viewer?StudyInstanceUIDs={ct.study_uid},{mr.study_uid}")
     await shown(app, 0, at=0)
@@ -202,10 +208,16 @@ async def test_server_down_mid_series_then_back(
     await press(app, "ArrowUp", at=1, times=5)
     await shown(app, 18, at=1)
 
+    ct_thumbnail = f".series-entry[data-series-uid='{ct_series}'] .thumbnail"
+    await app.page.wait_for_selector(f"{ct_thumbnail}[data-state='failed']", state="attached")
+
     proxy.up()
     proxy.clear()
     await press(app, "End", at=0)  # scrolled back to, the failed frame is asked again
     await shown(app, 199, at=0)
+    # The thumbnail that failed meanwhile comes too.
+    await app.page.wait_for_selector(f"{ct_thumbnail}[data-state='ready'] canvas",
+                                     state="attached", timeout=30_000)
     # ...and the server being back, the rest of the series loads.
     await app.page.wait_for_function(
         """uid => document.querySelector(`.series-entry[data-series-uid='${uid}'] .progress-text`)
