@@ -238,7 +238,11 @@ async def test_load_series_nearest_first_with_progress(api, orthanc: LoadedOrtha
     order = [stack["sopInstanceUIDs"].index(url.split("/instances/")[1].split("/")[0])
              for url in frames]
     assert order[:5] == [8, 7, 9, 6, 10]
-    assert len(worker.frames.cache) == 16
+    # Every frame is at hand, in the series' volume (one cache entry: a CT is reconstructable).
+    display_set, source = worker.session.display_set(stack["displaySetUID"])
+    assert worker.frames.all_cached(display_set, source)
+    volume = worker.frames.volume(stack["displaySetUID"])
+    assert volume is not None and volume.complete and len(worker.frames.cache) == 1
 
 
 async def test_cancel_load(api, orthanc: LoadedOrthanc) -> None:

@@ -24,6 +24,12 @@ from .dicomweb.dicom_json import dataset_from_json, json_values
 from .errors import OhifpyError
 from .imaging.functional_groups import frame_functional_group
 from .imaging.pixel_module import pixel_data_problem
+from .reconstructable import (
+    IOP_TOLERANCE,
+    NOT_RECONSTRUCTABLE,
+    Reconstructability,
+    reconstructability,
+)
 
 __all__ = [
     "DisplaySet",
@@ -249,7 +255,8 @@ def sort_by_position(images: Sequence[ImageRef]) -> list[ImageRef]:
     When InstanceNumbers run against that direction (the usual head-first CT, numbered
     from the top), the order is reversed so the stack opens where the acquisition began,
     as it does in OHIF's stack viewport. Images without geometry, or with differing
-    orientations, are ordered by InstanceNumber alone.
+    orientations (any direction cosine more than :data:`~ohifpy.reconstructable.IOP_TOLERANCE`
+    from the first image's, as OHIF compares them), are ordered by InstanceNumber alone.
     """
 
     def by_number(ref: ImageRef) -> tuple[int, int, str]:
@@ -265,7 +272,7 @@ def sort_by_position(images: Sequence[ImageRef]) -> list[ImageRef]:
     # One array operation per stack, not one per image: small numpy calls are what a
     # 200-slice series costs most in WebAssembly.
     orientations = np.asarray([r.image_orientation for r in images])
-    if not np.allclose(orientations, orientations[0], atol=1e-4):
+    if np.any(np.abs(orientations - orientations[0]) >= IOP_TOLERANCE):
         return sorted(images, key=by_number)
     distances = _distances_along(images, normal)
     order = sorted(range(len(images)), key=lambda i: (distances[i], by_number(images[i])))
@@ -282,9 +289,11 @@ def sort_by_position(images: Sequence[ImageRef]) -> list[ImageRef]:
 class DisplaySet:
     """An ordered stack of images a viewport scrolls through.
 
-    ``spacing_between_slices`` is the mean distance between adjacent positions along the
-    normal (None without geometry); ``is_reconstructable`` says whether MPR may use it:
-    one orientation, uniform spacing and equal image size, as OHIF checks.
+    ``reconstruction`` says whether MPR may use it and why not, by OHIF's rules (see
+    :mod:`ohifpy.reconstructable`); ``is_reconstructable`` and ``spacing_between_slices``
+    (the nominal distance between adjacent slices along the normal, None when not
+    measured) read it. ``frame_of_reference_uid`` is the first instance's
+    FrameOfReferenceUID ('' when absent).
     """
 
     display_set_uid: str
@@ -294,12 +303,20 @@ class DisplaySet:
     series_description: str
     series_number: int | None
     images: tuple[ImageRef, ...]
-    spacing_between_slices: float | None = None
-    is_reconstructable: bool = False
+    reconstruction: Reconstructability = NOT_RECONSTRUCTABLE
+    frame_of_reference_uid: str = ""
 
     def __post_init__(self) -> None:
         if not self.images:
             raise ModelError(f"display set of series {self.series_instance_uid} has no images")
+
+    @property
+    def is_reconstructable(self) -> bool:
+        return self.reconstruction.reconstructable
+
+    @property
+    def spacing_between_slices(self) -> float | None:
+        return self.reconstruction.spacing
 
     @property
     def is_multiframe(self) -> bool:
@@ -321,19 +338,6 @@ def _distances_along(images: Sequence[ImageRef], normal: np.ndarray) -> list[flo
     return (positions @ normal).tolist()
 
 
-def _geometry(images: Sequence[ImageRef]) -> tuple[float | None, bool]:
-    """Mean spacing along the normal, and whether the stack is uniform enough for MPR."""
-    normal = images[0].normal
-    if normal is None or len(images) < 2 or any(r.image_position is None for r in images):
-        return None, False
-    distances = np.asarray(_distances_along(images, normal))
-    steps = np.abs(np.diff(distances))
-    spacing = float(steps.mean())
-    same_size = len({(r.instance.rows, r.instance.columns) for r in images}) == 1
-    uniform = spacing > 0 and bool(np.all(np.abs(steps - spacing) <= 0.01 * spacing + 1e-3))
-    return spacing, uniform and same_size
-
-
 def display_sets_from_instances(instances: Iterable[Instance]) -> list[DisplaySet]:
     """Split a series' instances into display sets (OHIF's default SOP class handler).
 
@@ -352,7 +356,6 @@ def display_sets_from_instances(instances: Iterable[Instance]) -> list[DisplaySe
     for (series_uid, multiframe_uid), members in groups.items():
         first = members[0].metadata
         images = sort_by_position([ref for inst in members for ref in inst.frames()])
-        spacing, reconstructable = _geometry(images)
         result.append(
             DisplaySet(
                 display_set_uid=f"{series_uid}/{multiframe_uid}" if multiframe_uid else series_uid,
@@ -362,8 +365,8 @@ def display_sets_from_instances(instances: Iterable[Instance]) -> list[DisplaySe
                 series_description=_text(first, "SeriesDescription"),
                 series_number=_int(first, "SeriesNumber"),
                 images=tuple(images),
-                spacing_between_slices=spacing,
-                is_reconstructable=reconstructable,
+                reconstruction=reconstructability(images),
+                frame_of_reference_uid=_text(first, "FrameOfReferenceUID"),
             )
         )
     result.sort(key=lambda d: (d.series_number if d.series_number is not None else 1 << 30,

@@ -74,6 +74,10 @@ def pixel_size_mm(geometry: ImageGeometry) -> dict[str, float] | None:
 
 def overlay_geometry(image: ImageRef) -> dict[str, object]:
     """What the page needs to draw an image's markers and scale bar."""
-    geometry = ImageGeometry.from_image(image)
+    return geometry_overlay(ImageGeometry.from_image(image))
+
+
+def geometry_overlay(geometry: ImageGeometry) -> dict[str, object]:
+    """:func:`overlay_geometry` of any plane (an MPR view's too)."""
     return {"orientationMarkers": orientation_markers(geometry.orientation),
             "pixelSizeMm": pixel_size_mm(geometry)}

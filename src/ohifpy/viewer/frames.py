@@ -4,6 +4,10 @@ A window/level drag re-renders from a cached :class:`~ohifpy.imaging.ImageFrame`
 table lookup per pixel) instead of fetching and decoding again. A stack loads nearest
 its displayed image first; each fetch runs as a task of its own, so a cancelled load
 never cancels a render that waits on the same frame.
+
+The frames of a reconstructable display set are held in its :class:`~ohifpy.volume.Volume`
+(the one copy MPR and the stack view share), which the cache holds as one entry: used
+whenever one of its frames is, and let go whole.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from ..datasources import DataSource
 from ..errors import DATA_ERRORS
 from ..image_loader import load_image_frame
 from ..imaging import ImageFrame
 from ..lru import SizedLRU
 from ..model import DisplaySet, ImageRef
+from ..volume import Volume, VolumeError, VolumeGeometry
 
 __all__ = ["DEFAULT_CACHE_BYTES", "LOAD_CONCURRENCY", "FrameCache", "Frames"]
 
@@ -42,11 +49,17 @@ def frame_key(source: DataSource, image: ImageRef) -> FrameKey:
     return (source.name, image.instance.sop_instance_uid, image.frame_number)
 
 
-class FrameCache(SizedLRU[FrameKey, ImageFrame]):
-    """Decoded frames by key, least recently used dropped first beyond ``max_bytes``."""
+class FrameCache(SizedLRU[FrameKey, ImageFrame | Volume]):
+    """Decoded frames and volumes by key, least recently used dropped first beyond
+    ``max_bytes``."""
 
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(max_bytes, lambda frame: frame.stored.nbytes)
+        super().__init__(max_bytes, lambda value: value.nbytes if isinstance(value, Volume)
+                         else value.stored.nbytes)
+
+
+def volume_key(source: DataSource, display_set_uid: str) -> FrameKey:
+    return (source.name, f"volume:{display_set_uid}", 0)
 
 
 class Frames:
@@ -61,11 +74,71 @@ class Frames:
         self._pending: dict[FrameKey, asyncio.Task[ImageFrame]] = {}
         self._loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self.viewport_loads: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        # Reconstructable display sets: the volume slice of each of their frames.
+        self._slots: dict[FrameKey, tuple[str, int]] = {}
+        self._geometries: dict[str, tuple[VolumeGeometry, DataSource]] = {}
+
+    def track(self, display_set: DisplaySet, source: DataSource) -> str | None:
+        """Hold a reconstructable display set's frames in a volume as they load; None, or
+        why not.
+
+        A volume is allocated whole with its first frame, so one that would take more
+        than half the cache's budget is not made: it would push every other series out
+        (and be pushed out by the next one) while still mostly empty.
+        """
+        uid = display_set.display_set_uid
+        if uid in self._geometries:
+            return None
+        if not display_set.is_reconstructable:
+            return display_set.reconstruction.reason or "not a volume"
+        try:
+            geometry = VolumeGeometry.from_display_set(display_set)
+        except VolumeError as exc:
+            return str(exc)
+        first = display_set.images[0].instance
+        size = int(np.prod(geometry.shape)) * max(first.bits_allocated // 8, 1)
+        if size > self.cache.max_bytes // 2:
+            return (f"its volume ({size >> 20} MB) needs a cache of at least {size >> 19} MB "
+                    f"(cacheSizeMB is {self.cache.max_bytes >> 20})")
+        self._geometries[uid] = (geometry, source)
+        for image, slot in zip(display_set.images, geometry.slots, strict=True):
+            self._slots[frame_key(source, image)] = (uid, slot)
+        return None
+
+    def forget(self, display_set_uids: Iterable[str]) -> None:
+        """Let go of the volumes of display sets no longer open."""
+        for uid in display_set_uids:
+            entry = self._geometries.pop(uid, None)
+            if entry is not None:
+                self.cache.pop(volume_key(entry[1], uid))
+                self._slots = {k: v for k, v in self._slots.items() if v[0] != uid}
+
+    def geometry(self, display_set_uid: str) -> VolumeGeometry | None:
+        entry = self._geometries.get(display_set_uid)
+        return None if entry is None else entry[0]
+
+    def volume(self, display_set_uid: str) -> Volume | None:
+        """The volume of a tracked display set, once a frame of it has loaded."""
+        entry = self._geometries.get(display_set_uid)
+        if entry is None:
+            return None
+        volume = self.cache.get(volume_key(entry[1], display_set_uid))
+        return volume if isinstance(volume, Volume) else None
+
+    def cached(self, source: DataSource, image: ImageRef) -> ImageFrame | None:
+        """The decoded frame if it is at hand (in the cache or its volume), else None."""
+        key = frame_key(source, image)
+        slot = self._slots.get(key)
+        volume = None if slot is None else self.volume(slot[0])
+        if volume is not None and (frame := volume.frame(slot[1])) is not None:
+            return frame
+        frame = self.cache.get(key)
+        return frame if isinstance(frame, ImageFrame) else None
 
     async def get(self, source: DataSource, image: ImageRef) -> ImageFrame:
         """The decoded frame: from the cache, a fetch already running, or a new one."""
         key = frame_key(source, image)
-        frame = self.cache.get(key)
+        frame = self.cached(source, image)
         if frame is not None:
             return frame
         task = self._pending.get(key)
@@ -81,13 +154,31 @@ class Frames:
             task.exception()  # seen: whoever awaited it got it (a cancelled load may not have)
 
     async def _fetch(self, source: DataSource, image: ImageRef) -> ImageFrame:
-        """Retrieve, decode and cache one frame (the pipeline ``ohifpy render`` uses too)."""
+        """Retrieve, decode and cache one frame (the pipeline ``ohifpy render`` uses too);
+        a tracked display set's goes into its volume."""
         frame = await load_image_frame(source, image)
-        self.cache.put(frame_key(source, image), frame)
+        key = frame_key(source, image)
+        slot = self._slots.get(key)
+        if slot is not None and not frame.is_color:
+            uid, index = slot
+            volume = self.volume(uid)
+            if volume is None:
+                volume = Volume(self._geometries[uid][0], frame)
+                self.cache.put(volume_key(source, uid), volume)
+            size = volume.nbytes
+            try:
+                view = volume.put(index, frame)
+            except VolumeError:
+                pass  # a frame unlike the others: cached on its own
+            else:
+                if volume.nbytes != size:  # widened: weighed again
+                    self.cache.put(volume_key(source, uid), volume)
+                return view
+        self.cache.put(key, frame)
         return frame
 
     def all_cached(self, display_set: DisplaySet, source: DataSource) -> bool:
-        return all(frame_key(source, image) in self.cache for image in display_set.images)
+        return all(self.cached(source, image) is not None for image in display_set.images)
 
     async def load(
         self, display_set: DisplaySet, source: DataSource, start_index: int, concurrency: int

@@ -13,13 +13,13 @@ from pydicom import Dataset
 
 from ..datasources import DataSource
 from ..imaging import VOIWindow
-from ..measure import ImageReference
+from ..measure import ImageGeometry, ImageReference
 from ..model import DisplaySet, ImageRef, Study
-from ..overlay_geometry import overlay_geometry
+from ..overlay_geometry import geometry_overlay, overlay_geometry
 from ..study_list import display_date
 
 __all__ = ["display_set_info", "image_reference", "local_files_summary", "overlay", "patient",
-           "source_info", "study_header"]
+           "plane_overlay", "source_info", "study_header"]
 
 
 def source_info(source: DataSource, kind: str) -> dict[str, Any]:
@@ -56,6 +56,10 @@ def display_set_info(display_set: DisplaySet) -> dict[str, Any]:
         "rows": first.rows,
         "columns": first.columns,
         "isMultiframe": display_set.is_multiframe,
+        "frameOfReferenceUID": display_set.frame_of_reference_uid,
+        # Whether MPR may use it; the note is why not, or e.g. "2 missing slices" (text).
+        "isReconstructable": display_set.is_reconstructable,
+        "reconstructionNote": display_set.reconstruction.note,
         # Which instance each image is, in display order (frames of one repeat its UID).
         "sopInstanceUIDs": [image.instance.sop_instance_uid for image in display_set.images],
     }
@@ -66,7 +70,35 @@ def overlay(
 ) -> dict[str, Any]:
     """The corner texts of a viewport, as plain strings and numbers, with its orientation
     markers and pixel size for the scale bar (see :mod:`ohifpy.overlay_geometry`)."""
-    ds = image.instance.metadata
+    return {
+        **_overlay_texts(display_set, image.instance.metadata, image_index,
+                         len(display_set.images), window),
+        "instanceNumber": image.instance.instance_number,
+        "sopInstanceUID": image.instance.sop_instance_uid,
+        "frameNumber": image.frame_number,
+        **overlay_geometry(image),
+    }
+
+
+def plane_overlay(
+    display_set: DisplaySet, view_label: str, geometry: ImageGeometry, image_index: int,
+    num_images: int, window: VOIWindow | None,
+) -> dict[str, Any]:
+    """:func:`overlay` of a plane reformatted from ``display_set`` (an MPR view): the
+    series' texts, the view's name, and the plane's markers and pixel size."""
+    return {
+        **_overlay_texts(display_set, display_set.images[0].instance.metadata, image_index,
+                         num_images, window),
+        "viewLabel": view_label,
+        "instanceNumber": None,
+        "sopInstanceUID": "",
+        "frameNumber": None,
+        **geometry_overlay(geometry),
+    }
+
+
+def _overlay_texts(display_set: DisplaySet, ds: Dataset, image_index: int, num_images: int,
+                   window: VOIWindow | None) -> dict[str, Any]:
     return {
         "patientName": str(ds.get("PatientName", "") or ""),
         "patientId": str(ds.get("PatientID", "") or ""),
@@ -75,16 +107,11 @@ def overlay(
         "seriesDescription": display_set.series_description,
         "seriesNumber": display_set.series_number,
         "modality": display_set.modality,
-        "instanceNumber": image.instance.instance_number,
-        "sopInstanceUID": image.instance.sop_instance_uid,
-        "frameNumber": image.frame_number,
         "imageIndex": image_index,
-        "numImages": len(display_set.images),
+        "numImages": num_images,
         "windowCenter": None if window is None else window.center,
         "windowWidth": None if window is None else window.width,
-        **overlay_geometry(image),
     }
-
 
 
 def image_reference(image: ImageRef) -> ImageReference:
