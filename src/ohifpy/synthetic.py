@@ -32,6 +32,8 @@ from pydicom.uid import (
 )
 
 __all__ = [
+    "PLANES_SERIES",
+    "PlanesSeries",
     "SyntheticStudy",
     "all_studies",
     "charset_studies",
@@ -45,6 +47,8 @@ __all__ = [
     "mr_study",
     "no_modality_study",
     "palette_color_study",
+    "planes_hu",
+    "planes_study",
     "xa_cine_study",
 ]
 
@@ -659,6 +663,105 @@ def charset_studies() -> list[SyntheticStudy]:
     ]
 
 
+# --- planes: stacks of one frame of reference --------------------------------------------
+
+PLANES_SPHERE_CENTRE = (20.0, -10.0, 7.0)
+"""Patient position (mm) of the planes phantom's bright sphere."""
+PLANES_SPHERE_RADIUS = 15.0
+PLANES_SPHERE_HU = 1000
+PLANES_BODY_RADIUS = 80.0
+"""A 40 HU cylinder along z, centred on the z axis, in air."""
+PLANES_BODY_HU = 40
+PLANES_ROD = (-40.0, 30.0, 6.0)
+"""x, y and radius (mm) of a 400 HU rod along z: left-right and front-back tell apart."""
+PLANES_ROD_HU = 400
+
+
+@dataclass(frozen=True)
+class PlanesSeries:
+    """One stack of the planes study: image ``i`` (in the order the viewer sorts it, which
+    is also InstanceNumber order) has pixel (0, 0)'s centre at ``first + i * step``."""
+
+    number: int
+    description: str
+    rows: int
+    columns: int
+    spacing: tuple[float, float]  # (row spacing, column spacing) as PixelSpacing
+    orientation: tuple[float, ...]  # ImageOrientationPatient: row, then column cosines
+    first: tuple[float, float, float]
+    step: tuple[float, float, float]
+    count: int
+    own_frame: bool = False  # another FrameOfReferenceUID (the patient was moved)
+
+    def position(self, index: int) -> tuple[float, float, float]:
+        return tuple(round(f + index * s, 3) for f, s in zip(self.first, self.step))  # type: ignore[return-value]
+
+
+PLANES_SERIES = (
+    PlanesSeries(1, "Axial 2mm", 128, 128, (1.5, 1.5), (1, 0, 0, 0, 1, 0),
+                 (-95.25, -95.25, 39.0), (0, 0, -2.0), 40),
+    PlanesSeries(2, "Coronal 4mm", 128, 128, (1.0, 1.5), (1, 0, 0, 0, 0, -1),
+                 (-95.25, -58.0, 63.0), (0, 4.0, 0), 30),
+    PlanesSeries(3, "Axial 5mm", 96, 96, (2.0, 2.0), (1, 0, 0, 0, 1, 0),
+                 (-95.0, -95.0, 37.5), (0, 0, -5.0), 16),
+    PlanesSeries(4, "Sagittal other frame", 128, 128, (1.5, 1.5), (0, 1, 0, 0, 0, -1),
+                 (-22.0, -95.25, 95.25), (4.0, 0, 0), 12, own_frame=True),
+)
+"""The planes study's stacks: thin and thick axial and a coronal of one frame of
+reference (anisotropic pixels on the coronal), and a sagittal of another."""
+
+
+def planes_hu(points: np.ndarray) -> np.ndarray:
+    """Hounsfield units of the planes phantom at patient points (..., 3), exactly."""
+    x, y = points[..., 0], points[..., 1]
+    hu = np.full(points.shape[:-1], -1000, dtype=np.int16)
+    hu[x**2 + y**2 <= PLANES_BODY_RADIUS**2] = PLANES_BODY_HU
+    rod_x, rod_y, rod_r = PLANES_ROD
+    hu[(x - rod_x) ** 2 + (y - rod_y) ** 2 <= rod_r**2] = PLANES_ROD_HU
+    distance = np.linalg.norm(points - np.asarray(PLANES_SPHERE_CENTRE), axis=-1)
+    hu[distance <= PLANES_SPHERE_RADIUS] = PLANES_SPHERE_HU
+    return hu
+
+
+def planes_study() -> SyntheticStudy:
+    """A small CT of a phantom (a cylinder, a rod and a bright sphere at known positions)
+    in four stacks: axial 2 mm, coronal 4 mm and axial 5 mm share one frame of reference;
+    a sagittal has its own. Pixels are the phantom sampled exactly at each pixel centre,
+    so reference lines, scroll sync and MPR can be checked against :func:`planes_hu`."""
+    study = _StudySpec("planes", "Phantom^Planes", "OHIFPY-PLANES", "CT planes phantom",
+                       "OHIF0011", "20240115", sex="F", birth_date="19800101")
+    datasets = []
+    for spec in PLANES_SERIES:
+        series = _SeriesSpec(spec.number, "CT", spec.description, CT_IMAGE, "PHANTOM")
+        frame = _uid(study.key, "frame-of-reference", spec.number if spec.own_frame else 0)
+        cosines = np.asarray(spec.orientation, dtype=float)
+        columns = np.arange(spec.columns)[None, :, None] * spec.spacing[1] * cosines[:3]
+        rows = np.arange(spec.rows)[:, None, None] * spec.spacing[0] * cosines[3:]
+        for i in range(spec.count):
+            ds = _new_instance(study, series, i)
+            ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+            ds.FrameOfReferenceUID = frame
+            ds.PositionReferenceIndicator = ""
+            ds.PatientPosition = "HFS"
+            ds.SliceThickness = float(np.linalg.norm(spec.step))
+            ds.SpacingBetweenSlices = float(np.linalg.norm(spec.step))
+            ds.PixelSpacing = list(spec.spacing)
+            ds.ImageOrientationPatient = list(spec.orientation)
+            position = spec.position(i)
+            ds.ImagePositionPatient = list(position)
+            ds.RescaleIntercept = -1024
+            ds.RescaleSlope = 1
+            ds.RescaleType = "HU"
+            ds.WindowCenter = 40
+            ds.WindowWidth = 400
+            hu = planes_hu(np.asarray(position) + columns + rows)
+            _set_pixels(ds, (hu + 1024).astype(np.int16), "MONOCHROME2", 16)
+            datasets.append(ds)
+    return SyntheticStudy(study.key, study.description, tuple(datasets),
+                          "stacks of one frame of reference in three orientations: "
+                          "reference lines, scroll sync, MPR")
+
+
 def no_modality_study() -> SyntheticStudy:
     """A secondary capture with no Modality: the study's ModalitiesInStudy comes back empty.
 
@@ -684,6 +787,7 @@ def all_studies(ct_slices: int = 200) -> list[SyntheticStudy]:
         *hostile_string_studies(),
         *charset_studies(),
         no_modality_study(),
+        planes_study(),
     ]
 
 

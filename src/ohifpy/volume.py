@@ -145,7 +145,9 @@ class Volume:
             raise VolumeError("a frame of another kind or size than the volume's")
         values = frame.values
         if not np.can_cast(values.dtype, self.voxels.dtype, "safe"):
-            self._widen(np.result_type(values.dtype, self.voxels.dtype))
+            floats = "f" in (values.dtype.kind, self.voxels.dtype.kind)  # float32 is ample
+            self._widen(np.dtype(np.float32) if floats else
+                        np.result_type(values.dtype, self.voxels.dtype))
         self.voxels[slot] = values
         self.loaded[slot] = True
         view = replace(frame, stored=self.voxels[slot], modality=ModalityTransform())

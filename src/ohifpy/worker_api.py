@@ -41,8 +41,16 @@ from .dicomweb.bearer import AccessToken, BearerTokenTransport, Renew
 from .dicomweb.part10 import write_instance
 from .errors import DATA_ERRORS, BadRequest
 from .hanging import Layout, hang
-from .imaging import VOIWindow, render_rgba
-from .measure import ROI_TOOLS, ImageGeometry, Measurement, measure, modality_unit
+from .imaging import ImageFrame, VOIWindow, render_rgba
+from .imaging.reformat import reformat
+from .measure import (
+    ROI_TOOLS,
+    ImageGeometry,
+    ImageReference,
+    Measurement,
+    measure,
+    modality_unit,
+)
 from .measurement_csv import measurements_csv
 from .model import DisplaySet, ImageRef, Instance, ModelError, Series, Study
 from .sr import latest_reports, read_measurement_report, write_measurement_report
@@ -50,12 +58,14 @@ from .study_list import StudyListState, series_row, sort_study_rows, study_row
 from .tag_tree import filter_tree, tag_tree
 from .thumbnail import THUMBNAIL_SIZE, downsample_rgba, thumbnail_index
 from .viewer.frames import DEFAULT_CACHE_BYTES, LOAD_CONCURRENCY, FrameCache, Frames
+from .viewer.mpr import MPR_PREFIX, VIEWS, MprViews
 from .viewer.presenters import (
     display_set_info,
     image_reference,
     local_files_summary,
     overlay,
     patient,
+    plane_overlay,
     source_info,
     study_header,
 )
@@ -103,6 +113,8 @@ class WorkerAPI:
         self.emit: Emit = emit or (lambda event, data: None)
         self.session = ViewerSession(transport)
         self.frames = Frames(cache_bytes, self.emit)
+        self.mprs: dict[str, MprViews] = {}  # by the display set they reformat
+        self._planes: dict[str, tuple[tuple[Any, ...], ImageFrame]] = {}  # last plane per view
         self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
             "init": self.init,
             "searchStudies": self.search_studies,
@@ -121,6 +133,9 @@ class WorkerAPI:
             "loadReports": self.load_reports,
             "addLocalFiles": self.add_local_files,
             "openDicomJson": self.open_dicom_json,
+            "referenceLines": self.reference_lines,
+            "openMpr": self.open_mpr,
+            "updateMpr": self.update_mpr,
         }
         # Checked on every request (a render is a few milliseconds): computed once.
         self._signatures = {name: inspect.signature(m) for name, m in self._methods.items()}
@@ -224,6 +239,43 @@ class WorkerAPI:
         return {"dataSource": source.name, "source": source_info(source, DicomJsonSource.kind),
                 "studyInstanceUIDs": study_uids}
 
+    async def reference_lines(
+        self, display_set_uid: str, image_index: int, targets: Sequence[Mapping[str, Any]],
+        sync: bool = False,
+    ) -> dict[str, Any]:
+        """The source image's plane on other viewports' images (see
+        :mod:`ohifpy.reference_lines`): ``{lines: [{displaySetUID, line, imageIndex}]}``,
+        one per ``targets`` entry (``{displaySetUID, imageIndex}``, what each shows), in order.
+
+        ``line`` is ``[[column, row], [column, row]]`` in the target image, or None (another
+        or no FrameOfReferenceUID, parallel planes, a line outside the image); with
+        ``sync``, ``imageIndex`` is the target's image nearest the source image when both
+        face the same way, else None. MPR views (``mpr:`` display sets) draw their own
+        crosshairs: None for them, as source or target.
+        """
+        from .reference_lines import relate
+
+        if isinstance(targets, (str, bytes)) or not isinstance(targets, Sequence) or not all(
+                isinstance(t, Mapping) and "displaySetUID" in t for t in targets):
+            raise BadRequest("targets must be a list of {displaySetUID, imageIndex}")
+        mpr = str(display_set_uid).startswith(MPR_PREFIX)
+        if not mpr:
+            self.session.image(display_set_uid, image_index)  # checks the index
+            source_set, _ = self.session.display_set(display_set_uid)
+        lines = []
+        for target in targets:
+            uid = str(target["displaySetUID"])
+            line, index = None, None
+            if not mpr and not uid.startswith(MPR_PREFIX):
+                target_index = target.get("imageIndex", 0)
+                self.session.image(uid, target_index)
+                target_set, _ = self.session.display_set(uid)
+                line, index = relate(source_set, image_index, target_set, target_index,
+                                     bool(sync))
+            lines.append({"displaySetUID": uid, "imageIndex": index,
+                          "line": None if line is None else [list(line[0]), list(line[1])]})
+        return {"lines": lines}
+
     async def search_studies(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One page of the study list for the URL's parameters (see :mod:`ohifpy.study_list`).
 
@@ -278,6 +330,8 @@ class WorkerAPI:
         drag) ``overlay``, ``presets`` and ``frameRate`` are left out: a drag's every
         frame then costs the pixels alone.
         """
+        if str(display_set_uid).startswith(MPR_PREFIX):
+            return await self._render_plane(display_set_uid, image_index, window, invert, details)
         display_set, _ = self.session.display_set(display_set_uid)
         image, source = self.session.image(display_set_uid, image_index)
         frame = await self.frames.get(source, image)
@@ -340,6 +394,11 @@ class WorkerAPI:
         series = uid_list(series_instance_uids, "SeriesInstanceUIDs", required=False)
         opened = await self.session.open_studies(source, studies, series)
         await self.frames.stop(opened.closed)  # their frames stay cached, by instance
+        self.frames.forget(opened.closed)  # but not their volumes
+        for uid in opened.closed:
+            self.mprs.pop(uid, None)
+        for display_set, display_source in self.session.display_sets.values():
+            self.frames.track(display_set, display_source)
         hanging = hang([d for _, d in opened.studies], initial_series_instance_uid,
                        _layout(layout))
         return {
@@ -399,8 +458,14 @@ class WorkerAPI:
         wanted: dict[str, tuple[DisplaySet, DataSource, int]] = {}
         for viewport in viewports:
             uid = str(viewport["displaySetUID"])
+            index = int(viewport.get("imageIndex", 0))
+            if uid.startswith(MPR_PREFIX):  # an MPR view loads the volume's series
+                uid = self._view(uid)[0].display_set_uid
+                index = -1
             display_set, source = self.session.display_set(uid)  # unknown: the page's error
-            wanted.setdefault(uid, (display_set, source, int(viewport.get("imageIndex", 0))))
+            if index < 0:
+                index = len(display_set.images) // 2
+            wanted.setdefault(uid, (display_set, source, index))
         return {"loading": await self.frames.load_viewports(wanted, bool(start))}
 
     async def memory(self) -> dict[str, Any]:
@@ -436,6 +501,9 @@ class WorkerAPI:
         self, display_set_uid: str, image_index: int, tool: str,
         points: Sequence[Sequence[float]], text: str, label: str, uid: str,
     ) -> Measurement:
+        if str(display_set_uid).startswith(MPR_PREFIX):
+            return await self._plane_measurement(display_set_uid, image_index, tool, points,
+                                                 text, label, uid)
         image, source = self.session.image(display_set_uid, image_index)
         ds = image.instance.metadata
         values = None
@@ -447,6 +515,124 @@ class WorkerAPI:
         return Measurement(uid or generate_uid(), label, image_reference(image), result,
                            patient(ds))
 
+    # ------------------------------------------------------------ MPR
+
+    async def open_mpr(self, display_set_uid: str) -> dict[str, Any]:
+        """The MPR of a reconstructable display set (made on first call): its three views,
+        each a display set of its own for ``renderImage`` and ``measure``, and the
+        crosshairs (see :class:`ohifpy.viewer.mpr.MprViews`). Its series loads into the
+        volume the views are cut from, so they fill in as it does."""
+        display_set, source = self.session.display_set(display_set_uid)
+        reason = self.frames.track(display_set, source)
+        geometry = self.frames.geometry(display_set_uid)
+        if geometry is None:
+            raise BadRequest(f"{display_set.series_description or 'This series'} cannot be "
+                             f"shown in MPR: {reason}")
+        mpr = self.mprs.get(display_set_uid)
+        if mpr is None:
+            mpr = self.mprs[display_set_uid] = MprViews(
+                display_set_uid, display_set.series_instance_uid, geometry)
+        await self.frames.load_viewports(
+            {display_set_uid: (display_set, source, len(display_set.images) // 2)}, True)
+        return mpr.state()
+
+    async def update_mpr(self, mpr_uid: str, action: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply a crosshair, scroll or slab action to an MPR (see :meth:`MprViews.update`);
+        the answer is its new state."""
+        mpr = self.mprs.get(str(mpr_uid).removeprefix(MPR_PREFIX))
+        if mpr is None or mpr.uid != mpr_uid:
+            raise BadRequest(f"no open MPR {mpr_uid!r}: call openMpr first")
+        if not isinstance(action, Mapping):
+            raise BadRequest(f"action must be an object with a type, not {action!r}")
+        mpr.update(action)
+        return mpr.state()
+
+    def _view(self, view_uid: str) -> tuple[MprViews, str]:
+        """The MPR and view name of a view's display set UID (its current version only)."""
+        try:
+            source_uid, name, _ = view_uid.removeprefix(MPR_PREFIX).rsplit(":", 2)
+        except ValueError:
+            raise BadRequest(f"{view_uid!r} is not an MPR view") from None
+        mpr = self.mprs.get(source_uid)
+        if mpr is None or name not in mpr.views:
+            raise ModelError(f"MPR view {view_uid!r} is not open: call openMpr first")
+        if mpr.view_uid(name) != view_uid:
+            raise BadRequest(f"MPR view {view_uid!r} has changed since: it is now "
+                             f"{mpr.view_uid(name)!r}")
+        return mpr, name
+
+    async def _plane(self, view_uid: str, image_index: int) -> tuple[MprViews, str, ImageFrame]:
+        """A view's plane as a frame to render and measure (the last one is kept: a
+        window/level drag renders it again); planes fill in as the volume loads."""
+        mpr, name = self._view(view_uid)
+        grid = mpr.grid(name)
+        if isinstance(image_index, bool) or not isinstance(image_index, int) or not (
+                0 <= image_index < grid.count):
+            raise BadRequest(f"image index {image_index!r} is out of range 0..{grid.count - 1} "
+                             f"of MPR view {view_uid}")
+        display_set, source = self.session.display_set(mpr.display_set_uid)
+        volume = self.frames.volume(mpr.display_set_uid)
+        if volume is None or volume.template() is None:
+            await self.frames.get(source, display_set.images[len(display_set.images) // 2])
+            volume = self.frames.volume(mpr.display_set_uid)
+            if volume is None:
+                raise BadRequest(f"{display_set.series_description or 'This series'} cannot be "
+                                 "shown in MPR: its images are not greyscale volumes")
+        key = (view_uid, image_index, volume.version, id(volume.voxels))
+        kept = self._planes.get(f"{mpr.uid}:{name}")
+        if kept is not None and kept[0] == key:
+            return mpr, name, kept[1]
+        template = volume.template()
+        assert template is not None  # a frame was put
+        values = reformat(volume.voxels, volume.geometry.affine, grid.plane(image_index),
+                          mpr.slab(name, image_index), volume.background)
+        frame = ImageFrame(values, template.photometric_interpretation, windows=template.windows,
+                           voi_lut=template.voi_lut if values.dtype.kind in "iu" else None)
+        self._planes[f"{mpr.uid}:{name}"] = (key, frame)
+        return mpr, name, frame
+
+    async def _render_plane(self, view_uid: str, image_index: int,
+                            window: Mapping[str, float] | None, invert: bool,
+                            details: bool) -> dict[str, Any]:
+        """:meth:`render_image` of an MPR view; ``aspect`` is its pixels' height over width."""
+        mpr, name, frame = await self._plane(view_uid, image_index)
+        chosen = _window(window) if window else frame.default_window()
+        rgba = render_rgba(frame, chosen, invert=bool(invert))
+        grid = mpr.grid(name)
+        answer = {
+            "rgba": rgba,
+            "width": int(rgba.shape[1]),
+            "height": int(rgba.shape[0]),
+            "imageIndex": image_index,
+            "window": None if chosen is None else {"center": chosen.center, "width": chosen.width},
+            "aspect": grid.spacing[0] / grid.spacing[1],
+        }
+        if not details:
+            return answer
+        display_set, _ = self.session.display_set(mpr.display_set_uid)
+        return {
+            **answer,
+            "overlay": plane_overlay(display_set, VIEWS[name][0], mpr.geometry_of(name, image_index),
+                                     image_index, grid.count, chosen),
+            "presets": [p.to_json() for p in window_presets(display_set.modality, frame.windows)],
+            "frameRate": None,
+        }
+
+    async def _plane_measurement(
+        self, view_uid: str, image_index: int, tool: str, points: Sequence[Sequence[float]],
+        text: str, label: str, uid: str,
+    ) -> Measurement:
+        """A measurement on an MPR view: in mm on its plane, ROI values from its pixels."""
+        mpr, name, frame = await self._plane(view_uid, image_index)
+        display_set, _ = self.session.display_set(mpr.display_set_uid)
+        first = display_set.images[0].instance
+        ds = first.metadata
+        values = frame.values if tool in ROI_TOOLS or tool == "Probe" else None
+        result = measure(tool, points, mpr.geometry_of(name, image_index), values,
+                         modality_unit(ds), text)
+        reference = ImageReference(first.study_instance_uid, first.series_instance_uid, "")
+        return Measurement(uid or generate_uid(), label, reference, result, patient(ds))
+
     async def tags(
         self, display_set_uid: str, image_index: int = 0, search: str = ""
     ) -> dict[str, Any]:
@@ -455,6 +641,9 @@ class WorkerAPI:
         Nodes are ``{tag, vr, keyword, name, value, children}`` (values are text, for
         ``textContent``); ``total`` counts the instance's top-level elements.
         """
+        if str(display_set_uid).startswith(MPR_PREFIX):  # an MPR view: its series' middle
+            display_set_uid = self._view(display_set_uid)[0].display_set_uid
+            image_index = len(self.session.display_set(display_set_uid)[0].images) // 2
         image, _ = self.session.image(display_set_uid, image_index)
         tree = tag_tree(image.instance.metadata)
         return {
@@ -482,9 +671,15 @@ class WorkerAPI:
         sopInstanceUID, numMeasurements}``, and ``downloads`` (``{fileName, data}``, the
         Part 10 file) for sources whose reports are downloaded (the user's own files):
         those are kept in the session too, so the study shows them when opened again.
+        Measurements on MPR views are not stored (``skipped`` counts them): a reformatted
+        plane is no image a report can reference.
         """
         by_study: dict[str, tuple[DataSource, ImageRef, list[Measurement]]] = {}
+        on_planes = [m for m in measurements
+                     if str(m.get("displaySetUID") or "").startswith(MPR_PREFIX)]
         for obj in measurements:
+            if obj in on_planes:  # no acquired image to reference in TID 1500 (yet)
+                continue
             sent = Measurement.from_json(obj)
             display_set_uid, index = self.session.locate(sent.image.sop_instance_uid,
                                                   sent.image.frame_number)
@@ -505,7 +700,7 @@ class WorkerAPI:
                            "seriesInstanceUID": str(report.SeriesInstanceUID),
                            "sopInstanceUID": str(report.SOPInstanceUID),
                            "numMeasurements": len(group)})
-        return {"reports": stored, "downloads": downloads}
+        return {"reports": stored, "downloads": downloads, "skipped": len(on_planes)}
 
     async def load_reports(
         self, study_instance_uids: Sequence[str] | str, data_source: str = ""

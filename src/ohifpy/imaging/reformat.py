@@ -62,16 +62,25 @@ class Plane:
 @dataclass(frozen=True)
 class Slab:
     """A slab ``thickness`` mm thick centred on the plane, projected by ``mode``, sampled
-    every ``step`` mm along the normal."""
+    every ``step`` mm along the normal.
+
+    ``within`` bounds the offsets (mm along the normal) that reach the volume: a slab
+    at the volume's edge projects what is inside, not the background beyond it.
+    """
 
     thickness: float
     mode: SlabMode = "mip"
     step: float = 1.0
+    within: tuple[float, float] = (-np.inf, np.inf)
 
     def offsets(self) -> np.ndarray:
-        """Sample offsets along the normal (mm): every step within half the thickness."""
+        """Sample offsets along the normal (mm): every step within half the thickness
+        (and within the volume); the plane itself always."""
         half = int(np.floor(self.thickness / 2 / self.step + 1e-6))
-        return np.arange(-half, half + 1) * self.step
+        offsets = np.arange(-half, half + 1) * self.step
+        low, high = self.within
+        inside = (offsets >= low - 1e-6) & (offsets <= high + 1e-6)
+        return offsets[inside | (offsets == 0)]
 
 
 def reformat(

@@ -160,9 +160,16 @@ class MprViews:
             self._grids[name] = grid
         return grid
 
-    def slab(self, name: str) -> Slab | None:
+    def slab(self, name: str, index: int) -> Slab | None:
+        """The slab of a view's image ``index``, within the volume's planes."""
         thickness = self.views[name].slab_thickness
-        return Slab(thickness, self.slab_mode, self.grid(name).step) if thickness > 0 else None
+        if thickness <= 0:
+            return None
+        grid = self.grid(name)
+        depth = grid.depth_of(index)
+        # Offsets along the normal (= -depth) that stay within the grid's planes.
+        within = (depth - grid.depth_of(grid.count - 1), depth - grid.first)
+        return Slab(thickness, self.slab_mode, grid.step, within)
 
     def index(self, name: str) -> int:
         return self.grid(name).index_of(self.center)
@@ -202,6 +209,8 @@ class MprViews:
         if kind == "slabThickness":
             self._set_slab(self._name(action, "line"), _number(action, "thickness"))
             return
+        if kind not in ("scroll", "center", "move", "rotate", "slab"):
+            raise BadRequest(f"no MPR action {kind!r}")
         name = self._name(action, "view")
         if kind == "scroll":
             grid = self.grid(name)
@@ -210,8 +219,6 @@ class MprViews:
             center = self.shown_center()
             self.center = center + (depth - float(center @ grid.depth)) * grid.depth
             return
-        if kind not in ("center", "move", "rotate", "slab"):
-            raise BadRequest(f"no MPR action {kind!r}")
         center = self.shown_center()
         if kind == "rotate":
             self._rotate(name, self._point(name, action, "from"), self._point(name, action, "to"),
