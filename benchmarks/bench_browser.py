@@ -212,13 +212,19 @@ def bench_2x2(browser: Any, url: str) -> None:
     page.context.close()
 
 
+def build_dist(work: str) -> Path:
+    """The site built in ``work`` for Orthanc proxied at ``/dicom-web``, without the demo."""
+    dist = Path(work) / "dist"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_static.py"), "--out",
+                    str(dist), "--config", str(ROOT / "config" / "local-orthanc.json"),
+                    "--no-demo"], check=True, stdout=subprocess.DEVNULL)
+    return dist
+
+
 def main() -> int:
     manifest = make_test_data.ensure()
     with tempfile.TemporaryDirectory() as work:
-        dist = Path(work) / "dist"
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "build_static.py"), "--out",
-                        str(dist), "--config", str(ROOT / "config" / "local-orthanc.json"),
-                        "--no-demo"], check=True, stdout=subprocess.DEVNULL)
+        dist = build_dist(work)
         server = start_orthanc(Path(work) / "orthanc")
         try:
             server.upload(manifest.files())

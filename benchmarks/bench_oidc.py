@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
 
 import make_test_data
-from bench_browser import CHROMIUM_ARGS, SCROLL, serve_in_thread
+from bench_browser import CHROMIUM_ARGS, SCROLL, build_dist, serve_in_thread
 from orthanc import start_orthanc
 from playwright.sync_api import Page, sync_playwright
 from support.oidc import PASSWORD, PUBLIC_CLIENT, SCOPE, USER, Lifetimes, protected_archive
@@ -111,10 +110,7 @@ def main() -> int:
     manifest = make_test_data.ensure()
     ct = manifest.study("ct")
     with tempfile.TemporaryDirectory() as work:
-        dist = Path(work) / "dist"
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "build_static.py"), "--out",
-                        str(dist), "--config", str(ROOT / "config" / "local-orthanc.json"),
-                        "--no-demo"], check=True, stdout=subprocess.DEVNULL)
+        dist = build_dist(work)
         open_dist = Path(work) / "open"
         shutil.copytree(dist, open_dist)
         server = start_orthanc(Path(work) / "orthanc")

@@ -42,5 +42,6 @@ export function viewportCommands(getActiveViewport) {
     zoomTool: on((v) => v.setPrimaryTool("Zoom")),
     panTool: on((v) => v.setPrimaryTool("Pan")),
     stackScrollTool: on((v) => v.setPrimaryTool("StackScroll")),
+    crosshairsTool: on((v) => v.toolAvailable("Crosshairs") && v.setPrimaryTool("Crosshairs")),
   };
 }

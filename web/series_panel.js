@@ -1,7 +1,8 @@
 // The series panel (OHIF's study browser): per study a header (patient, date,
 // description) and one entry per display set with its thumbnail, modality,
-// description, series number, image count and load progress. Click an entry to show it
-// in the active viewport; drag it onto any viewport (HTML5 drag and drop).
+// description, series number, image count, whether it can be shown in MPR (why not, or
+// the slices it misses) and load progress. Click an entry to show it in the active
+// viewport; drag it onto any viewport (HTML5 drag and drop).
 //
 // Thumbnails come from the worker's renderThumbnail, one at a time: RGBA from frames,
 // or the server's JPEG (thumbnailRendering "rendered"), decoded here. A thumbnail that
@@ -44,6 +45,7 @@ export class SeriesPanel {
     button.draggable = true;
     button.dataset.displaySetUid = displaySet.displaySetUID;
     button.dataset.seriesUid = displaySet.seriesInstanceUID;
+    button.dataset.reconstructable = String(Boolean(displaySet.isReconstructable));
     const thumbnail = node("div", "thumbnail");
     const info = node("div", "series-info");
     const line = node("div", "series-line");
@@ -55,7 +57,10 @@ export class SeriesPanel {
     const progress = node("div", "series-progress");
     progress.hidden = true;
     progress.append(node("div", "bar"), node("span", "progress-text"));
-    info.append(line, node("div", "series-description", displaySet.seriesDescription), progress);
+    info.append(line, node("div", "series-description", displaySet.seriesDescription));
+    const mpr = this.reconstruction(displaySet);
+    if (mpr) info.append(mpr);
+    info.append(progress);
     button.append(thumbnail, info);
     button.addEventListener("click", () => onSelect(displaySet));
     button.addEventListener("dragstart", (event) => {
@@ -65,6 +70,18 @@ export class SeriesPanel {
     });
     this.entries.set(displaySet.displaySetUID, button);
     return button;
+  }
+
+  // "No MPR: <why>" for a display set MPR cannot use; for one it can, its note (slices
+  // missing from a regular grid), if any. Text only: the reason is the worker's phrase.
+  reconstruction({ isReconstructable, reconstructionNote }) {
+    if (isReconstructable && !reconstructionNote) return null;
+    const text = isReconstructable
+      ? `MPR: ${reconstructionNote}`
+      : reconstructionNote ? `No MPR: ${reconstructionNote}` : "No MPR";
+    const note = node("div", "series-mpr", text);
+    note.title = isReconstructable ? "Can be shown in MPR" : "Cannot be shown in MPR";
+    return note;
   }
 
   // Which display sets the viewports show, and the active viewport's.

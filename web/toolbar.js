@@ -8,14 +8,16 @@ import { COMMAND_LABELS, hotkeyMap } from "./hotkeys.js";
 import { openPreferencesDialog } from "./preferences_dialog.js";
 import { TOOLS } from "./viewport.js";
 
-// Tools: [command, symbol, tool], pressed while that tool is the primary one (labelled as
-// viewport.js labels the tool). Commands: [command, symbol], labelled as the hotkeys
-// label them, or [command, symbol, label] for one without a hotkey.
+// Tools: [command, symbol, tool, label?], pressed while that tool is the primary one
+// (labelled as viewport.js labels the tool, or by `label`), shown only where the active
+// viewport can use it (Crosshairs: in MPR). Commands: [command, symbol], labelled as the
+// hotkeys label them, or [command, symbol, label] for one without a hotkey.
 const TOOL_BUTTONS = [
   ["windowLevelTool", "◑", "WindowLevel"],
   ["zoomTool", "⊕", "Zoom"],
   ["panTool", "✥", "Pan"],
   ["stackScrollTool", "☰", "StackScroll"],
+  ["crosshairsTool", "✛", "Crosshairs", "Crosshairs"],
 ];
 const COMMAND_BUTTONS = [
   ["zoomIn", "+"],
@@ -57,12 +59,12 @@ export function createToolbar(commands, { getActiveViewport }) {
   };
   const run = (command) => () => commands[command]?.();
 
-  const tools = TOOL_BUTTONS.map(([command, symbol, tool]) => {
-    const node = titled(button(symbol, TOOLS[tool], run(command)), command, TOOLS[tool]);
+  const tools = TOOL_BUTTONS.map(([command, symbol, tool, label = TOOLS[tool]]) => {
+    const node = titled(button(symbol, label, run(command)), command, label);
     node.dataset.tool = tool;
     return node;
   });
-  group("Tools", ...tools);
+  const toolGroup = group("Tools", ...tools);
   const commandButtons = COMMAND_BUTTONS.map(([command, symbol, label = COMMAND_LABELS[command]]) => {
     const node = titled(button(symbol, label, run(command)), command, label);
     node.dataset.command = command;
@@ -100,13 +102,37 @@ export function createToolbar(commands, { getActiveViewport }) {
   preferences.title = "Preferences: hotkeys and mouse buttons";
   group("Options", overlays, preferences);
 
+  // The page's switches (reference_lines.js): pressed while commands[command].pressed()
+  // says so; shown only where the page has the command.
+  const toggles = [
+    ["toggleReferenceLines", "Ref", "Reference lines"],
+    ["toggleSyncScroll", "Sync", "Sync scroll"],
+  ].map(([command, symbol, label]) => {
+    const toggle = () => {
+      run(command)();
+      refresh();
+    };
+    const node = titled(button(symbol, label, toggle), command, label);
+    node.dataset.command = command;
+    node.hidden = !commands[command];
+    return node;
+  });
+  group("Reference lines and sync", ...toggles);
+
   // Show the active viewport's state.
   let presetKey = "";
   function refresh() {
     const viewport = getActiveViewport();
     for (const node of tools) node.setAttribute("aria-pressed", String(viewport?.activePrimaryTool === node.dataset.tool));
+    // A tool the active viewport cannot use is not in the bar at all.
+    const usable = tools.filter((node) =>
+      viewport ? viewport.toolAvailable(node.dataset.tool) : Object.hasOwn(TOOLS, node.dataset.tool));
+    if (usable.length !== toolGroup.children.length || usable.some((node, i) => toolGroup.children[i] !== node)) {
+      toolGroup.replaceChildren(...usable);
+    }
     invert.setAttribute("aria-pressed", String(Boolean(viewport?.invert)));
     overlays.setAttribute("aria-pressed", String(viewport ? viewport.overlaysShown : true));
+    for (const node of toggles) node.setAttribute("aria-pressed", String(Boolean(commands[node.dataset.command]?.pressed?.())));
     const playing = Boolean(viewport?.cine.playing);
     play.textContent = playing ? "⏸" : "▶";
     play.setAttribute("aria-label", playing ? "Pause cine" : "Play cine");

@@ -5,7 +5,9 @@
 // worker opens the studies from the named data source and says what goes in
 // which viewport (openViewer); this page builds the series panel, the viewport grid
 // and the layout picker, keeps the stacks the viewports show loading (loadViewports)
-// and shows each series' progress in the panel.
+// and shows each series' progress in the panel. The picker's MPR layouts (and
+// hangingProtocolId=mpr|primaryAxial in the URL) show the active viewport's display set
+// in MPR (mpr.js); leaving them brings the stack grid back as it was.
 
 import { viewportCommands } from "./commands.js";
 import { element as node } from "./dom.js";
@@ -15,10 +17,12 @@ import { MARKS, markOnce } from "./marks.js";
 import { createMeasurementPanel } from "./measurement_panel.js";
 import { MeasurementStore } from "./measurement_store.js";
 import { installMeasurementKeys, MeasurementLayer, registerMeasurementTools } from "./measurements.js";
+import { loadRequest, MprSession, sourceDisplaySetUID } from "./mpr.js";
 import { getPreference, setPreference } from "./preferences.js";
+import { ReferenceLines } from "./reference_lines.js";
 import { SeriesPanel } from "./series_panel.js";
 import { createToolbar } from "./toolbar.js";
-import { ViewportGrid, createLayoutPicker } from "./viewport_grid.js";
+import { PROTOCOLS, ViewportGrid, createLayoutPicker } from "./viewport_grid.js";
 
 // Below this width the series panel floats over the grid, closed until toggled.
 const NARROW = "(max-width: 1100px)";
@@ -79,6 +83,15 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     onActivate: () => refreshPanel(),
     onDrop: (viewport, uid) => show(viewport, displaySets.find((d) => d.displaySetUID === uid)),
   });
+  const mpr = new MprSession(worker, grid, {
+    onChange: () => {
+      if (mpr.active) picker?.setProtocol(mpr.protocol);
+      else picker?.setLayout(grid.rows, grid.columns);
+      refreshPanel();
+      scheduleLoads();
+    },
+    onError: (error) => tell(`MPR: ${error.message}`, true),
+  });
   const seriesToggle = sidePanelToggle(page, "series", "Series");
   const measurementsToggle = sidePanelToggle(page, "measurements", "Measurements");
   header.append(seriesToggle.element, toolbarSlot, measurementsToggle.element);
@@ -99,14 +112,19 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
           grid.setActive(grid.viewports.indexOf(showing));
           showing.setIndex(imageIndex);
         } else {
+          mpr.leave(); // a stack's measurement: the stack grid again
           show(grid.active, displaySets.find((d) => d.displaySetUID === displaySetUID), imageIndex);
         }
       },
     });
-    picker = createLayoutPicker(tables.layout, (rows, columns) => {
-      setPreference("layout", `${rows}x${columns}`);
-      setLayout(rows, columns);
-    });
+    picker = createLayoutPicker(
+      tables.layout,
+      (rows, columns) => {
+        setPreference("layout", `${rows}x${columns}`);
+        setLayout(rows, columns);
+      },
+      { onProtocol: (id) => pickProtocol(id) },
+    );
     seriesToggle.element.after(picker.element);
   }
 
@@ -117,6 +135,12 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
 
   function show(viewport, displaySet, index = 0) {
     if (!viewport || !displaySet) return;
+    if (mpr.active) {
+      // In MPR a series MPR can show replaces the one shown; another leaves MPR.
+      if (displaySet.isReconstructable) return enterMpr(displaySet, mpr.protocol);
+      mpr.leave();
+      viewport = grid.active;
+    }
     grid.show(viewport, displaySet, index);
     refreshPanel();
     scheduleLoads();
@@ -125,6 +149,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   // A new layout keeps the viewports that remain; added ones get the display sets no
   // viewport shows yet, in panel order (as OHIF fills a grown grid).
   function setLayout(rows, columns) {
+    mpr.leave(); // from MPR: the stack grid as it was, then the layout picked
     const before = grid.viewports.length;
     grid.setLayout(rows, columns);
     picker.setLayout(rows, columns);
@@ -139,8 +164,50 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   }
 
   function refreshPanel() {
-    const shown = new Set(grid.viewports.map((v) => v.displaySet?.displaySetUID).filter(Boolean));
-    panel?.markShown(shown, grid.active?.displaySet?.displaySetUID);
+    const shown = new Set(grid.viewports.map((v) => sourceDisplaySetUID(v)).filter(Boolean));
+    const activeUID = sourceDisplaySetUID(grid.active);
+    panel?.markShown(shown, activeUID);
+    // The MPR layouts need the active viewport's display set to be a volume.
+    const active = displaySets.find((d) => d.displaySetUID === activeUID);
+    picker?.setProtocolsAvailable(
+      Boolean(active?.isReconstructable),
+      active ? (active.reconstructionNote ?? "") : "the active viewport shows no series",
+    );
+  }
+
+  // The MPR layouts: the same one again leaves MPR.
+  function pickProtocol(id) {
+    if (mpr.protocol === id) return mpr.leave();
+    return enterMpr(displaySets.find((d) => d.displaySetUID === sourceDisplaySetUID(grid.active)), id);
+  }
+
+  async function enterMpr(displaySet, id) {
+    if (!displaySet) return;
+    try {
+      await mpr.enter(displaySet, id);
+    } catch (error) {
+      tell(error.message, true);
+    }
+  }
+
+  // hangingProtocolId=mpr|primaryAxial: MPR of the initial series, else of the first
+  // display set that is a volume; without one, the stack layout says why.
+  async function hangProtocol(id, initialSeriesUID) {
+    if (!Object.hasOwn(PROTOCOLS, id)) return tell(`No layout named ${id}: the default layout is shown.`);
+    const initial = initialSeriesUID && displaySets.find((d) => d.seriesInstanceUID === initialSeriesUID);
+    const shown = displaySets.find((d) => d.displaySetUID === sourceDisplaySetUID(grid.active));
+    const chosen = initial || displaySets.find((d) => d.isReconstructable) || shown;
+    if (!chosen?.isReconstructable) {
+      const why = chosen?.reconstructionNote || "not a volume";
+      return tell(`${PROTOCOLS[id].label} cannot be shown: ${chosen?.seriesDescription || "this series"}: ${why}.`);
+    }
+    await enterMpr(chosen, id);
+  }
+
+  // A line more in the page's note.
+  function tell(text, error = false) {
+    note.textContent = [note.textContent, text].filter(Boolean).join("\n");
+    if (error) note.classList.add("error");
   }
 
   // Loading (see worker_api.load_viewports): display sets no viewport shows stop at
@@ -149,7 +216,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   function scheduleLoads() {
     const occupied = grid.viewports.filter((v) => v.displaySet);
     const start = occupied.every((v) => drawn.get(v) === v.displaySet.displaySetUID);
-    const viewports = occupied.map((v) => ({ displaySetUID: v.displaySet.displaySetUID, imageIndex: v.index }));
+    const viewports = occupied.map(loadRequest);
     const key = JSON.stringify([viewports.map((v) => v.displaySetUID).sort(), start]);
     if (key === requested) return;
     requested = key;
@@ -174,15 +241,18 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     nextSeries: () => stepSeries(1),
     previousSeries: () => stepSeries(-1),
   };
+  // The active viewport's image plane on the others, and sync scroll (reference_lines.js).
+  Object.assign(commands, new ReferenceLines(grid, worker).commands());
   function stepSeries(step) {
     const viewport = grid.active;
-    const current = displaySets.findIndex((d) => d.displaySetUID === viewport?.displaySet?.displaySetUID);
+    const current = displaySets.findIndex((d) => d.displaySetUID === sourceDisplaySetUID(viewport));
     const next = displaySets[Math.min(Math.max(current + step, 0), displaySets.length - 1)];
-    if (next && next !== viewport.displaySet) show(viewport, next);
+    if (next && next.displaySetUID !== sourceDisplaySetUID(viewport)) show(viewport, next);
   }
   const removeKeys = installHotkeys(document, commands);
   const toolbar = createToolbar(commands, { getActiveViewport: () => grid.active });
   toolbarSlot.append(toolbar);
+  mpr.mountControls(toolbar);
 
   let sources = null;
   let dataSource = params.get("datasources") ?? "";
@@ -242,6 +312,8 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     grid.active.element.focus({ preventScroll: true });
     refreshPanel();
     scheduleLoads();
+    const protocol = params.get("hangingProtocolId");
+    if (protocol) await hangProtocol(protocol, params.get("initialSeriesInstanceUID") ?? "");
   })().catch((error) => {
     if (!page.isConnected) return;
     note.textContent = error instanceof Told ? error.message : `This study cannot be opened: ${error.message}`;
@@ -269,6 +341,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     toolbar.destroy();
     picker?.destroy();
     worker.call("loadViewports", { viewports: [] }).catch(() => {}); // stop every load
+    mpr.destroy();
     grid.destroy();
   };
 }

@@ -3,14 +3,19 @@
 // markers, scale bar), an SVG layer for annotations, a stack slider, and the tools.
 //
 // Zoom, pan, rotation and flips are a CSS transform of that canvas: the main thread
-// changes them without asking the worker. Window/level and inversion change the pixels,
-// so they ask the worker to re-render from its cached decoded frame; requests are
-// coalesced, at most one in flight, always for the latest state.
+// changes them without asking the worker. An image pixel may be taller than wide (the
+// render answer's `aspect`: row spacing / column spacing, as in an MPR view's exact
+// array slice); the transform then stretches the canvas so the patient is shown to
+// scale. Window/level and inversion change the pixels, so they ask the worker to
+// re-render from its cached decoded frame; requests are coalesced, at most one in
+// flight, always for the latest state.
 //
 // Events (an EventTarget): "viewchange" (zoom/pan/rotation/flip/size), "imagechange"
-// (detail: {displaySetUID, imageIndex, sopInstanceUID, frameNumber}). Changes a toolbar
-// shows (tool, cine, presets, overlays) also bubble from the element as a DOM
-// "viewportstatechange" event, so one listener serves every viewport of a page.
+// (detail: {displaySetUID, imageIndex, sopInstanceUID, frameNumber}), "indexchange"
+// (detail: {imageIndex}: the image asked for changed, before it is drawn) and
+// "windowchange" (detail: {window}: a window was set). Changes a toolbar shows (tool,
+// cine, presets, overlays) also bubble from the element as a DOM "viewportstatechange"
+// event, so one listener serves every viewport of a page.
 
 import { element, SVG_NS, svgElement } from "./dom.js";
 import { getPreference } from "./preferences.js";
@@ -73,6 +78,8 @@ export class Viewport extends EventTarget {
     );
     this.displaySet = null;
     this.index = 0;
+    this.aspect = 1; // height of an image pixel relative to its width (the drawn image's)
+    this.layers = [this.annotationLayer]; // the SVG layers a capture draws, bottom first
     this.busy = false;
     this.dirty = false;
     this.overlay = null;
@@ -109,7 +116,9 @@ export class Viewport extends EventTarget {
     this.layout();
   }
 
-  setDisplaySet(displaySet, index = 0) {
+  // keepView: the same scene seen anew (an MPR plane turned): zoom, pan, rotation, flips,
+  // window and inversion stay.
+  setDisplaySet(displaySet, index = 0, { keepView = false } = {}) {
     this.stopCine();
     Object.assign(this.cine, { fps: DEFAULT_FPS, fpsChosen: false });
     this.displaySet = displaySet;
@@ -119,7 +128,8 @@ export class Viewport extends EventTarget {
     this.slider.max = String(displaySet.numImages - 1);
     this.slider.hidden = displaySet.numImages < 2;
     this.showIndex();
-    this.resetView();
+    if (keepView) this.layout();
+    else this.resetView();
     this.render();
     this.announce();
   }
@@ -139,6 +149,7 @@ export class Viewport extends EventTarget {
     this.index = next;
     this.showIndex();
     this.render();
+    this.dispatchEvent(new CustomEvent("indexchange", { detail: { imageIndex: next } }));
   }
 
   scroll(delta) {
@@ -148,6 +159,7 @@ export class Viewport extends EventTarget {
   setWindow(window) {
     this.window = { center: window.center, width: Math.max(1, window.width) };
     this.render();
+    this.dispatchEvent(new CustomEvent("windowchange", { detail: { window: this.window } }));
   }
 
   // n counts from 1, as keys 1-5 do.
@@ -219,6 +231,23 @@ export class Viewport extends EventTarget {
 
   get activePrimaryTool() {
     return this.primaryTool ?? toolBindings().left;
+  }
+
+  // Whether a tool can be used here (a handler may say: available(viewport)).
+  toolAvailable(name) {
+    if (builtIn(name)) return true;
+    const handler = Viewport.toolHandlers[name];
+    return Boolean(handler) && (handler.available?.(this) ?? true);
+  }
+
+  // An SVG layer of its own above the others (crosshairs, reference lines): a capture
+  // draws it too. Its content is the caller's.
+  addLayer(className) {
+    const layer = svgElement("svg", { class: `annotations ${className}` });
+    const last = this.layers[this.layers.length - 1];
+    last.after(layer);
+    this.layers.push(layer);
+    return layer;
   }
 
   // ---------------------------------------------------------------- cine
@@ -304,9 +333,13 @@ export class Viewport extends EventTarget {
 
   draw(result) {
     const { width, height, rgba } = result;
-    if (this.canvas.width !== width || this.canvas.height !== height) {
+    // A redraw without details may leave the aspect out: the image's stays.
+    const aspect = result.aspect > 0 ? result.aspect : result.overlay ? 1 : this.aspect;
+    if (this.canvas.width !== width || this.canvas.height !== height || this.aspect !== aspect) {
       this.canvas.width = width;
       this.canvas.height = height;
+      this.aspect = aspect;
+      this.canvas.dataset.aspect = String(aspect);
       this.layout();
     }
     const pixels = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength);
@@ -397,7 +430,8 @@ export class Viewport extends EventTarget {
       this.scaleBar.hidden = true;
       return;
     }
-    const mmPerPixel = (this.rotation % 180 === 0 ? size.column : size.row) / scale;
+    // mm per CSS pixel across the screen: along an image row, or (turned) a column
+    const mmPerPixel = this.rotation % 180 === 0 ? size.column / scale : size.row / (scale * this.aspect);
     const longest = (this.element.clientWidth / 4) * mmPerPixel;
     const power = 10 ** Math.floor(Math.log10(longest));
     const mm = Math.max(...SCALE_BAR_STEPS.map((s) => s * power).filter((length) => length <= longest));
@@ -421,10 +455,11 @@ export class Viewport extends EventTarget {
     return [width, height];
   }
 
-  // CSS pixels per image pixel.
+  // CSS pixels per image pixel across (along a row); down a column it is scale() * aspect.
   scale() {
     const [clientWidth, clientHeight] = this.size();
-    const { width, height } = this.canvas;
+    const { width } = this.canvas;
+    const height = this.canvas.height * this.aspect; // in units of a pixel's width
     if (!width || !height || !clientWidth || !clientHeight) return this.zoom;
     const [across, down] = this.rotation % 180 === 0 ? [width, height] : [height, width];
     return this.zoom * Math.min(clientWidth / across, clientHeight / down);
@@ -439,7 +474,8 @@ export class Viewport extends EventTarget {
     ];
   }
 
-  // An image-space vector (x right, y down) on the screen: flipped, then rotated.
+  // An image-space vector (x right, y down; in units of a pixel's width, so a row step is
+  // `aspect` long) on the screen: flipped, then rotated.
   screenDirection([x, y]) {
     const [cos, sin] = this.turn();
     const [fx, fy] = [x * this.flip[0], y * this.flip[1]];
@@ -449,7 +485,10 @@ export class Viewport extends EventTarget {
   // Image [column, row] (pixel centres at integers) -> [x, y] from the element's top-left.
   imageToClient([column, row]) {
     const s = this.scale();
-    const [x, y] = this.screenDirection([column + 0.5 - this.canvas.width / 2, row + 0.5 - this.canvas.height / 2]);
+    const [x, y] = this.screenDirection([
+      column + 0.5 - this.canvas.width / 2,
+      (row + 0.5 - this.canvas.height / 2) * this.aspect,
+    ]);
     const [width, height] = this.size();
     return [width / 2 + this.pan[0] + s * x, height / 2 + this.pan[1] + s * y];
   }
@@ -462,7 +501,10 @@ export class Viewport extends EventTarget {
     const sx = (x - width / 2 - this.pan[0]) / s;
     const sy = (y - height / 2 - this.pan[1]) / s;
     const [fx, fy] = [sx * cos + sy * sin, -sx * sin + sy * cos]; // rotated back
-    return [fx * this.flip[0] + this.canvas.width / 2 - 0.5, fy * this.flip[1] + this.canvas.height / 2 - 0.5];
+    return [
+      fx * this.flip[0] + this.canvas.width / 2 - 0.5,
+      (fy * this.flip[1]) / this.aspect + this.canvas.height / 2 - 0.5,
+    ];
   }
 
   layout() {
@@ -470,7 +512,7 @@ export class Viewport extends EventTarget {
     const [fx, fy] = this.flip;
     this.canvas.style.transform =
       `translate(${x}px, ${y}px) scale(${this.scale()}) rotate(${this.rotation}deg) ` +
-      `scale(${fx}, ${fy}) translate(-50%, -50%)`;
+      `scale(${fx}, ${fy * this.aspect}) translate(-50%, -50%)`;
     this.canvas.dataset.zoom = String(this.zoom);
     this.canvas.dataset.rotation = String(this.rotation);
     this.canvas.dataset.flip = this.flip.join(",");
@@ -493,12 +535,16 @@ export class Viewport extends EventTarget {
       context.translate(width / 2 + this.pan[0], height / 2 + this.pan[1]);
       context.scale(s, s);
       context.rotate((this.rotation * Math.PI) / 180);
-      context.scale(...this.flip);
+      context.scale(this.flip[0], this.flip[1] * this.aspect);
       context.drawImage(this.canvas, -this.canvas.width / 2, -this.canvas.height / 2);
       context.restore();
     }
     if (this.overlaysShown) this.drawOverlays(context);
-    if (annotations && this.annotationLayer.childElementCount) await this.drawAnnotations(context, width, height);
+    if (annotations) {
+      for (const layer of this.layers) {
+        if (layer.childElementCount) await this.drawAnnotations(layer, context, width, height);
+      }
+    }
     return new Promise((resolve, reject) =>
       out.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("the capture could not be encoded"))), "image/png"),
     );
@@ -539,10 +585,10 @@ export class Viewport extends EventTarget {
     }
   }
 
-  async drawAnnotations(context, width, height) {
-    const svg = this.annotationLayer.cloneNode(true);
+  async drawAnnotations(layer, context, width, height) {
+    const svg = layer.cloneNode(true);
     // An SVG drawn as an image sees no page stylesheet: carry the computed styles over.
-    const originals = [this.annotationLayer, ...this.annotationLayer.querySelectorAll("*")];
+    const originals = [layer, ...layer.querySelectorAll("*")];
     [svg, ...svg.querySelectorAll("*")].forEach((copy, i) => {
       const style = getComputedStyle(originals[i]);
       copy.style.cssText = SVG_STYLES.map((name) => `${name}:${style.getPropertyValue(name)}`).join(";"); // CSSOM: allowed under CSP style-src

@@ -1,15 +1,38 @@
 // The viewport grid: rows x columns Viewports (1x1 up to tables.layout's limits), one of
 // them active, each a drop target for a series dragged from the series panel; and the
-// layout picker, a popup grid of cells as in OHIF.
+// layout picker, a popup grid of cells as in OHIF, with the MPR protocols under it.
 //
 // Changing the layout keeps the viewports (and what they show) whose index remains;
-// added ones are empty until the viewer fills them.
+// added ones are empty until the viewer fills them. A protocol (OHIF's "mpr" and
+// "primaryAxial": one viewport per MPR view) puts the stack viewports aside as they are
+// (image, window, zoom, pan, tools) and brings them back when it is left.
 
 import { element } from "./dom.js";
 import { Viewport } from "./viewport.js";
 
 // What a series entry puts in a drag (series_panel.js): its display set UID.
 export const DISPLAY_SET_MIME = "application/x-ohifpy-display-set";
+
+// The MPR layouts, by OHIF's hanging protocol ids: which view each viewport shows and the
+// CSS grid that places them ("Axial primary": the axial view spans both rows on the left).
+export const PROTOCOLS = {
+  mpr: {
+    label: "MPR",
+    title: "MPR: axial, sagittal and coronal side by side",
+    views: ["axial", "sagittal", "coronal"],
+    rows: "minmax(0, 1fr)",
+    columns: "repeat(3, minmax(0, 1fr))",
+    areas: null,
+  },
+  primaryAxial: {
+    label: "Axial primary",
+    title: "Axial primary: a large axial view, sagittal and coronal stacked beside it",
+    views: ["axial", "sagittal", "coronal"],
+    rows: "repeat(2, minmax(0, 1fr))",
+    columns: "repeat(2, minmax(0, 1fr))",
+    areas: ["1 / 1 / 3 / 2", "1 / 2 / 2 / 3", "2 / 2 / 3 / 3"], // grid-area of each viewport
+  },
+};
 
 export class ViewportGrid {
   // onDraw(viewport, result) / onError(viewport, error): a viewport drew or failed;
@@ -23,12 +46,15 @@ export class ViewportGrid {
     this.viewports = [];
     this.rows = this.columns = 0;
     this.activeIndex = 0;
+    this.protocol = null; // the protocol shown (a PROTOCOLS key), null: rows x columns
+    this.saved = null; // while a protocol is shown: the stack grid put aside
   }
 
   get active() {
     return this.viewports[this.activeIndex];
   }
 
+  // rows x columns; while a protocol is shown, call leaveProtocol() first.
   setLayout(rows, columns) {
     this.rows = rows;
     this.columns = columns;
@@ -38,9 +64,48 @@ export class ViewportGrid {
     const size = rows * columns;
     for (const viewport of this.viewports.splice(size)) this.remove(viewport);
     while (this.viewports.length < size) this.viewports.push(this.create());
-    this.element.replaceChildren(...this.viewports.map((v) => v.element));
-    this.viewports.forEach((viewport, index) => (viewport.element.dataset.viewportIndex = String(index)));
+    this.place();
     this.setActive(Math.min(this.activeIndex, size - 1));
+  }
+
+  place() {
+    this.element.replaceChildren(...this.viewports.map((v) => v.element));
+    this.viewports.forEach((viewport, index) => {
+      viewport.element.dataset.viewportIndex = String(index);
+      viewport.element.style.gridArea = this.protocol ? (PROTOCOLS[this.protocol].areas?.[index] ?? "") : "";
+    });
+  }
+
+  // Show a protocol: the first time, the stack viewports are put aside and one new
+  // viewport made per view (returned, in the protocol's view order); from another
+  // protocol the same viewports are only placed anew.
+  setProtocol(id) {
+    const protocol = PROTOCOLS[id];
+    if (!this.protocol) {
+      this.saved = { viewports: this.viewports, rows: this.rows, columns: this.columns, activeIndex: this.activeIndex };
+      this.viewports = protocol.views.map(() => this.create());
+      this.activeIndex = 0;
+    }
+    this.protocol = id;
+    this.element.style.gridTemplateRows = protocol.rows;
+    this.element.style.gridTemplateColumns = protocol.columns;
+    this.element.dataset.layout = id;
+    this.place();
+    this.setActive(Math.min(this.activeIndex, this.viewports.length - 1));
+    return this.viewports;
+  }
+
+  // Back to the stack grid exactly as it was put aside; the protocol's viewports go.
+  leaveProtocol() {
+    if (!this.protocol) return;
+    for (const viewport of this.viewports) this.remove(viewport);
+    const { viewports, rows, columns, activeIndex } = this.saved;
+    this.protocol = null;
+    this.saved = null;
+    this.viewports = viewports;
+    this.activeIndex = activeIndex;
+    this.setLayout(rows, columns);
+    this.callbacks.onActivate(this.active);
   }
 
   create() {
@@ -101,15 +166,17 @@ export class ViewportGrid {
   }
 
   destroy() {
-    for (const viewport of this.viewports) this.remove(viewport);
+    for (const viewport of [...this.viewports, ...(this.saved?.viewports ?? [])]) this.remove(viewport);
     this.viewports = [];
+    this.saved = null;
   }
 }
 
 // The layout button and its popup of cells up to the largest layout (tables.layout:
 // {maxRows, maxColumns}, ohifpy.hanging's limits): hovering a cell highlights the grid it
-// would make, clicking picks it. onPick(rows, columns).
-export function createLayoutPicker({ maxRows, maxColumns }, onPick) {
+// would make, clicking picks it. onPick(rows, columns). Under the cells, an entry per
+// protocol (PROTOCOLS): onProtocol(id); setProtocolsAvailable() disables them with a reason.
+export function createLayoutPicker({ maxRows, maxColumns }, onPick, { onProtocol = () => {} } = {}) {
   const button = element("button", { type: "button", className: "layout-button", title: "Layout" });
   button.setAttribute("aria-haspopup", "true");
   button.setAttribute("aria-expanded", "false");
@@ -135,6 +202,20 @@ export function createLayoutPicker({ maxRows, maxColumns }, onPick) {
       menu.append(cell);
     }
   }
+  const protocols = Object.entries(PROTOCOLS).map(([id, protocol]) => {
+    const entry = element("button", { type: "button", className: "layout-protocol", title: protocol.title }, protocol.label);
+    entry.setAttribute("role", "menuitemcheckbox");
+    entry.setAttribute("aria-checked", "false");
+    entry.dataset.protocol = id;
+    entry.addEventListener("pointerenter", () => highlight(0, 0));
+    entry.addEventListener("focus", () => highlight(0, 0));
+    entry.addEventListener("click", () => {
+      close();
+      onProtocol(id);
+    });
+    menu.append(entry);
+    return entry;
+  });
   function highlight(rows, columns) {
     for (const cell of cells) {
       cell.classList.toggle("lit", Number(cell.dataset.rows) <= rows && Number(cell.dataset.columns) <= columns);
@@ -162,6 +243,21 @@ export function createLayoutPicker({ maxRows, maxColumns }, onPick) {
     setLayout(rows, columns) {
       button.textContent = `Layout ${rows}×${columns}`;
       highlight(rows, columns);
+      for (const entry of protocols) entry.setAttribute("aria-checked", "false");
+    },
+    setProtocol(id) {
+      button.textContent = `Layout ${PROTOCOLS[id].label}`;
+      highlight(0, 0);
+      for (const entry of protocols) entry.setAttribute("aria-checked", String(entry.dataset.protocol === id));
+    },
+    // The protocols need a reconstructable display set: without one they are disabled and
+    // say why (`reason`).
+    setProtocolsAvailable(available, reason = "") {
+      for (const entry of protocols) {
+        entry.disabled = !available;
+        const { title } = PROTOCOLS[entry.dataset.protocol];
+        entry.title = available ? title : `Cannot be shown in MPR: ${reason || "not a volume"}`;
+      }
     },
     destroy: () => document.removeEventListener("pointerdown", outside),
   };

@@ -318,3 +318,18 @@ async def cpython_display_sets(source: DicomWebSource, study: str) -> list[Displ
     async with DICOMwebClient(source) as client:
         metadata = await client.retrieve_study_metadata(study)
     return display_sets_from_instances(Instance.from_dataset(ds) for ds in metadata)
+
+
+@pytest.fixture
+async def page_errors_fail(app: App) -> AsyncIterator[None]:
+    """The test also fails on an uncaught exception in the app's page (use it with
+    ``pytest.mark.usefixtures``)."""
+    errors: list[str] = []
+
+    def listener(error: Any) -> None:
+        errors.append(str(error))
+
+    app.page.on("pageerror", listener)
+    yield
+    app.page.remove_listener("pageerror", listener)
+    assert not errors, errors

@@ -22,25 +22,14 @@ from PIL import Image
 
 from .conftest import App, _close_context, _open_context
 
-pytestmark = pytest.mark.cpython_only  # a browser, a server thread, subprocess builds
+# a browser, a server thread, subprocess builds; an uncaught page exception fails a test
+pytestmark = [pytest.mark.cpython_only, pytest.mark.usefixtures("page_errors_fail")]
 
 
 
 # ---------------------------------------------------------------- helpers
 
 
-@pytest.fixture(autouse=True)
-async def no_page_errors(app: App) -> AsyncIterator[None]:
-    """Every test also fails on an uncaught exception in the page."""
-    errors: list[str] = []
-
-    def listener(error: Any) -> None:
-        errors.append(str(error))
-
-    app.page.on("pageerror", listener)
-    yield
-    app.page.remove_listener("pageerror", listener)
-    assert not errors, errors
 
 
 async def open_first(app: App, orthanc: LoadedOrthanc, key: str) -> None:
@@ -125,18 +114,19 @@ async def screen_rgb(app: App) -> np.ndarray:
 
 # ---------------------------------------------------------------- coordinate mapping
 
-STUB_VIEWPORT = """async () => {
+# A Viewport on a stub worker answering one black image but for a red pixel at ``red``
+# ([column, row]); ``aspect`` is its pixels' height over width (the render answer's).
+STUB_VIEWPORT = """async ({ width, height, red, aspect, pixelSizeMm }) => {
     const { Viewport } = await import(new URL('viewport.js', document.baseURI));
-    const [width, height] = [40, 30];
     const worker = {
         recycle() {},
         async call() {
             const rgba = new Uint8Array(width * height * 4);
             for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
-            rgba.set([255, 0, 0, 255], (12 * width + 16) * 4);
-            return { width, height, rgba, imageIndex: 0, window: null, presets: [],
+            rgba.set([255, 0, 0, 255], (red[1] * width + red[0]) * 4);
+            return { width, height, rgba, imageIndex: 0, window: null, presets: [], aspect,
                      overlay: { imageIndex: 0, numImages: 1, sopInstanceUID: 's', frameNumber: 1,
-                                orientationMarkers: null, pixelSizeMm: null } };
+                                orientationMarkers: null, pixelSizeMm } };
         },
     };
     const host = document.createElement('div');
@@ -153,7 +143,7 @@ STUB_VIEWPORT = """async () => {
     viewport.addEventListener('viewchange', () => window.viewChanges++);
 }"""
 
-TRANSFORM = """async ([rotation, flipH, flipV, zoom, pan]) => {
+TRANSFORM = """async ([[rotation, flipH, flipV, zoom, pan], points, red]) => {
     const viewport = window.stubViewport;
     viewport.resetView();
     viewport.rotate(rotation);
@@ -163,12 +153,17 @@ TRANSFORM = """async ([rotation, flipH, flipV, zoom, pan]) => {
     viewport.pan = pan;
     viewport.layout();
     await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-    const points = [[0, 0], [39, 29], [16, 12], [-3.25, 17.5], [22.7, -4.1]];
     const back = points.map(p => viewport.clientToImage(viewport.imageToClient(p)));
     const box = viewport.element.getBoundingClientRect();
-    const [x, y] = viewport.imageToClient([16, 12]);
-    return { points, back, red: [box.left + x, box.top + y], viewChanges: window.viewChanges };
+    const [x, y] = viewport.imageToClient(red);
+    const canvas = viewport.canvas.getBoundingClientRect();
+    const bar = viewport.scaleBar;
+    return { points, back, red: [box.left + x, box.top + y], viewChanges: window.viewChanges,
+             canvas: [canvas.width, canvas.height], scale: viewport.scale(),
+             barMmPerPixel: Number(bar.dataset.mm) / parseFloat(bar.style.width) };
 }"""
+REMOVE_STUB = ("() => { const v = window.stubViewport; v.element.parentNode.remove(); "
+               "v.destroy(); }")
 
 
 async def test_image_and_client_coordinates_invert_each_other_and_find_a_pixel(app: App) -> None:
@@ -179,14 +174,16 @@ async def test_image_and_client_coordinates_invert_each_other_and_find_a_pixel(a
     imageToClient puts the centre of pixel (16, 12) (and black 1.5 pixels away).
     """
     await app.navigate("nothing-here")  # an empty page of the running app
-    await app.page.evaluate(STUB_VIEWPORT)
+    await app.page.evaluate(STUB_VIEWPORT, {"width": 40, "height": 30, "red": [16, 12],
+                                            "aspect": 1, "pixelSizeMm": None})
+    points = [[0, 0], [39, 29], [16, 12], [-3.25, 17.5], [22.7, -4.1]]
     view_changes = 0
     for rotation in (0, 90, 180, 270):
         for flip_h in (False, True):
             for flip_v in (False, True):
                 for zoom, pan in ((1, [0, 0]), (2.5, [37, -21])):
                     case = [rotation, flip_h, flip_v, zoom, pan]
-                    result = await app.page.evaluate(TRANSFORM, case)
+                    result = await app.page.evaluate(TRANSFORM, [case, points, [16, 12]])
                     assert result["viewChanges"] > view_changes  # each change told listeners
                     view_changes = result["viewChanges"]
                     for point, back in zip(result["points"], result["back"]):
@@ -197,8 +194,61 @@ async def test_image_and_client_coordinates_invert_each_other_and_find_a_pixel(a
                     assert red > 200 and green < 30 and blue < 30, case
                     step = math.ceil(10 * zoom * 1.5)  # 10 screen pixels per image pixel at fit
                     assert shown[y, x + step].max() == 0 and shown[y + step, x].max() == 0, case
-    await app.page.evaluate("() => { const v = window.stubViewport; v.element.parentNode.remove(); "
-                            "v.destroy(); }")
+    await app.page.evaluate(REMOVE_STUB)
+
+
+async def test_pixels_taller_than_wide_are_drawn_to_scale(app: App) -> None:
+    """A Viewport on a stub worker: a 40x15 image whose pixels are twice as tall as wide
+    (the render answer's aspect 2), black but one red pixel at (16, 6). Under every
+    rotation and flip, zoomed and panned or not, clientToImage(imageToClient(p)) == p, the
+    screen is red where imageToClient puts that pixel's centre, the canvas is drawn 40
+    wide by 30 tall in units of a column, the scale bar reads the same mm per screen pixel
+    turned or not, and a capture shows the image stretched as the screen does."""
+    await app.navigate("nothing-here")  # an empty page of the running app
+    await app.page.evaluate(STUB_VIEWPORT, {"width": 40, "height": 15, "red": [16, 6], "aspect": 2,
+                                            "pixelSizeMm": {"column": 1, "row": 2}})
+    points = [[0, 0], [39, 14], [16, 6], [-3.25, 7.5], [22.7, -4.1]]
+    for rotation in (0, 90, 180, 270):
+        for flip_h, flip_v in ((False, False), (True, False), (False, True)):
+            for zoom, pan in ((1, [0, 0]), (2.5, [37, -21])):
+                case = [rotation, flip_h, flip_v, zoom, pan]
+                result = await app.page.evaluate(TRANSFORM, [case, points, [16, 6]])
+                for point, back in zip(result["points"], result["back"], strict=True):
+                    assert back == pytest.approx(point, abs=1e-9), case
+                across, down = result["canvas"]
+                if rotation % 180:
+                    across, down = down, across
+                assert (across, down) == pytest.approx(
+                    (40 * result["scale"], 30 * result["scale"]), abs=0.01), case
+                assert result["barMmPerPixel"] == pytest.approx(1 / result["scale"], rel=1e-6), case
+                shown = await screen_rgb(app)
+                x, y = (math.floor(v) for v in result["red"])
+                red, green, blue = (int(v) for v in shown[y, x])
+                assert red > 200 and green < 30 and blue < 30, case
+                # a pixel is 10 screen pixels across and 20 down at fit: 1.5 pixels away is
+                # black (where that is still in the viewport, at 30..430 x 40..340)
+                across_step = math.ceil(15 * zoom)
+                down_step = math.ceil(30 * zoom)
+                dx, dy = (down_step, across_step) if rotation % 180 else (across_step, down_step)
+                for sx, sy in ((x + dx, y), (x - dx, y), (x, y + dy), (x, y - dy)):
+                    if 30 < sx < 430 and 40 < sy < 340:
+                        assert shown[sy, sx].max() == 0, (case, sx, sy)
+    # The capture: the viewport as shown, the red pixel where the screen has it.
+    capture = await app.page.evaluate("""async () => {
+        const v = window.stubViewport;
+        v.resetView();
+        const blob = await v.capture();
+        const bitmap = await createImageBitmap(blob);
+        const c = new OffscreenCanvas(bitmap.width, bitmap.height);
+        const g = c.getContext('2d');
+        g.drawImage(bitmap, 0, 0);
+        const [x, y] = v.imageToClient([16, 6]);
+        const at = (px, py) => [...g.getImageData(Math.floor(px), Math.floor(py), 1, 1).data];
+        return { red: at(x, y), below: at(x, y + 25), beside: at(x + 12, y) };
+    }""")
+    assert capture["red"][0] > 200 and capture["red"][1] < 30, capture
+    assert max(capture["below"][:3]) == 0 and max(capture["beside"][:3]) == 0, capture
+    await app.page.evaluate(REMOVE_STUB)
 
 
 # ---------------------------------------------------------------- the viewer's viewport
