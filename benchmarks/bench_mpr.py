@@ -68,7 +68,7 @@ for _ in range(7):
     start = time.perf_counter()
     reformat(volume.voxels, volume.geometry.affine, plane, slab, volume.background)
     times.append((time.perf_counter() - start) * 1000)
-float(np.median(times))
+sorted(times)[len(times) // 2]
 `); }"""
 
 

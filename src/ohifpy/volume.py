@@ -47,7 +47,7 @@ class VolumeGeometry:
         """The geometry of images sharing one orientation and size (a reconstructable stack).
 
         ``pixel_spacing`` is (row spacing, column spacing) in mm. The slice spacing, when
-        not given, is the median gap along the normal, so that missing slices (gaps of
+        not given, is the (lower) median gap along the normal, so that missing slices (gaps of
         whole multiples) keep their place instead of stretching every other gap.
         """
         first = images[0]
@@ -60,7 +60,10 @@ class VolumeGeometry:
             raise VolumeError("a single image")
         positions = np.asarray([i.image_position for i in images], dtype=float)
         distances = positions @ normal
-        spacing = slice_spacing or float(np.median(np.diff(np.sort(distances))))
+        gaps = np.diff(np.sort(distances))
+        # The lower median (np.median needs numpy.ma, which Pyodide's numpy leaves out).
+        spacing = slice_spacing or float(np.partition(gaps, (len(gaps) - 1) // 2)[
+            (len(gaps) - 1) // 2])
         if spacing <= 1e-6:
             raise VolumeError("images at the same position")
         lowest = int(np.argmin(distances))

@@ -178,40 +178,42 @@ def _exact_slice(voxels: np.ndarray, start: np.ndarray, per_column: np.ndarray,
 
 def _trilinear(voxels: np.ndarray, start: np.ndarray, per_column: np.ndarray,
                per_row: np.ndarray, rows: int, columns: int, background: float) -> np.ndarray:
-    """Each pixel from its eight neighbouring voxels, vectorised over the plane (float32)."""
+    """Each pixel from its eight neighbouring voxels, vectorised over the plane (float32).
+
+    The lower corner is clamped one voxel inside each edge (its fraction clamped to 0..1),
+    so the eight neighbours are the lower corner's flat index plus eight constants and no
+    per-corner bounds checks are needed; a sample within half a voxel of an edge takes
+    the edge's value. Samples further out are the background.
+    """
     r = np.arange(rows, dtype=np.float32)[:, None]
     c = np.arange(columns, dtype=np.float32)[None, :]
-    slices, height, width = voxels.shape
-    flat = voxels.reshape(-1)
-    out = np.zeros((rows, columns), dtype=np.float32)
-    weights_sum = np.zeros((rows, columns), dtype=np.float32)
-    coords = [np.float32(start[a]) + c * np.float32(per_column[a]) + r * np.float32(per_row[a])
-              for a in range(3)]
-    sizes = (width, height, slices)
+    sizes = voxels.shape[::-1]  # (columns, rows, slices): index axes 0, 1, 2
+    strides = (1, sizes[0], sizes[0] * sizes[1])
     inside = np.ones((rows, columns), dtype=bool)
-    lows, fractions = [], []
-    for a in range(3):
-        coord = coords[a]
-        inside &= (coord > -0.5) & (coord < sizes[a] - 0.5)
-        low = np.floor(coord)
-        fractions.append((coord - low).astype(np.float32))
-        lows.append(low.astype(np.int32))
-    strides = (1, width, width * height)
-    for corner in range(8):
-        index = np.zeros((rows, columns), dtype=np.int32)
-        weight = np.ones((rows, columns), dtype=np.float32)
-        valid = inside.copy()
-        for a in range(3):
-            upper = (corner >> a) & 1
-            i = lows[a] + upper
-            valid &= (i >= 0) & (i < sizes[a])
-            index += np.clip(i, 0, sizes[a] - 1) * np.int32(strides[a])
-            weight *= fractions[a] if upper else (np.float32(1) - fractions[a])
-        weight *= valid
-        out += weight * flat[index]
-        weights_sum += weight
-    # Near the edge some neighbours are outside: the inside ones are weighted up to 1;
-    # samples wholly outside are the background.
-    np.divide(out, weights_sum, out=out, where=weights_sum > 0)
-    out[~inside | (weights_sum <= 0)] = np.float32(background)
+    base = np.zeros((rows, columns), dtype=np.int32)
+    fractions = []
+    for axis in range(3):
+        coord = np.float32(start[axis]) + c * np.float32(per_column[axis]) \
+            + r * np.float32(per_row[axis])
+        inside &= (coord > -0.5) & (coord < sizes[axis] - 0.5)
+        low = np.clip(np.floor(coord), 0, max(sizes[axis] - 2, 0))
+        fractions.append(np.clip(coord - low, 0, 1).astype(np.float32, copy=False))
+        base += low.astype(np.int32) * np.int32(strides[axis])
+    flat = voxels.reshape(-1)
+    # A voxel's neighbour along an axis of size 1 is itself.
+    steps = [np.int32(strides[axis] if sizes[axis] > 1 else 0) for axis in range(3)]
+
+    def lerp(offset: int, axis: int) -> np.ndarray:
+        """Along ``axis`` (from the highest down), the lerp of the corners at ``offset``."""
+        if axis < 0:
+            return flat[base + np.int32(offset)].astype(np.float32, copy=False)
+        low = lerp(offset, axis - 1)
+        high = lerp(offset + steps[axis], axis - 1)
+        high -= low
+        high *= fractions[axis]
+        high += low
+        return high
+
+    out = lerp(0, 2)
+    out[~inside] = np.float32(background)
     return out
