@@ -126,7 +126,7 @@ def bench(site: str, ct_uid: str, ct_display_set: str) -> None:
         for slab in (0, 30):
             ms = page.workers[0].evaluate(OBLIQUE, [ct_display_set, slab])
             what = "oblique 512x512 reformat" + (f", {slab} mm MIP slab" if slab else "")
-            print(f"{what}: {ms:.1f} ms (median of 7, in the worker)")
+            print(f"{what}: {ms:.1f} ms (median of 7, in the worker); after: {heap(page)}")
         rates = [drag_centre(page) for _ in range(3)]
         print(f"crosshair centre drag: {statistics.median(rates):.1f} views redrawn per second "
               f"(median of 3 drags; runs {', '.join(f'{r:.1f}' for r in rates)})")

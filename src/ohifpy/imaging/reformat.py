@@ -103,19 +103,26 @@ def reformat(
     per_row = inverse[:3, :3] @ (plane.column_cosine * plane.spacing[0])
     per_normal = inverse[:3, :3] @ plane.normal
     offsets = slab.offsets() if slab and slab.thickness > 0 else np.zeros(1)
-    samples = [_sample(voxels, start + offset * per_normal, per_column, per_row,
-                       plane.rows, plane.columns, background) for offset in offsets]
-    if len(samples) == 1:
-        return samples[0]
+
+    def sample(offset: float) -> np.ndarray:
+        return _sample(voxels, start + offset * per_normal, per_column, per_row, plane.rows,
+                       plane.columns, background)
+
+    # Projected one plane at a time: a thick slab holds two planes, not all of them.
     mode = slab.mode if slab else "mip"
-    if mode == "mip":
-        return np.maximum.reduce(samples)
-    if mode == "minip":
-        return np.minimum.reduce(samples)
-    total = np.zeros(samples[0].shape, dtype=np.float32)
-    for sample in samples:
-        total += sample
-    return total / np.float32(len(samples))
+    out = sample(offsets[0])
+    if mode == "mean" and len(offsets) > 1:
+        out = out.astype(np.float32)
+    for offset in offsets[1:]:
+        if mode == "mip":
+            np.maximum(out, sample(offset), out=out)
+        elif mode == "minip":
+            np.minimum(out, sample(offset), out=out)
+        else:
+            out += sample(offset)
+    if mode == "mean" and len(offsets) > 1:
+        out /= np.float32(len(offsets))
+    return out
 
 
 def _sample(voxels: np.ndarray, start: np.ndarray, per_column: np.ndarray,
@@ -201,19 +208,22 @@ def _trilinear(voxels: np.ndarray, start: np.ndarray, per_column: np.ndarray,
         base += low.astype(np.int32) * np.int32(strides[axis])
     flat = voxels.reshape(-1)
     # A voxel's neighbour along an axis of size 1 is itself.
-    steps = [np.int32(strides[axis] if sizes[axis] > 1 else 0) for axis in range(3)]
-
-    def lerp(offset: int, axis: int) -> np.ndarray:
-        """Along ``axis`` (from the highest down), the lerp of the corners at ``offset``."""
-        if axis < 0:
-            return flat[base + np.int32(offset)].astype(np.float32, copy=False)
-        low = lerp(offset, axis - 1)
-        high = lerp(offset + steps[axis], axis - 1)
-        high -= low
-        high *= fractions[axis]
-        high += low
-        return high
-
-    out = lerp(0, 2)
+    steps = [strides[axis] if sizes[axis] > 1 else 0 for axis in range(3)]
+    # Lerp along columns at the four (row, slice) corners, then along rows, then slices.
+    lines = []
+    for offset in (0, steps[1], steps[2], steps[1] + steps[2]):
+        low = flat[base + np.int32(offset)].astype(np.float32)
+        high = flat[base + np.int32(offset + steps[0])].astype(np.float32)
+        lines.append(_lerp(low, high, fractions[0]))
+    planes = [_lerp(lines[0], lines[1], fractions[1]), _lerp(lines[2], lines[3], fractions[1])]
+    out = _lerp(planes[0], planes[1], fractions[2])
     out[~inside] = np.float32(background)
     return out
+
+
+def _lerp(low: np.ndarray, high: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    """``low + (high - low) * fraction``, in ``high``'s memory."""
+    high -= low
+    high *= fraction
+    high += low
+    return high
