@@ -17,7 +17,13 @@ What it writes (and lists in ``manifest.json``):
   implicit VR little endian, explicit little and big endian, 8- and 16-bit LUT data, US
   and SS descriptors, segmented LUTs; RGB of 16 and 32 bits allocated; enhanced
   multi-frame with functional groups; a Modality LUT Sequence in implicit VR; dates and
-  times in pre-DICOM 3 style, which pydicom warns about.
+  times in pre-DICOM 3 style, which pydicom warns about;
+* one study of documents (:mod:`ohifpy.synthetic_documents`, group ``documents``, which
+  tests of frames leave out): a Basic Text and a Comprehensive SR referring to CT slices,
+  an encapsulated PDF, and an H.264 MP4 clip made with Debian's ffmpeg as a video;
+* one study of overlays, ``ct-seg`` (:mod:`ohifpy.synthetic_objects`, group ``overlays``,
+  which tests of frames leave out too): the first 40 CT slices with a binary SEG (5 segments)
+  and a fractional SEG (2) written with highdicom, and an RTSTRUCT, of known structures.
 
 Encoders: Debian's dcmtk (dcmconv, dcmcrle, dcmcjpeg, dcmcjpls), libgdcm-tools
 (gdcmconv: JPEG 2000 and near-lossless JPEG-LS, which dcmcjpls refuses for signed
@@ -28,8 +34,9 @@ JPEG baseline needs 8-bit samples: dcmcjpeg's default min-max pixel scaling maps
 output fresh random UIDs, so ours are put back to keep the output deterministic.
 
 The default ``--out`` is ``.cache/testdata/<key>/`` in the repository, where ``<key>`` hashes
-this script, ``synthetic.py``, the parameters and the encoder versions: if that folder
-has a manifest, nothing is done. Every file written is read back with pydicom; where a
+this script, ``synthetic.py``, ``synthetic_documents.py``, ``synthetic_objects.py`` (with
+highdicom's version), the parameters and the encoder versions: if that folder has a
+manifest, nothing is done. Every file written is read back with pydicom; where a
 CPython codec exists its pixels are decoded and lossless ones compared with the source.
 """
 
@@ -62,13 +69,14 @@ from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    MPEGTransferSyntaxes,
     generate_uid,
 )
 
-from ohifpy import synthetic
+from ohifpy import synthetic, synthetic_documents, synthetic_objects
 
 REPO = Path(__file__).resolve().parents[1]
-DEBIAN_PACKAGES = ("dcmtk", "libgdcm-tools", "openjph-tools")
+DEBIAN_PACKAGES = ("dcmtk", "libgdcm-tools", "openjph-tools", "ffmpeg")
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 
@@ -100,6 +108,11 @@ LOSSY_SYNTAXES = frozenset(
     {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81",
      "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.203"})
 """Transfer syntaxes that may be lossy; the rest are lossless by definition."""
+
+NON_IMAGE_GROUPS = frozenset({"documents", "overlays"})
+"""Manifest groups whose instances are not image stacks (SR, PDF, video: see
+:mod:`ohifpy.synthetic_documents`) or hold overlays beside their images (SEG, RTSTRUCT: see
+:mod:`ohifpy.synthetic_objects`): tests of frames and renders leave them out."""
 
 
 class TestDataError(RuntimeError):
@@ -218,7 +231,8 @@ def _study_entry(key: str, group: str, note: str, lossless: bool,
                 sop_uid=str(ds.SOPInstanceUID), sop_class_uid=str(ds.SOPClassUID), path=path,
                 transfer_syntax_uid=str(ds.file_meta.TransferSyntaxUID),
                 number_of_frames=int(ds.get("NumberOfFrames", 1) or 1),
-                rows=int(ds.Rows), columns=int(ds.Columns)) for path, ds in items))
+                rows=int(ds.get("Rows", 0) or 0), columns=int(ds.get("Columns", 0) or 0))
+                for path, ds in items))
             for uid, items in series.items()),
     )
 
@@ -362,7 +376,8 @@ def tool_versions() -> dict[str, str]:
                            *DEBIAN_PACKAGES], capture_output=True, text=True, check=False)
     versions = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
     missing = [p for p in DEBIAN_PACKAGES if not versions.get(p)]
-    if missing or not all(shutil.which(t) for t in ("dcmcjpeg", "gdcmconv", "ojph_compress")):
+    if missing or not all(shutil.which(t) for t in ("dcmcjpeg", "gdcmconv", "ojph_compress",
+                                                     "ffmpeg")):
         raise TestDataError(f"test data encoders missing (Debian packages {', '.join(missing)}"
                             "): run scripts/setup.sh as root")
     versions.update(pydicom=pydicom.__version__, numpy=np.__version__)
@@ -371,9 +386,11 @@ def tool_versions() -> dict[str, str]:
 
 def cache_key(ct_slices: int, syntax_slices: int) -> str:
     digest = hashlib.sha256()
-    for source in (Path(synthetic.__file__), Path(__file__)):
+    for source in (Path(synthetic.__file__), Path(synthetic_documents.__file__),
+                   *synthetic_objects.builder_sources(), Path(__file__)):
         digest.update(source.read_bytes())
-    params = {"ct": ct_slices, "syntax": syntax_slices, "tools": tool_versions()}
+    params = {"ct": ct_slices, "syntax": syntax_slices, "tools": tool_versions(),
+              "highdicom": synthetic_objects.highdicom_version()}
     digest.update(json.dumps(params, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
@@ -422,6 +439,8 @@ def _verify(root: Path, entry: StudyEntry, sources: tuple[FileDataset, ...] | No
         if ds.file_meta.TransferSyntaxUID != inst.transfer_syntax_uid:
             raise TestDataError(f"{inst.path}: transfer syntax {ds.file_meta.TransferSyntaxUID}"
                                 f", expected {inst.transfer_syntax_uid}")
+        if "PixelData" not in ds or ds.file_meta.TransferSyntaxUID in MPEGTransferSyntaxes:
+            continue  # a document, or a video: nothing pydicom decodes
         if not get_decoder(ds.file_meta.TransferSyntaxUID).is_available:
             continue
         try:
@@ -488,6 +507,8 @@ def build(out: Path, ct_slices: int = 200, syntax_slices: int = 16,
                                     list(zip(paths, headers))))
     entries += _copy_pydicom_files(out)
     entries.append(_write_real_world_files(out))
+    entries.append(_write_documents(out, by_key["ct"]))
+    entries.append(_write_overlays(out, by_key["ct"]))
     lap("copy pydicom files, write real-world files")
 
     sources: dict[str, tuple[FileDataset, ...]] = {v.key: s.datasets for v, s in variants}
@@ -713,6 +734,30 @@ def _write_real_world_files(out: Path) -> StudyEntry:
         files.append((rel, ds))
     return _study_entry("real-world", "real-world", "real-world style files: "
                         + ", ".join(Path(rel).stem for rel, _ in files), True, files)
+
+
+def _write_documents(out: Path, ct: synthetic.SyntheticStudy) -> StudyEntry:
+    """Write :func:`ohifpy.synthetic_documents.documents_study` (SRs referring to ``ct``, a
+    PDF, an H.264 video made with ffmpeg) under ``documents/`` as one manifest study."""
+    try:
+        study = synthetic_documents.documents_study(ct)
+    except synthetic_documents.DocumentToolError as exc:
+        raise TestDataError(str(exc)) from None
+    files = list(zip(_rel_paths(study.key, len(study.datasets)), study.datasets))
+    _write((out / path, ds) for path, ds in files)
+    return _study_entry(study.key, "documents", study.note, False, files)
+
+
+def _write_overlays(out: Path, ct: synthetic.SyntheticStudy) -> StudyEntry:
+    """Write :func:`ohifpy.synthetic_objects.ct_seg_study` (a copy of the first CT slices with
+    SEGs and an RTSTRUCT over them) under ``ct-seg/`` as one manifest study."""
+    try:
+        study = synthetic_objects.ct_seg_study(ct)
+    except RuntimeError as exc:  # highdicom missing
+        raise TestDataError(str(exc)) from None
+    files = list(zip(_rel_paths(study.key, len(study.datasets)), study.datasets))
+    _write((out / path, ds) for path, ds in files)
+    return _study_entry(study.key, "overlays", study.note, True, files)
 
 
 def ensure(out: Path | None = None, ct_slices: int = 200, syntax_slices: int = 16) -> Manifest:

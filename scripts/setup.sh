@@ -6,14 +6,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # orthanc*: the DICOMweb server the tests start themselves; dcmtk, libgdcm-tools,
-# openjph-tools: encoders of scripts/make_test_data.py; dicom3tools: dciodvfy for checking files;
+# openjph-tools, ffmpeg (the H.264 clip): encoders of scripts/make_test_data.py;
+# dicom3tools: dciodvfy for checking files;
 # chromium: the real browser of the browser tests (Playwright drives it; no browser download);
 # nginx: the web server of the deployment recipes (deploy/), which tests run;
 # a compiler and cairo/pango: npm builds canvas from source for OHIF's static-wado creator,
 # which the tests run (its prebuilt binary would come from outside the registries).
-PACKAGES=(orthanc orthanc-dicomweb orthanc-gdcm dcmtk libgdcm-tools openjph-tools dicom3tools
-          chromium nginx build-essential pkg-config libcairo2-dev libpango1.0-dev libjpeg-dev
-          libgif-dev librsvg2-dev)
+PACKAGES=(orthanc orthanc-dicomweb orthanc-gdcm dcmtk libgdcm-tools openjph-tools ffmpeg
+          dicom3tools chromium nginx build-essential pkg-config libcairo2-dev libpango1.0-dev
+          libjpeg-dev libgif-dev librsvg2-dev)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pydicom import Dataset
+from pydicom import Dataset, FileMetaDataset, uid
 from pydicom.sequence import Sequence as DicomSequence
 
+from ohifpy.hanging import Layout, hang
 from ohifpy.model import (
+    DisplaySet,
     Instance,
     ModelError,
     Study,
     display_sets_from_instances,
+    instance_kind,
     sort_by_position,
 )
+from ohifpy.viewer.presenters import display_set_info
 
 STUDY = "1.2.3"
 URL = "http://127.0.0.1/dicom-web/studies/1.2.3/metadata"
@@ -168,3 +172,136 @@ def test_study_row_tolerates_missing_and_single_modalities():
     assert row.patient_name == "<img src=x onerror=alert(1)>"
     ds.ModalitiesInStudy = ["CT", "SR"]
     assert Study.from_dataset(ds).modalities_in_study == ("CT", "SR")
+
+
+# --- display-set kinds (OHIF's SOP class handlers) ---------------------------------------
+
+
+def non_image(sop: str, sop_class: str, series: str, number: int, modality: str) -> Dataset:
+    ds = image(sop, 1, None, series=series)
+    ds.SOPClassUID = sop_class
+    ds.Modality = modality
+    ds.SeriesNumber = number
+    del ds.Rows, ds.Columns, ds.PixelSpacing
+    return ds
+
+
+def report_root(ds: Dataset, code: str, scheme: str = "DCM") -> Dataset:
+    name = Dataset()
+    name.CodeValue, name.CodingSchemeDesignator, name.CodeMeaning = code, scheme, "Report"
+    ds.ValueType = "CONTAINER"
+    ds.ConceptNameCodeSequence = DicomSequence([name])
+    return ds
+
+
+def test_every_non_image_instance_is_a_display_set_of_its_kind():
+    ct = [image(f"1.{n}", n, float(n)) for n in (1, 2)]
+    for ds in ct:
+        ds.SeriesNumber = 5
+    seg = image("2.1", 1, None, series="1.2.3.6", frames=3)
+    seg.SOPClassUID, seg.Modality, seg.SeriesNumber = uid.SegmentationStorage, "SEG", 6
+    data = [
+        *ct, seg,
+        non_image("3.1", uid.RTStructureSetStorage, "1.2.3.7", 7, "RTSTRUCT"),
+        report_root(non_image("4.1", uid.BasicTextSRStorage, "1.2.3.8", 1, "SR"), "18748-4", "LN"),
+        report_root(non_image("4.2", uid.Comprehensive3DSRStorage, "1.2.3.8", 1, "SR"), "x"),
+        non_image("5.1", uid.EncapsulatedPDFStorage, "1.2.3.9", 2, "DOC"),
+    ]
+    video = image("6.1", 1, None, series="1.2.3.10", frames=75)
+    video.SOPClassUID, video.Modality, video.SeriesNumber = (
+        uid.VideoEndoscopicImageStorage, "ES", 3)
+    data.append(video)
+    sets = display_sets_from_instances(instances(*data))
+    assert [(d.kind, d.series_number) for d in sets] == [
+        ("sr", 1), ("sr", 1), ("pdf", 2), ("video", 3), ("image", 5), ("seg", 6),
+        ("rtstruct", 7)]
+    by_kind = {d.kind: d for d in sets}
+    assert len(by_kind["image"].images) == 2 and by_kind["image"].instance.sop_instance_uid in {
+        "1.1", "1.2"}
+    # One display set per instance, named like a multi-frame's: series/SOP instance.
+    for kind, sop in (("pdf", "5.1"), ("video", "6.1"), ("rtstruct", "3.1")):
+        assert by_kind[kind].images == ()
+        assert [i.sop_instance_uid for i in by_kind[kind].instances] == [sop]
+        assert by_kind[kind].display_set_uid == f"{by_kind[kind].series_instance_uid}/{sop}"
+        assert not by_kind[kind].is_image and not by_kind[kind].is_reconstructable
+    assert by_kind["video"].instance.number_of_frames == 75
+    assert [d.instance.sop_instance_uid for d in sets if d.kind == "sr"] == ["4.1", "4.2"]
+    # A SEG keeps its frames for the overlay code; it is not a stack to reconstruct.
+    assert [r.frame_number for r in by_kind["seg"].images] == [1, 2, 3]
+    assert by_kind["seg"].pixel_spacing is not None and by_kind["pdf"].pixel_spacing is None
+    info = display_set_info(by_kind["video"])
+    assert (info["kind"], info["numImages"], info["numberOfFrames"], info["sopInstanceUID"],
+            info["modality"]) == ("video", 0, 75, "6.1", "ES")
+    assert display_set_info(by_kind["image"])["kind"] == "image"
+
+
+def test_measurement_reports_stay_out_of_the_display_sets():
+    report = report_root(non_image("7.1", uid.Comprehensive3DSRStorage, "1.2.3.11", 1, "SR"),
+                         "126000")
+    other = report_root(non_image("7.2", uid.ComprehensiveSRStorage, "1.2.3.12", 2, "SR"),
+                        "126000", "SCT")  # the same code value in another scheme
+    (instance, _) = instances(report, other)
+    assert instance.is_measurement_report and instance.kind == "measurement-report"
+    assert [d.instance.sop_instance_uid for d in display_sets_from_instances(
+        instances(report, other))] == ["7.2"]
+
+
+@pytest.mark.parametrize(("sop_class", "syntax", "kind"), [
+    (uid.SecondaryCaptureImageStorage, uid.MPEG4HP41, "video"),  # a video by its syntax
+    (uid.MultiFrameTrueColorSecondaryCaptureImageStorage, uid.HEVCMP51, "video"),
+    (uid.VideoEndoscopicImageStorage, uid.MPEG2MPML, "video"),
+    (uid.VideoPhotographicImageStorage, "", "video"),  # Orthanc's metadata has no syntax
+    (uid.VideoEndoscopicImageStorage, uid.JPEGBaseline8Bit, "image"),  # frames: a stack
+    (uid.SecondaryCaptureImageStorage, uid.JPEGBaseline8Bit, "image"),
+])
+def test_video_is_told_by_transfer_syntax_where_the_metadata_has_it(sop_class, syntax, kind):
+    ds = image("8.1", 1, None, frames=30)
+    ds.SOPClassUID = sop_class
+    if syntax:
+        ds.AvailableTransferSyntaxUID = syntax
+    (instance,) = instances(ds)
+    assert instance.transfer_syntax_uid == syntax
+    (display_set,) = display_sets_from_instances([instance])
+    assert display_set.kind == kind
+    assert len(display_set.images) == (30 if kind == "image" else 0)
+
+
+def test_file_meta_transfer_syntax_tells_a_local_video():
+    ds = image("8.2", 1, None, frames=30)
+    ds.SOPClassUID = uid.SecondaryCaptureImageStorage
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = uid.MPEG4HP41
+    assert Instance.from_dataset(ds).kind == "video"
+
+
+def test_instance_kind_without_pixels_or_class():
+    assert instance_kind("1.2.840.10008.5.1.4.1.1.11.1") is None  # a presentation state
+    assert instance_kind(uid.CTImageStorage, has_pixels=True) == "image"
+    assert instance_kind(uid.EncapsulatedPDFStorage) == "pdf"
+
+
+def test_image_stacks_hang_before_documents_and_overlays():
+    sr = report_root(non_image("9.1", uid.BasicTextSRStorage, "1.2.3.20", 1, "SR"), "x")
+    pdf = non_image("9.2", uid.EncapsulatedPDFStorage, "1.2.3.21", 2, "DOC")
+    seg = image("9.3", 1, None, series="1.2.3.22", frames=2)
+    seg.SOPClassUID, seg.SeriesNumber = uid.SegmentationStorage, 3
+    ct = image("9.4", 1, 0.0, series="1.2.3.23")
+    ct.SeriesNumber = 4
+    sets = display_sets_from_instances(instances(sr, pdf, seg, ct))
+    assert [d.kind for d in sets] == ["sr", "pdf", "seg", "image"]  # the panel's order
+    hanging = hang([sets], preferred=Layout(2, 2))
+    assert [uid_.split("/")[0] if uid_ else None for uid_ in hanging.viewports] == [
+        "1.2.3.23", "1.2.3.20", "1.2.3.21", "1.2.3.22"]
+    # The initial series hangs first whatever its kind; with no images a document opens.
+    assert hang([sets], "1.2.3.21").viewports[0] == sets[1].display_set_uid
+    assert hang([sets[:2]]).viewports == (sets[0].display_set_uid,)
+
+
+def test_display_set_kind_is_checked():
+    (inst,) = instances(non_image("9.5", uid.EncapsulatedPDFStorage, "1.2.3.24", 1, "DOC"))
+    with pytest.raises(ModelError, match="unknown kind 'movie'"):
+        DisplaySet("d", STUDY, "1.2.3.24", "DOC", "", 1, (), kind="movie", instances=(inst,))
+    with pytest.raises(ModelError, match="has no instance"):
+        DisplaySet("d", STUDY, "1.2.3.24", "DOC", "", 1, (), kind="pdf")
+    with pytest.raises(ModelError, match="has no images"):
+        DisplaySet("d", STUDY, "1.2.3.24", "DOC", "", 1, (), instances=(inst,))

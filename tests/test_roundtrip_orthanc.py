@@ -27,7 +27,7 @@ from ohifpy.model import Study
 pytestmark = pytest.mark.cpython_only  # Orthanc, httpx, Pillow, the CLI
 
 MANIFEST = make_test_data.ensure()
-STUDY_KEYS = [s.key for s in MANIFEST.studies]
+STUDY_KEYS = [s.key for s in MANIFEST.studies if s.group not in make_test_data.NON_IMAGE_GROUPS]
 FRAMES_PER_STUDY = 4
 """Frames compared per study (spread over the stack): all of a small study, a sample of the CT."""
 

@@ -3,7 +3,10 @@
 A small hanging protocol, in the spirit of OHIF's default one: one study fills the
 grid (the user's saved layout, else 1x1) with its display sets in order, the
 ``initialSeriesInstanceUID`` first; several studies open side by side, one viewport per
-study, so they can be compared. The page only applies the answer.
+study, so they can be compared. Image stacks hang before what is not one (videos,
+documents, then segmentations and structure sets, which are shown over their images):
+a study opens on its images, and on a document only when it has nothing else. The page
+only applies the answer.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ __all__ = ["MAX_COLUMNS", "MAX_ROWS", "Hanging", "Layout", "hang"]
 
 MAX_ROWS = 3
 MAX_COLUMNS = 4
+_HANGING_ORDER = {"image": 0, "video": 1, "pdf": 1, "sr": 1}
+"""Kinds by when they hang (stable within a rank); any other kind (seg, rtstruct) last."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,12 @@ def hang(
 
     ``preferred`` (the saved layout) applies to a single study only: several studies
     ask for the side-by-side layout (:func:`_side_by_side`), which the URL's several ``StudyInstanceUIDs`` mean.
-    The viewport showing the initial series is the active one.
+    The initial series hangs first whatever its kind; the others follow image stacks
+    first (see :data:`_HANGING_ORDER`), each kind in panel order. The viewport showing the
+    initial series is the active one.
     """
-    groups = [list(group) for group in studies if group]
+    groups = [sorted(group, key=lambda d: _HANGING_ORDER.get(d.kind, 2))
+              for group in studies if group]
     if not groups:
         raise ValueError("no display sets to show")
 

@@ -3,7 +3,16 @@
 A *display set* is what a viewport shows and scrolls through: an ordered list of
 images (instance + frame). As in OHIF, a series of single-frame images becomes one
 display set sorted by geometry, each multi-frame instance its own display set (one
-image per frame), and instances without pixel data (SR, presentation states) none.
+image per frame), and instances without pixel data (presentation states, key objects)
+none.
+
+What is not an image stack gets a display set of its own *kind*, chosen by SOP class
+(and, for video, transfer syntax) as OHIF's SOP class handlers choose: every
+segmentation (``seg``, its frames kept as images for the overlay code), RT structure set
+(``rtstruct``), SR document (``sr``), encapsulated PDF (``pdf``) and video (``video``)
+instance is one display set. The viewer's own measurement reports (SR whose root is a
+TID 1500 Imaging Measurement Report) get none: they are read into the measurements
+(:func:`ohifpy.sr.latest_reports`), which is what OHIF does with them.
 
 Objects validate in their constructors and are built with ``from_dataset``
 (highdicom's habit), so a half-formed model never exists.
@@ -19,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from pydicom import Dataset
+from pydicom import uid as _uids
 
 from .dicomweb.dicom_json import dataset_from_json, json_values
 from .errors import OhifpyError
@@ -32,6 +42,7 @@ from .reconstructable import (
 )
 
 __all__ = [
+    "DISPLAY_SET_KINDS",
     "DisplaySet",
     "ImageRef",
     "Instance",
@@ -40,6 +51,7 @@ __all__ = [
     "Study",
     "display_sets_from_instances",
     "float_values",
+    "instance_kind",
     "sort_by_position",
 ]
 
@@ -78,6 +90,77 @@ def float_values(ds: Attributes | None, keyword: str, count: int) -> np.ndarray 
     if len(floats) != count or not all(map(math.isfinite, floats)):
         return None
     return np.asarray(floats)
+
+
+IMAGE, SEG, RTSTRUCT, SR, PDF, VIDEO = "image", "seg", "rtstruct", "sr", "pdf", "video"
+DISPLAY_SET_KINDS = (IMAGE, SEG, RTSTRUCT, SR, PDF, VIDEO)
+"""What a display set holds: an image stack, or one instance shown its own way."""
+MEASUREMENT_REPORT = "measurement-report"
+"""The kind of an SR that is a TID 1500 measurement report: read into the measurements,
+never a display set of its own."""
+
+_KIND_OF_SOP_CLASS: dict[str, str] = {
+    _uids.SegmentationStorage: SEG,
+    _uids.RTStructureSetStorage: RTSTRUCT,
+    _uids.BasicTextSRStorage: SR,
+    _uids.EnhancedSRStorage: SR,
+    _uids.ComprehensiveSRStorage: SR,
+    _uids.Comprehensive3DSRStorage: SR,
+    _uids.EncapsulatedPDFStorage: PDF,
+    _uids.VideoEndoscopicImageStorage: VIDEO,
+    _uids.VideoMicroscopicImageStorage: VIDEO,
+    _uids.VideoPhotographicImageStorage: VIDEO,
+}
+VIDEO_TRANSFER_SYNTAXES = frozenset(_uids.MPEGTransferSyntaxes)
+"""MPEG-2, MPEG-4 AVC/H.264 and HEVC/H.265 (and their fragmentable variants): whatever the
+SOP class, pixel data in one of these is a video stream, not frames to decode."""
+_REPORT_CONCEPT = ("126000", "DCM")  # Imaging Measurement Report, the root of TID 1500
+
+
+def instance_kind(sop_class_uid: str, transfer_syntax_uid: str = "", has_pixels: bool = False,
+                  is_measurement_report: bool = False) -> str | None:
+    """The display-set kind of an instance (None: it gets no display set).
+
+    A video is told by its transfer syntax where the metadata has one (any SOP class, as
+    OHIF's video handler takes secondary captures in a video syntax), else by its SOP
+    class; a video SOP class stored as frames of another syntax (JPEG) is an image stack.
+    An SR that is a measurement report (TID 1500) is :data:`MEASUREMENT_REPORT`.
+    """
+    if transfer_syntax_uid in VIDEO_TRANSFER_SYNTAXES:
+        return VIDEO
+    kind = _KIND_OF_SOP_CLASS.get(sop_class_uid)
+    if kind == VIDEO and transfer_syntax_uid:
+        return IMAGE if has_pixels else None
+    if kind == SR and is_measurement_report and sop_class_uid != _uids.BasicTextSRStorage:
+        return MEASUREMENT_REPORT  # the SOP classes ohifpy.sr reads reports from
+    if kind is not None:
+        return kind
+    return IMAGE if has_pixels else None
+
+
+def _transfer_syntax(ds: Dataset) -> str:
+    """The syntax a dataset says it is stored in: AvailableTransferSyntaxUID (DICOMweb
+    metadata), else TransferSyntaxUID (its file meta, or the metadata's own)."""
+    value = ds.get("AvailableTransferSyntaxUID") or ds.get("TransferSyntaxUID")
+    if not value:
+        meta = getattr(ds, "file_meta", None)
+        value = meta.get("TransferSyntaxUID") if meta is not None else None
+    return str(value or "").strip()
+
+
+def _is_report_dataset(ds: Dataset) -> bool:
+    names = ds.get("ConceptNameCodeSequence") or []
+    return bool(names) and (str(names[0].get("CodeValue", "")),
+                            str(names[0].get("CodingSchemeDesignator", ""))) == _REPORT_CONCEPT
+
+
+def _is_report_json(obj: dict[str, Any]) -> bool:
+    names = json_values(obj, "ConceptNameCodeSequence")
+    if not names or not isinstance(names[0], dict):
+        return False
+    code = tuple(json_values(names[0], keyword)[:1] for keyword in
+                 ("CodeValue", "CodingSchemeDesignator"))
+    return code == tuple([part] for part in _REPORT_CONCEPT)
 
 
 def _required_uid(ds: Attributes, keyword: str, what: str) -> str:
@@ -154,6 +237,8 @@ class Instance:
     has_functional_groups: bool = field(default=False, compare=False, repr=False)
     samples_per_pixel: int = field(default=1, compare=False, repr=False)
     bits_allocated: int = field(default=1, compare=False, repr=False)
+    transfer_syntax_uid: str = field(default="", compare=False, repr=False)
+    is_measurement_report: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.number_of_frames < 1:
@@ -165,6 +250,8 @@ class Instance:
             {keyword: ds.get(keyword) for keyword in _INSTANCE_KEYWORDS},
             any(keyword in ds for keyword in _FUNCTIONAL_GROUPS),
             lambda: ds,
+            _transfer_syntax(ds),
+            _is_report_dataset(ds),
         )
 
     @classmethod
@@ -175,12 +262,17 @@ class Instance:
             values = json_values(obj, keyword)
             attributes[keyword] = values if len(values) > 1 else (values[0] if values else None)
         has_groups = any(json_values(obj, keyword) for keyword in _FUNCTIONAL_GROUPS)
+        syntax = next((str(values[0]) for keyword in ("AvailableTransferSyntaxUID",
+                                                      "TransferSyntaxUID")
+                       if (values := json_values(obj, keyword))), "")
         return cls._from_attributes(attributes, has_groups,
-                                    lambda: dataset_from_json(obj, url, index))
+                                    lambda: dataset_from_json(obj, url, index),
+                                    syntax.strip(), _is_report_json(obj))
 
     @classmethod
     def _from_attributes(
-        cls, values: dict[str, Any], has_groups: bool, load: Callable[[], Dataset]
+        cls, values: dict[str, Any], has_groups: bool, load: Callable[[], Dataset],
+        transfer_syntax_uid: str = "", is_measurement_report: bool = False,
     ) -> Instance:
         return cls(
             study_instance_uid=_required_uid(values, "StudyInstanceUID", "instance"),
@@ -197,6 +289,8 @@ class Instance:
             has_functional_groups=has_groups,
             samples_per_pixel=max(_int(values, "SamplesPerPixel") or 1, 1),
             bits_allocated=max(_int(values, "BitsAllocated") or 1, 1),
+            transfer_syntax_uid=transfer_syntax_uid,
+            is_measurement_report=is_measurement_report,
         )
 
     @cached_property
@@ -208,6 +302,12 @@ class Instance:
     def has_pixels(self) -> bool:
         """Images have Rows/Columns; SR, KO and presentation states do not."""
         return self.rows > 0 and self.columns > 0
+
+    @property
+    def kind(self) -> str | None:
+        """The kind of display set it makes (see :func:`instance_kind`), None for none."""
+        return instance_kind(self.sop_class_uid, self.transfer_syntax_uid, self.has_pixels,
+                             self.is_measurement_report)
 
     @property
     def pixel_problem(self) -> str | None:
@@ -287,7 +387,14 @@ def sort_by_position(images: Sequence[ImageRef]) -> list[ImageRef]:
 
 @dataclass(frozen=True)
 class DisplaySet:
-    """An ordered stack of images a viewport scrolls through.
+    """What one viewport shows: an ordered stack of images, or one non-image instance.
+
+    ``kind`` is one of :data:`DISPLAY_SET_KINDS`: ``image`` (a stack; ``images`` never
+    empty), ``seg`` (one segmentation instance, its frames in ``images`` for the overlay
+    code, not a stack to show), or ``rtstruct``, ``sr``, ``pdf``, ``video`` (one instance,
+    no ``images``: a video's frames are not decoded here but played by the browser).
+    ``instances`` are the instances it holds (those of ``images``, in order, when not
+    given); :attr:`instance` is the first.
 
     ``reconstruction`` says whether MPR may use it and why not, by OHIF's rules (see
     :mod:`ohifpy.reconstructable`); ``is_reconstructable`` and ``spacing_between_slices``
@@ -305,10 +412,31 @@ class DisplaySet:
     images: tuple[ImageRef, ...]
     reconstruction: Reconstructability = NOT_RECONSTRUCTABLE
     frame_of_reference_uid: str = ""
+    kind: str = IMAGE
+    instances: tuple[Instance, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.images:
+        if self.kind not in DISPLAY_SET_KINDS:
+            raise ModelError(f"display set of series {self.series_instance_uid}: unknown kind "
+                             f"{self.kind!r}; known: {', '.join(DISPLAY_SET_KINDS)}")
+        if self.kind == IMAGE and not self.images:
             raise ModelError(f"display set of series {self.series_instance_uid} has no images")
+        if not self.instances:
+            unique = {id(r.instance): r.instance for r in self.images}
+            object.__setattr__(self, "instances", tuple(unique.values()))
+        if not self.instances:
+            raise ModelError(f"{self.kind} display set of series {self.series_instance_uid} "
+                             "has no instance")
+
+    @property
+    def instance(self) -> Instance:
+        """The first instance (the only one of a non-image display set)."""
+        return self.instances[0]
+
+    @property
+    def is_image(self) -> bool:
+        """An image stack a viewport scrolls (not an overlay, document or video)."""
+        return self.kind == IMAGE
 
     @property
     def is_reconstructable(self) -> bool:
@@ -325,6 +453,8 @@ class DisplaySet:
     @property
     def pixel_spacing(self) -> np.ndarray | None:
         """(row spacing, column spacing) in mm of the first image, when known."""
+        if not self.images:
+            return None
         ds = self.images[0].instance.metadata
         measures = frame_functional_group(ds, self.images[0].frame_index, "PixelMeasuresSequence")
         return float_values(measures, "PixelSpacing", 2) if measures is not None else float_values(
@@ -339,34 +469,47 @@ def _distances_along(images: Sequence[ImageRef], normal: np.ndarray) -> list[flo
 
 
 def display_sets_from_instances(instances: Iterable[Instance]) -> list[DisplaySet]:
-    """Split a series' instances into display sets (OHIF's default SOP class handler).
+    """Split a series' instances into display sets (OHIF's SOP class handlers).
 
     Single-frame images of one series share a display set, sorted by position; every
-    multi-frame instance is its own (sorted by its per-frame positions when it has them);
-    instances without pixels are left out.
+    multi-frame image instance is its own (sorted by its per-frame positions when it has
+    them); every SEG, RTSTRUCT, SR, PDF and video instance is one display set of its kind
+    (see :func:`instance_kind`); measurement reports and other instances without pixels
+    are left out. The display sets are in series order (SeriesNumber, then UID), as the
+    series panel lists them.
     """
     groups: dict[tuple[str, str], list[Instance]] = {}
+    kinds: dict[tuple[str, str], str] = {}
     for inst in instances:
-        if not inst.has_pixels:
+        kind = inst.kind
+        if kind is None or kind not in DISPLAY_SET_KINDS:
             continue
-        key = (inst.series_instance_uid,
-               inst.sop_instance_uid if inst.number_of_frames > 1 else "")
+        own = kind != IMAGE or inst.number_of_frames > 1
+        key = (inst.series_instance_uid, inst.sop_instance_uid if own else "")
         groups.setdefault(key, []).append(inst)
+        kinds[key] = kind
     result = []
-    for (series_uid, multiframe_uid), members in groups.items():
+    for (series_uid, own_uid), members in groups.items():
+        kind = kinds[(series_uid, own_uid)]
         first = members[0].metadata
-        images = sort_by_position([ref for inst in members for ref in inst.frames()])
+        if kind == IMAGE or (kind == SEG and members[0].has_pixels):
+            images = sort_by_position([ref for inst in members for ref in inst.frames()])
+        else:
+            images = []
         result.append(
             DisplaySet(
-                display_set_uid=f"{series_uid}/{multiframe_uid}" if multiframe_uid else series_uid,
+                display_set_uid=f"{series_uid}/{own_uid}" if own_uid else series_uid,
                 study_instance_uid=members[0].study_instance_uid,
                 series_instance_uid=series_uid,
                 modality=_text(first, "Modality"),
                 series_description=_text(first, "SeriesDescription"),
                 series_number=_int(first, "SeriesNumber"),
                 images=tuple(images),
-                reconstruction=reconstructability(images),
+                reconstruction=reconstructability(images) if kind == IMAGE
+                else NOT_RECONSTRUCTABLE,
                 frame_of_reference_uid=_text(first, "FrameOfReferenceUID"),
+                kind=kind,
+                instances=() if kind == IMAGE else tuple(members),
             )
         )
     result.sort(key=lambda d: (d.series_number if d.series_number is not None else 1 << 30,

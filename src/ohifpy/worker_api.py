@@ -57,6 +57,7 @@ from .sr import latest_reports, read_measurement_report, write_measurement_repor
 from .study_list import StudyListState, series_row, sort_study_rows, study_row
 from .tag_tree import filter_tree, tag_tree
 from .thumbnail import THUMBNAIL_SIZE, downsample_rgba, thumbnail_index
+from .viewer import documents
 from .viewer.frames import DEFAULT_CACHE_BYTES, LOAD_CONCURRENCY, FrameCache, Frames
 from .viewer.mpr import MPR_PREFIX, VIEWS, MprViews
 from .viewer.presenters import (
@@ -134,6 +135,8 @@ class WorkerAPI:
             "addLocalFiles": self.add_local_files,
             "openDicomJson": self.open_dicom_json,
             "referenceLines": self.reference_lines,
+            "srDocument": self.sr_document,
+            "encapsulatedDocument": self.encapsulated_document,
             "openMpr": self.open_mpr,
             "updateMpr": self.update_mpr,
         }
@@ -420,9 +423,13 @@ class WorkerAPI:
         frame), reduced to ``size`` here: ``rgba``, ``width``, ``height``. ``rendered``
         / ``thumbnail``: the server's JPEG of that image (``/rendered`` or
         ``/thumbnail`` of the instance, of the frame for multi-frame): ``encoded``
-        bytes and ``mediaType``, for the page to decode.
+        bytes and ``mediaType``, for the page to decode. A display set that is no image
+        stack (an SR, a PDF, a video, a SEG or an RTSTRUCT) has none: ``{kind}`` only,
+        which the page shows as a label.
         """
         display_set, source = self.session.display_set(display_set_uid)
+        if not display_set.is_image:
+            return {"kind": display_set.kind}
         index = thumbnail_index(display_set)
         image = display_set.images[index]
         rendering = source.capabilities.thumbnail_rendering
@@ -514,6 +521,21 @@ class WorkerAPI:
                          modality_unit(ds), text)
         return Measurement(uid or generate_uid(), label, image_reference(image), result,
                            patient(ds))
+
+    # ------------------------------------------------------------ documents
+
+    async def sr_document(self, display_set_uid: str) -> dict[str, Any]:
+        """An SR document's header and content tree, as text (see :mod:`ohifpy.sr_document`)."""
+        display_set, source = self.session.display_set(display_set_uid)
+        return await documents.sr_document(display_set, source)
+
+    async def encapsulated_document(self, display_set_uid: str) -> dict[str, Any]:
+        """An encapsulated PDF's or a video's bytes (``data``) and how to show them (see
+        :func:`ohifpy.viewer.documents.encapsulated`); fetched with the source's
+        credentials, for the page to show from a Blob."""
+        display_set, source = self.session.display_set(display_set_uid)
+        answer = await documents.encapsulated(display_set, source)
+        return {**answer, "data": np.frombuffer(answer["data"], np.uint8)}
 
     # ------------------------------------------------------------ MPR
 

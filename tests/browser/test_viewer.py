@@ -44,6 +44,8 @@ def _image_cases() -> list[Any]:
     """Every study of the manifest, once per transfer syntax among its instances."""
     cases = []
     for study in make_test_data.ensure().studies:
+        if study.group in make_test_data.NON_IMAGE_GROUPS:
+            continue
         seen = set()
         for instance in study.instances:
             if instance.transfer_syntax_uid in seen:

@@ -60,13 +60,14 @@ from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    MPEGTransferSyntaxes,
 )
 
 from ..dicomweb.client import Frame
 from ..dicomweb.dicom_json import PIXEL_DATA_TAGS
 from ..dicomweb.limits import PixelDataSize
 from ..dicomweb.media_types import frame_content_type
-from ..dicomweb.part10 import read_instance, split_frames, stored_transfer_syntax
+from ..dicomweb.part10 import read_instance, split_frames, stored_transfer_syntax, write_instance
 from .catalog import CatalogSource
 from .protocol import Capabilities, DataSourceError
 
@@ -479,7 +480,9 @@ def _pixel_location(
         if not syntax.is_encapsulated:
             raise LocalFileError(
                 handle.name, f"encapsulated pixel data in native transfer syntax {syntax.name}")
-        _check_fragments(handle, head, offset, get_nr_frames(header, warn=False))
+        # A video's stream is one frame to the encapsulation, however many it shows.
+        frames = 1 if syntax in MPEGTransferSyntaxes else get_nr_frames(header, warn=False)
+        _check_fragments(handle, head, offset, frames)
         return _StoredPixels(handle, syntax, offset, None)
     if syntax.is_encapsulated:
         raise LocalFileError(
@@ -898,6 +901,34 @@ class LocalFilesDataSource(CatalogSource):
             data = [self._split[1][n - 1] for n in frame_numbers]
         content_type = frame_content_type(syntax)
         return [Frame(n, frame, syntax, content_type) for n, frame in zip(frame_numbers, data)]
+
+    async def retrieve_instance(
+        self,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        *,
+        transfer_syntax_uid: str = "*",
+        pixel_size: PixelDataSize | None = None,
+    ) -> bytes:
+        """The instance as a Part 10 file, as stored: its file's bytes (an instance stored
+        in this session, or one without pixel data, written from its dataset)."""
+        header, location = self._catalog.locate(sop_instance_uid)
+        if (str(header.StudyInstanceUID), str(header.SeriesInstanceUID)) != (
+            study_instance_uid, series_instance_uid
+        ):
+            raise DataSourceError(f"SOP instance {sop_instance_uid} is not in series "
+                                  f"{series_instance_uid} of study {study_instance_uid}")
+        if transfer_syntax_uid not in ("*", str(header.file_meta.get("TransferSyntaxUID", ""))):
+            raise DataSourceError(f"local files are read as stored: SOP instance "
+                                  f"{sop_instance_uid} is not in {transfer_syntax_uid}")
+        if isinstance(location, _StoredPixels):
+            return location.handle.read(0, location.handle.size)
+        try:
+            return write_instance(location.load() if isinstance(location, _WholeDataset)
+                                  else header)
+        except ValueError as exc:
+            raise DataSourceError(f"SOP instance {sop_instance_uid}: {exc}") from None
 
     # storage
 

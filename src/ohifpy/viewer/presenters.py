@@ -44,9 +44,17 @@ def study_header(study: Study, display_sets: Sequence[DisplaySet]) -> dict[str, 
 
 
 def display_set_info(display_set: DisplaySet) -> dict[str, Any]:
-    first = display_set.images[0].instance
+    """A display set as the series panel and a viewport need it. ``kind`` says how it is
+    shown: ``image`` (a stack of ``numImages``), ``seg`` / ``rtstruct`` (over its source
+    images), ``sr`` (a document tree), ``pdf``, ``video`` (one instance, no images; a
+    video's ``numberOfFrames`` is its clip's)."""
+    first = display_set.instance
     return {
         "displaySetUID": display_set.display_set_uid,
+        "kind": display_set.kind,
+        "sopClassUID": first.sop_class_uid,
+        "sopInstanceUID": first.sop_instance_uid,
+        "numberOfFrames": first.number_of_frames,
         "studyInstanceUID": display_set.study_instance_uid,
         "seriesInstanceUID": display_set.series_instance_uid,
         "modality": display_set.modality,

@@ -148,7 +148,7 @@ class ViewerSession:
                                 + (f" among {', '.join(series)}" if series else "")})
                 continue
             instances += answer
-            opened.append((Study.from_dataset(display_sets[0].images[0].instance.metadata),
+            opened.append((Study.from_dataset(display_sets[0].instance.metadata),
                            display_sets))
             for display_set in display_sets:
                 shown[display_set.display_set_uid] = (display_set, source)
