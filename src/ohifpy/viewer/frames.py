@@ -89,6 +89,8 @@ class Frames:
         uid = display_set.display_set_uid
         if uid in self._geometries:
             return None
+        if not display_set.is_image:
+            return f"a {display_set.kind.upper()} is no image stack"
         if not display_set.is_reconstructable:
             return display_set.reconstruction.reason or "not a volume"
         try:
