@@ -36,7 +36,7 @@ export function viewportCommands(getActiveViewport) {
     firstImage: on((v) => v.setIndex(0)),
     lastImage: on((v) => v.setIndex(v.displaySet.numImages - 1)),
     ...presets,
-    capture: on((v) => downloadCapture(v)),
+    capture: on((v) => v.document || downloadCapture(v)), // a document: no image to capture
     toggleOverlays: on((v) => v.toggleOverlays()),
     windowLevelTool: on((v) => v.setPrimaryTool("WindowLevel")),
     zoomTool: on((v) => v.setPrimaryTool("Zoom")),

@@ -6,8 +6,11 @@
 //
 // Thumbnails come from the worker's renderThumbnail, one at a time: RGBA from frames,
 // or the server's JPEG (thumbnailRendering "rendered"), decoded here. A thumbnail that
-// fails leaves a text placeholder. DICOM strings are set with textContent only.
+// fails leaves a text placeholder. A display set that is no image stack (an SR, a PDF, a
+// video, a SEG, an RTSTRUCT: renderThumbnail answers only its {kind}) shows its kind and
+// modality as a label instead. DICOM strings are set with textContent only.
 
+import { KIND_LABELS } from "./document_viewport.js";
 import { element as node } from "./dom.js";
 import { DISPLAY_SET_MIME } from "./viewport_grid.js";
 
@@ -47,18 +50,24 @@ export class SeriesPanel {
     button.dataset.seriesUid = displaySet.seriesInstanceUID;
     button.dataset.reconstructable = String(Boolean(displaySet.isReconstructable));
     const thumbnail = node("div", "thumbnail");
+    const kind = displaySet.kind ?? "image";
+    button.dataset.kind = kind;
+    if (Object.hasOwn(KIND_LABELS, kind)) {
+      thumbnail.replaceChildren(kindLabel(kind, displaySet.modality));
+      thumbnail.dataset.state = "ready"; // nothing to render
+    }
     const info = node("div", "series-info");
     const line = node("div", "series-line");
     line.append(
       node("span", "modality", displaySet.modality || "?"),
       node("span", "series-number", displaySet.seriesNumber == null ? "" : `S: ${displaySet.seriesNumber}`),
-      node("span", "image-count", `${displaySet.numImages} ${displaySet.isMultiframe ? "frames" : displaySet.numImages === 1 ? "image" : "images"}`),
+      node("span", "image-count", countText(displaySet)),
     );
     const progress = node("div", "series-progress");
     progress.hidden = true;
     progress.append(node("div", "bar"), node("span", "progress-text"));
     info.append(line, node("div", "series-description", displaySet.seriesDescription));
-    const mpr = this.reconstruction(displaySet);
+    const mpr = Object.hasOwn(KIND_LABELS, kind) ? null : this.reconstruction(displaySet);
     if (mpr) info.append(mpr);
     info.append(progress);
     button.append(thumbnail, info);
@@ -111,7 +120,7 @@ export class SeriesPanel {
     for (const [uid, button] of this.entries) {
       if (!this.element.isConnected) return; // the page was left
       const box = button.querySelector(".thumbnail");
-      if (failedOnly && box.dataset.state !== "failed") continue;
+      if (failedOnly ? box.dataset.state !== "failed" : box.dataset.state === "ready") continue;
       try {
         box.replaceChildren(await this.thumbnail(uid));
         box.dataset.state = "ready";
@@ -124,6 +133,7 @@ export class SeriesPanel {
 
   async thumbnail(displaySetUID) {
     const result = await this.worker.call("renderThumbnail", { displaySetUID });
+    if (result.kind) return kindLabel(result.kind, this.entries.get(displaySetUID)?.querySelector(".modality")?.textContent);
     const canvas = node("canvas");
     if (result.encoded) {
       const bitmap = await createImageBitmap(new Blob([result.encoded], { type: result.mediaType }));
@@ -140,4 +150,21 @@ export class SeriesPanel {
     }
     return canvas;
   }
+}
+
+// "75 frames", "12 images", "1 document": what a series entry counts.
+function countText({ kind = "image", numImages, isMultiframe, numberOfFrames }) {
+  if (kind === "video") return numberOfFrames > 1 ? `${numberOfFrames} frames` : "video";
+  if (Object.hasOwn(KIND_LABELS, kind)) return kind === "sr" || kind === "pdf" ? "document" : "";
+  return `${numImages} ${isMultiframe ? "frames" : numImages === 1 ? "image" : "images"}`;
+}
+
+// The thumbnail of a display set that has no image: its kind ("PDF") and modality ("DOC").
+function kindLabel(kind, modality) {
+  const label = node("div", "thumbnail-kind");
+  label.dataset.kind = kind;
+  const text = KIND_LABELS[kind] ?? kind.toUpperCase();
+  label.append(node("span", "thumbnail-label", text));
+  if (modality && modality !== text) label.append(node("span", "thumbnail-modality", modality));
+  return label;
 }

@@ -131,6 +131,8 @@ export function createToolbar(commands, { getActiveViewport }) {
       toolGroup.replaceChildren(...usable);
     }
     invert.setAttribute("aria-pressed", String(Boolean(viewport?.invert)));
+    // A document in the viewport (document_viewport.js) takes none of the image tools.
+    for (const node of [...tools, ...commandButtons]) node.disabled = Boolean(viewport?.document);
     overlays.setAttribute("aria-pressed", String(viewport ? viewport.overlaysShown : true));
     for (const node of toggles) node.setAttribute("aria-pressed", String(Boolean(commands[node.dataset.command]?.pressed?.())));
     const playing = Boolean(viewport?.cine.playing);

@@ -10,6 +10,7 @@
 // in MPR (mpr.js); leaving them brings the stack grid back as it was.
 
 import { viewportCommands } from "./commands.js";
+import { findImage } from "./document_viewport.js";
 import { element as node } from "./dom.js";
 import { installHotkeys } from "./hotkeys.js";
 import { loadDicomJson } from "./local.js";
@@ -20,6 +21,7 @@ import { installMeasurementKeys, MeasurementLayer, registerMeasurementTools } fr
 import { loadRequest, MprSession, sourceDisplaySetUID } from "./mpr.js";
 import { getPreference, setPreference } from "./preferences.js";
 import { ReferenceLines } from "./reference_lines.js";
+import { isOverlay, SegmentationPanel } from "./segmentation_panel.js";
 import { SeriesPanel } from "./series_panel.js";
 import { createToolbar } from "./toolbar.js";
 import { PROTOCOLS, ViewportGrid, createLayoutPicker } from "./viewport_grid.js";
@@ -58,6 +60,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
 
   const grid = new ViewportGrid(worker, {
     onCreate: (viewport) => {
+      viewport.imageLinks = imageLinks; // an SR shown there jumps to the images it refers to
       const onError = (error) => measurePanel.say(`Not measured: ${error.message}`, true);
       const layer = new MeasurementLayer(viewport, store, worker, { quantities: tables.quantities, onError });
       measurementLayers.set(viewport, layer);
@@ -68,6 +71,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     },
     onDraw: (viewport, result) => {
       markOnce(MARKS.firstImage);
+      segmentations.drawn(viewport); // a SEG opened waits for its source's viewports
       // An image that failed shows now: the server is back, so the frames its stack
       // failed on (a load that ended skips them) are asked again.
       if (unshown.delete(`${viewport.displaySet.displaySetUID}/${result.imageIndex}`)) {
@@ -94,7 +98,24 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   });
   const seriesToggle = sidePanelToggle(page, "series", "Series");
   const measurementsToggle = sidePanelToggle(page, "measurements", "Measurements");
-  header.append(seriesToggle.element, toolbarSlot, measurementsToggle.element);
+  // SEG and RTSTRUCT overlays (segmentation_panel.js): their panel shares the right side
+  // with the measurements', one open at a time, as OHIF's right panel tabs.
+  const segmentationsToggle = sidePanelToggle(page, "segmentations", "Segmentations", false);
+  segmentationsToggle.element.addEventListener("click", () => {
+    if (page.dataset.segmentations === "open") measurementsToggle.setOpen(false);
+  });
+  measurementsToggle.element.addEventListener("click", () => {
+    if (page.dataset.measurements === "open") segmentationsToggle.setOpen(false);
+  });
+  const segmentations = new SegmentationPanel(worker, grid, {
+    showSource: (viewport, uid) => show(viewport, displaySets.find((d) => d.displaySetUID === uid)),
+    jumpTo: (displaySetUID, imageIndex) => jumpTo(displaySetUID, imageIndex),
+    onOpen: () => {
+      segmentationsToggle.setOpen(true);
+      measurementsToggle.setOpen(false);
+    },
+  });
+  header.append(seriesToggle.element, toolbarSlot, measurementsToggle.element, segmentationsToggle.element);
 
   // The measurement tools and their panel, the layout picker (after the series toggle).
   function useTables(answer) {
@@ -106,16 +127,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
       tools: tables.tools,
       quantities: tables.quantities,
       getActiveViewport: () => grid.active,
-      jumpTo: (displaySetUID, imageIndex) => {
-        const showing = grid.viewports.find((v) => v.displaySet?.displaySetUID === displaySetUID);
-        if (showing) {
-          grid.setActive(grid.viewports.indexOf(showing));
-          showing.setIndex(imageIndex);
-        } else {
-          mpr.leave(); // a stack's measurement: the stack grid again
-          show(grid.active, displaySets.find((d) => d.displaySetUID === displaySetUID), imageIndex);
-        }
-      },
+      jumpTo,
     });
     picker = createLayoutPicker(
       tables.layout,
@@ -128,6 +140,35 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     seriesToggle.element.after(picker.element);
   }
 
+  // An SR's image references (document_viewport.js): the image is shown in a viewport
+  // showing its series, else in another viewport showing no document, else another, else
+  // in the SR's own.
+  const imageLinks = {
+    find: (reference) => findImage(displaySets, reference),
+    open({ displaySet, imageIndex }, from) {
+      const others = grid.viewports.filter((v) => v !== from);
+      const showing = grid.viewports.find((v) => v.displaySet?.displaySetUID === displaySet.displaySetUID);
+      const viewport = showing ?? others.find((v) => !v.document) ?? others[0] ?? from;
+      grid.setActive(grid.viewports.indexOf(viewport));
+      if (showing) showing.setIndex(imageIndex);
+      else show(viewport, displaySet, imageIndex);
+      viewport.element.focus({ preventScroll: true });
+    },
+  };
+
+  // Show an image of a stack (a measurement's, a segment's centre): in the viewport showing
+  // it, else in the active one (leaving MPR: the stack grid again).
+  function jumpTo(displaySetUID, imageIndex) {
+    const showing = grid.viewports.find((v) => v.displaySet?.displaySetUID === displaySetUID);
+    if (showing) {
+      grid.setActive(grid.viewports.indexOf(showing));
+      showing.setIndex(imageIndex);
+    } else {
+      mpr.leave();
+      show(grid.active, displaySets.find((d) => d.displaySetUID === displaySetUID), imageIndex);
+    }
+  }
+
   function settled(viewport) {
     drawn.set(viewport, viewport.displaySet?.displaySetUID);
     scheduleLoads();
@@ -135,6 +176,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
 
   function show(viewport, displaySet, index = 0) {
     if (!viewport || !displaySet) return;
+    if (isOverlay(displaySet)) return void segmentations.open(displaySet, viewport); // over its source
     if (mpr.active) {
       // In MPR a series MPR can show replaces the one shown; another leaves MPR.
       if (displaySet.isReconstructable) return enterMpr(displaySet, mpr.protocol);
@@ -214,7 +256,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   // once; the stacks start only when every viewport has its first image on screen.
   let requested = "";
   function scheduleLoads() {
-    const occupied = grid.viewports.filter((v) => v.displaySet);
+    const occupied = grid.viewports.filter((v) => v.displaySet && !v.document); // documents load themselves
     const start = occupied.every((v) => drawn.get(v) === v.displaySet.displaySetUID);
     const viewports = occupied.map(loadRequest);
     const key = JSON.stringify([viewports.map((v) => v.displaySetUID).sort(), start]);
@@ -245,8 +287,9 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   Object.assign(commands, new ReferenceLines(grid, worker).commands());
   function stepSeries(step) {
     const viewport = grid.active;
-    const current = displaySets.findIndex((d) => d.displaySetUID === sourceDisplaySetUID(viewport));
-    const next = displaySets[Math.min(Math.max(current + step, 0), displaySets.length - 1)];
+    const shown = displaySets.filter((d) => !isOverlay(d)); // a SEG or RTSTRUCT is no stop: it opens over its source
+    const current = shown.findIndex((d) => d.displaySetUID === sourceDisplaySetUID(viewport));
+    const next = shown[Math.min(Math.max(current + step, 0), shown.length - 1)];
     if (next && next.displaySetUID !== sourceDisplaySetUID(viewport)) show(viewport, next);
   }
   const removeKeys = installHotkeys(document, commands);
@@ -299,12 +342,14 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
         grid.active.element.focus({ preventScroll: true });
       },
     });
-    body.append(panel.element, grid.element, measurePanel.element);
+    body.append(panel.element, grid.element, measurePanel.element, segmentations.element);
     grid.setLayout(opened.layout.rows, opened.layout.columns);
     picker.setLayout(opened.layout.rows, opened.layout.columns);
+    const overlays = []; // a SEG or RTSTRUCT hung in a viewport opens over its source there
     opened.viewports.forEach((uid, index) => {
       const displaySet = displaySets.find((d) => d.displaySetUID === uid);
-      if (displaySet) grid.show(grid.viewports[index], displaySet);
+      if (isOverlay(displaySet)) overlays.push([grid.viewports[index], displaySet]);
+      else if (displaySet) grid.show(grid.viewports[index], displaySet);
     });
     measurePanel.setDisplaySets(displaySets);
     store.load(opened.measurements);
@@ -312,6 +357,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     grid.active.element.focus({ preventScroll: true });
     refreshPanel();
     scheduleLoads();
+    for (const [viewport, displaySet] of overlays) segmentations.open(displaySet, viewport);
     const protocol = params.get("hangingProtocolId");
     if (protocol) await hangProtocol(protocol, params.get("initialSeriesInstanceUID") ?? "");
   })().catch((error) => {
@@ -342,21 +388,22 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     picker?.destroy();
     worker.call("loadViewports", { viewports: [] }).catch(() => {}); // stop every load
     mpr.destroy();
+    segmentations.destroy();
     grid.destroy();
   };
 }
 
 // A header button that shows or hides a side panel (page.dataset[key] = "open" | "closed",
 // which the CSS follows); open at first unless the screen is narrow, where panels float
-// over the grid.
-function sidePanelToggle(page, key, label) {
+// over the grid (or unless `open` says otherwise).
+function sidePanelToggle(page, key, label, open = !matchMedia(NARROW).matches) {
   const element = node("button", `panel-toggle ${key}-toggle`, label);
   element.type = "button";
   const setOpen = (open) => {
     page.dataset[key] = open ? "open" : "closed";
     element.setAttribute("aria-expanded", String(open));
   };
-  setOpen(!matchMedia(NARROW).matches);
+  setOpen(open);
   element.addEventListener("click", () => setOpen(page.dataset[key] !== "open"));
   return { element, setOpen };
 }

@@ -16,7 +16,12 @@
 // "windowchange" (detail: {window}: a window was set). Changes a toolbar shows (tool,
 // cine, presets, overlays) also bubble from the element as a DOM "viewportstatechange"
 // event, so one listener serves every viewport of a page.
+//
+// A display set that is no image stack (an SR, a PDF, a video: isDocument) is shown by a
+// DocumentView (document_viewport.js) in place of the canvas, as `document`: the image
+// tools do nothing then, the previous / next image keys and cine go to the view.
 
+import { DocumentView, isDocument } from "./document_viewport.js";
 import { element, SVG_NS, svgElement } from "./dom.js";
 import { getPreference } from "./preferences.js";
 
@@ -77,6 +82,8 @@ export class Viewport extends EventTarget {
       this.message,
     );
     this.displaySet = null;
+    this.document = null; // the DocumentView shown instead of the canvas, if any
+    this.imageLinks = null; // the viewer's {find, open} for a document's image references
     this.index = 0;
     this.aspect = 1; // height of an image pixel relative to its width (the drawn image's)
     this.layers = [this.annotationLayer]; // the SVG layers a capture draws, bottom first
@@ -121,7 +128,9 @@ export class Viewport extends EventTarget {
   setDisplaySet(displaySet, index = 0, { keepView = false } = {}) {
     this.stopCine();
     Object.assign(this.cine, { fps: DEFAULT_FPS, fpsChosen: false });
+    this.closeDocument();
     this.displaySet = displaySet;
+    if (isDocument(displaySet)) return this.showDocument(displaySet);
     this.index = clamp(index, 0, displaySet.numImages - 1);
     this.canvas.dataset.seriesUid = displaySet.seriesInstanceUID;
     this.canvas.dataset.displaySetUid = displaySet.displaySetUID;
@@ -134,6 +143,36 @@ export class Viewport extends EventTarget {
     this.announce();
   }
 
+  // A document in place of the canvas: no image, no overlay, no window, nothing to scroll.
+  showDocument(displaySet) {
+    this.index = 0;
+    this.canvas.hidden = true;
+    this.canvas.width = this.canvas.height = 0; // measurements and lines draw on nothing
+    this.canvas.dataset.seriesUid = displaySet.seriesInstanceUID;
+    this.canvas.dataset.displaySetUid = displaySet.displaySetUID;
+    for (const key of ["imageIndex", "sopInstanceUid", "frameNumber", "windowCenter", "windowWidth"]) delete this.canvas.dataset[key];
+    Object.assign(this, { drawnImage: null, drawnWindow: null, overlay: null, presets: [] });
+    for (const text of [...this.corners, ...Object.values(this.markers)]) text.textContent = "";
+    this.scaleBar.hidden = true;
+    this.slider.hidden = true;
+    this.element.classList.remove("failed");
+    this.message.textContent = "";
+    this.element.classList.add("showing-document");
+    this.element.dataset.kind = displaySet.kind;
+    this.document = new DocumentView(this, displaySet);
+    this.element.append(this.document.element);
+    this.resetView();
+    this.announce();
+  }
+
+  closeDocument() {
+    if (!this.document) return;
+    this.document.destroy();
+    this.document = null;
+    this.element.classList.remove("showing-document");
+    delete this.element.dataset.kind;
+  }
+
   // The slider follows the index asked for (not the last drawn), so a drag does not jitter.
   showIndex() {
     const count = this.displaySet.numImages;
@@ -143,7 +182,7 @@ export class Viewport extends EventTarget {
   }
 
   setIndex(index) {
-    if (!this.displaySet) return;
+    if (!this.displaySet || this.document) return;
     const next = clamp(Math.round(index), 0, this.displaySet.numImages - 1);
     if (next === this.index) return;
     this.index = next;
@@ -153,10 +192,12 @@ export class Viewport extends EventTarget {
   }
 
   scroll(delta) {
-    this.setIndex(this.index + delta);
+    if (this.document) this.document.scroll(delta);
+    else this.setIndex(this.index + delta);
   }
 
   setWindow(window) {
+    if (this.document) return;
     this.window = { center: window.center, width: Math.max(1, window.width) };
     this.render();
     this.dispatchEvent(new CustomEvent("windowchange", { detail: { window: this.window } }));
@@ -169,6 +210,7 @@ export class Viewport extends EventTarget {
   }
 
   toggleInvert() {
+    if (this.document) return;
     this.invert = !this.invert;
     this.render();
     this.announce();
@@ -253,7 +295,8 @@ export class Viewport extends EventTarget {
   // ---------------------------------------------------------------- cine
 
   toggleCine() {
-    if (this.cine.playing) this.stopCine();
+    if (this.document) this.document.togglePlay();
+    else if (this.cine.playing) this.stopCine();
     else this.playCine();
   }
 
@@ -302,6 +345,7 @@ export class Viewport extends EventTarget {
   // ---------------------------------------------------------------- rendering
 
   render() {
+    if (this.document) return;
     this.dirty = true;
     if (!this.busy) this.pump();
   }
@@ -615,7 +659,7 @@ export class Viewport extends EventTarget {
     el.addEventListener(
       "wheel",
       (event) => {
-        if (event.target === this.slider) return; // the slider scrolls itself
+        if (event.target === this.slider || this.document) return; // they scroll themselves
         event.preventDefault();
         this.scroll(Math.sign(event.deltaY));
       },
@@ -627,6 +671,7 @@ export class Viewport extends EventTarget {
   }
 
   pointerdown(event) {
+    if (this.document) return this.announce(); // the document's own (the toolbar follows the active viewport)
     if (!this.displaySet || event.target === this.slider) return;
     this.element.focus({ preventScroll: true });
     if (event.pointerType === "touch") {
@@ -759,6 +804,7 @@ export class Viewport extends EventTarget {
 
   destroy() {
     this.stopCine();
+    this.closeDocument();
     this.resize.disconnect();
     this.displaySet = null;
     this.element.remove();

@@ -239,6 +239,10 @@ class Instance:
     bits_allocated: int = field(default=1, compare=False, repr=False)
     transfer_syntax_uid: str = field(default="", compare=False, repr=False)
     is_measurement_report: bool = field(default=False, compare=False, repr=False)
+    json: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The DICOM JSON object it was read from (:meth:`from_json`), None otherwise: readers
+    that are faster on it than on the converted dataset (a SEG's thousand functional
+    groups, :meth:`ohifpy.overlays.seg.Segmentation.from_json`) take it instead."""
 
     def __post_init__(self) -> None:
         if self.number_of_frames < 1:
@@ -267,12 +271,13 @@ class Instance:
                        if (values := json_values(obj, keyword))), "")
         return cls._from_attributes(attributes, has_groups,
                                     lambda: dataset_from_json(obj, url, index),
-                                    syntax.strip(), _is_report_json(obj))
+                                    syntax.strip(), _is_report_json(obj), obj)
 
     @classmethod
     def _from_attributes(
         cls, values: dict[str, Any], has_groups: bool, load: Callable[[], Dataset],
         transfer_syntax_uid: str = "", is_measurement_report: bool = False,
+        json: dict[str, Any] | None = None,
     ) -> Instance:
         return cls(
             study_instance_uid=_required_uid(values, "StudyInstanceUID", "instance"),
@@ -291,12 +296,23 @@ class Instance:
             bits_allocated=max(_int(values, "BitsAllocated") or 1, 1),
             transfer_syntax_uid=transfer_syntax_uid,
             is_measurement_report=is_measurement_report,
+            json=json,
         )
 
     @cached_property
     def metadata(self) -> Dataset:
         """The whole dataset (converted from DICOM JSON the first time it is asked for)."""
         return self.load_metadata()
+
+    def _attributes(self) -> Any:
+        """The dataset if it is converted already, else a read-only view of the DICOM JSON
+        (``get``/``in`` only): reading a thousand frames' functional groups from the JSON
+        costs a fraction of converting them (see :mod:`ohifpy.overlays._json`)."""
+        if self.json is None or "metadata" in self.__dict__:
+            return self.metadata
+        from .overlays._json import JsonAttributes
+
+        return JsonAttributes(self.json)
 
     @property
     def has_pixels(self) -> bool:
@@ -333,7 +349,7 @@ class Instance:
             position = self.image_position if self.number_of_frames == 1 else None
             return [ImageRef(self, number, position, self.image_orientation)
                     for number in range(1, self.number_of_frames + 1)]
-        ds = self.metadata
+        ds = self._attributes()
         refs = []
         for index in range(self.number_of_frames):
             position = float_values(frame_functional_group(ds, index, "PlanePositionSequence"),
@@ -491,7 +507,7 @@ def display_sets_from_instances(instances: Iterable[Instance]) -> list[DisplaySe
     result = []
     for (series_uid, own_uid), members in groups.items():
         kind = kinds[(series_uid, own_uid)]
-        first = members[0].metadata
+        first = members[0]._attributes()  # a few attributes: no dataset made for them
         if kind == IMAGE or (kind == SEG and members[0].has_pixels):
             images = sort_by_position([ref for inst in members for ref in inst.frames()])
         else:

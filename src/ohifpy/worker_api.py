@@ -70,6 +70,7 @@ from .viewer.presenters import (
     source_info,
     study_header,
 )
+from .viewer.segmentations import Segmentations
 from .viewer.session import ViewerSession, fetch_config, uid_list
 from .viewer.tables import tables
 from .window_presets import window_presets
@@ -115,6 +116,7 @@ class WorkerAPI:
         self.session = ViewerSession(transport)
         self.frames = Frames(cache_bytes, self.emit)
         self.mprs: dict[str, MprViews] = {}  # by the display set they reformat
+        self.segmentations = Segmentations(self.session, self.frames)  # SEG, RTSTRUCT overlays
         self._planes: dict[str, tuple[tuple[Any, ...], ImageFrame]] = {}  # last plane per view
         self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
             "init": self.init,
@@ -139,6 +141,10 @@ class WorkerAPI:
             "encapsulatedDocument": self.encapsulated_document,
             "openMpr": self.open_mpr,
             "updateMpr": self.update_mpr,
+            "loadSegmentation": self.load_segmentation,
+            "setSegmentation": self.set_segmentation,
+            "removeSegmentation": self.remove_segmentation,
+            "roiContours": self.roi_contours,
         }
         # Checked on every request (a render is a few milliseconds): computed once.
         self._signatures = {name: inspect.signature(m) for name, m in self._methods.items()}
@@ -340,6 +346,7 @@ class WorkerAPI:
         frame = await self.frames.get(source, image)
         chosen = _window(window) if window else frame.default_window()
         rgba = render_rgba(frame, chosen, invert=bool(invert))
+        rgba = self.segmentations.blend_image(display_set_uid, image, rgba)  # loaded SEGs
         answer = {
             "rgba": rgba,  # (rows, columns, 4) uint8: the worker copies it out once
             "width": int(rgba.shape[1]),
@@ -398,6 +405,7 @@ class WorkerAPI:
         opened = await self.session.open_studies(source, studies, series)
         await self.frames.stop(opened.closed)  # their frames stay cached, by instance
         self.frames.forget(opened.closed)  # but not their volumes
+        self.segmentations.clear()  # a viewer opened anew shows no overlay until asked
         for uid in opened.closed:
             self.mprs.pop(uid, None)
         for display_set, display_source in self.session.display_sets.values():
@@ -537,6 +545,47 @@ class WorkerAPI:
         answer = await documents.encapsulated(display_set, source)
         return {**answer, "data": np.frombuffer(answer["data"], np.uint8)}
 
+    # ------------------------------------------------------------ SEG and RTSTRUCT
+
+    async def load_segmentation(self, display_set_uid: str) -> dict[str, Any]:
+        """Open a SEG or RTSTRUCT display set over its source: its segments (ROIs) with
+        colours, volumes, statistics and "go to" (see :meth:`Segmentations.load`); from
+        then on ``renderImage`` of its source blends the SEG in."""
+        return await self.segmentations.load(display_set_uid)
+
+    async def set_segmentation(self, display_set_uid: str,
+                               segments: Mapping[str, Any]) -> dict[str, Any]:
+        """Segments' (ROIs') styles: ``{number: {visible, opacity, mode}}``."""
+        return self.segmentations.set_styles(display_set_uid, segments)
+
+    async def remove_segmentation(self, display_set_uid: str) -> dict[str, Any]:
+        """Stop drawing a loaded SEG or RTSTRUCT."""
+        return self.segmentations.remove(display_set_uid)
+
+    async def roi_contours(self, display_set_uid: str, image_index: int,
+                           rtstruct_uids: Sequence[str] | None = None) -> dict[str, Any]:
+        """The loaded structure sets' visible contours on one image (a stack's, or an MPR
+        view's plane): ``{rois: [...]}`` in image coordinates (see
+        :meth:`Segmentations.contours`)."""
+        if str(display_set_uid).startswith(MPR_PREFIX):
+            mpr, name = self._view(display_set_uid)
+            count = mpr.grid(name).count
+            if isinstance(image_index, bool) or not isinstance(image_index, int) or not (
+                    0 <= image_index < count):
+                raise BadRequest(f"image index {image_index!r} is out of range 0..{count - 1} "
+                                 f"of MPR view {display_set_uid}")
+            display_set, _ = self.session.display_set(mpr.display_set_uid)
+            geometry = mpr.geometry_of(name, image_index)
+        else:
+            image, _ = self.session.image(display_set_uid, image_index)
+            display_set, _ = self.session.display_set(display_set_uid)
+            geometry = ImageGeometry.from_image(image)
+        if rtstruct_uids is not None and (isinstance(rtstruct_uids, (str, bytes)) or not all(
+                isinstance(u, str) for u in rtstruct_uids)):
+            raise BadRequest("rtstructUIDs must be a list of display set UIDs")
+        return {"displaySetUID": display_set_uid, "imageIndex": image_index,
+                "rois": self.segmentations.contours(display_set, geometry, rtstruct_uids)}
+
     # ------------------------------------------------------------ MPR
 
     async def open_mpr(self, display_set_uid: str) -> dict[str, Any]:
@@ -621,6 +670,7 @@ class WorkerAPI:
         chosen = _window(window) if window else frame.default_window()
         rgba = render_rgba(frame, chosen, invert=bool(invert))
         grid = mpr.grid(name)
+        rgba = self.segmentations.blend_plane(mpr.display_set_uid, grid.plane(image_index), rgba)
         answer = {
             "rgba": rgba,
             "width": int(rgba.shape[1]),

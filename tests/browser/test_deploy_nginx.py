@@ -206,7 +206,9 @@ def test_security_headers_on_every_answer(site: Deployment, reports: ReportRecor
     assert rules["default-src"] == rules["object-src"] == ["'none'"]
     assert rules["script-src"] == ["'self'", "'wasm-unsafe-eval'"]  # no unsafe-eval/-inline
     assert rules["style-src"] == rules["worker-src"] == rules["connect-src"] == ["'self'"]
-    assert rules["frame-ancestors"] == rules["frame-src"] == rules["base-uri"] == ["'self'"]
+    assert rules["frame-ancestors"] == rules["base-uri"] == ["'self'"]
+    assert rules["frame-src"] == ["'self'", "blob:"]  # blob: an encapsulated PDF's frame
+    assert rules["media-src"] == ["blob:"]  # a video's Blob
     assert rules["form-action"] == rules["manifest-src"] == ["'self'"]
     assert rules["img-src"] == ["'self'", "blob:"]
     assert rules["report-uri"] == [reports.url]

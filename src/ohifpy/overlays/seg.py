@@ -755,6 +755,37 @@ class SegmentationOverlay:
                     else np.maximum(masks[number], weights)
         return sorted(masks.items())
 
+    def crops_for(self, image: ImageLike) -> list[tuple[int, int, int, np.ndarray]]:
+        """What :meth:`masks_for` gives, inside each mask's bounding box only:
+        ``[(segment number, first row, first column, mask)]``, by segment number. Blending
+        a few segments over an image then costs their boxes, not whole images."""
+        seg = self.segmentation
+        pieces: dict[int, list[_Crop]] = {}
+        for index in self.frames_by_image.get(image_key(image), ()):
+            for number, crop in seg._masks_of_frame(index):
+                pieces.setdefault(number, []).append(crop)
+        out = []
+        for number in sorted(pieces):
+            crops = pieces[number]
+            if len(crops) == 1:
+                crop = crops[0]
+                out.append((number, crop.r0, crop.c0, seg._weights(crop.values)))
+                continue
+            r0 = min(c.r0 for c in crops)
+            c0 = min(c.c0 for c in crops)
+            r1 = max(c.r0 + c.values.shape[0] for c in crops)
+            c1 = max(c.c0 + c.values.shape[1] for c in crops)
+            merged = None
+            for crop in crops:  # several frames of one segment on an image: their union
+                box = np.zeros((r1 - r0, c1 - c0), dtype=crop.values.dtype)
+                h, w = crop.values.shape
+                box[crop.r0 - r0:crop.r0 - r0 + h, crop.c0 - c0:crop.c0 - c0 + w] = crop.values
+                weights = seg._weights(box)
+                merged = weights if merged is None else np.maximum(merged, weights)
+            assert merged is not None
+            out.append((number, r0, c0, merged))
+        return out
+
     def _frames_of(self, number: int) -> list[int]:
         """Matched, non-empty frames that may hold segment ``number`` (a label map's: all)."""
         seg = self.segmentation
@@ -820,7 +851,7 @@ class SegmentationOverlay:
             depths = np.unique(np.round([np.dot(s.position, normal) for s in self.images
                                          if s.position is not None], 4))
             if depths.size > 1:
-                return float(np.median(np.diff(depths)))
+                return _median(np.diff(depths))
         return seg.slice_thickness
 
     def to_json(self) -> dict[str, Any]:
@@ -1109,3 +1140,12 @@ def _source_series(ds: Dataset) -> tuple[str, ...]:
         uids += [_text(item, "SeriesInstanceUID")
                  for item in study.get("ReferencedSeriesSequence") or ()]
     return tuple(dict.fromkeys(u for u in uids if u))
+
+
+def _median(values: np.ndarray) -> float:
+    """The median of a non-empty array (``numpy.median`` needs ``numpy.ma``, which the
+    browser's numpy leaves out)."""
+    ordered = np.sort(np.asarray(values, dtype=float).ravel())
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else float(
+        (ordered[middle - 1] + ordered[middle]) / 2)
