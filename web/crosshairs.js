@@ -72,8 +72,7 @@ export class CrosshairLayer {
   destroy() {
     this.viewport.removeEventListener("viewchange", this.repaint);
     this.viewport.element.removeEventListener("pointermove", this.hover);
-    this.viewport.layers = this.viewport.layers.filter((layer) => layer !== this.layer);
-    this.layer.remove();
+    this.viewport.removeLayer(this.layer);
     delete this.viewport.element.dataset.crosshairCenter;
     delete this.viewport.element.dataset.crosshairLines;
     this.viewport.element.style.cursor = "";

@@ -81,11 +81,9 @@ export class ReferenceLines {
   }
 
   attach(viewport) {
-    const layer = svgElement("svg", { class: "reference-lines" });
+    const layer = viewport.addLayer("reference-lines", { under: true }); // a capture draws it too
     layer.setAttribute("aria-hidden", "true");
     const line = svgElement("line", { class: "reference-line" });
-    viewport.element.insertBefore(layer, viewport.annotationLayer);
-    viewport.layers?.unshift(layer); // a capture draws it too, under the measurements
     const onImage = (event) => this.imageChanged(viewport, event.detail);
     const onView = () => this.draw(viewport);
     viewport.addEventListener("imagechange", onImage);
@@ -93,8 +91,7 @@ export class ReferenceLines {
     const detach = () => {
       viewport.removeEventListener("imagechange", onImage);
       viewport.removeEventListener("viewchange", onView);
-      layer.remove();
-      if (viewport.layers?.includes(layer)) viewport.layers.splice(viewport.layers.indexOf(layer), 1);
+      viewport.removeLayer(layer);
     };
     this.attached.set(viewport, { layer, line, answer: null, shown: null, detach });
   }

@@ -286,9 +286,7 @@ export class SegmentationPanel {
     const detach = () => {
       viewport.removeEventListener("imagechange", onImage);
       viewport.removeEventListener("viewchange", onView);
-      layer.remove();
-      const at = viewport.layers?.indexOf(layer) ?? -1;
-      if (at >= 0) viewport.layers.splice(at, 1);
+      viewport.removeLayer(layer);
     };
     this.layers.set(viewport, { layer, answer: null, busy: false, again: false, detach });
   }

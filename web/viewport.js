@@ -284,12 +284,22 @@ export class Viewport extends EventTarget {
 
   // An SVG layer of its own above the others (crosshairs, reference lines): a capture
   // draws it too. Its content is the caller's.
-  addLayer(className) {
+  addLayer(className, { under = false } = {}) {
+    // `under`: beneath the measurements (and every other layer), else above them all.
     const layer = svgElement("svg", { class: `annotations ${className}` });
-    const last = this.layers[this.layers.length - 1];
-    last.after(layer);
-    this.layers.push(layer);
+    if (under) {
+      this.layers[0].before(layer);
+      this.layers.unshift(layer);
+    } else {
+      this.layers[this.layers.length - 1].after(layer);
+      this.layers.push(layer);
+    }
     return layer;
+  }
+
+  removeLayer(layer) {
+    layer.remove();
+    this.layers = this.layers.filter((l) => l !== layer);
   }
 
   // ---------------------------------------------------------------- cine

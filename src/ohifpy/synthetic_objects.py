@@ -285,20 +285,22 @@ def binary_seg(ct: Sequence[FileDataset], key: str = CT_SEG_KEY,
         pixel_array=masks,
         segmentation_type="BINARY",
         segment_descriptions=[_segment_description(hd, s, automatic=False) for s in structures],
-        series_instance_uid=_uid(key, "series", series_number),
-        series_number=series_number,
-        sop_instance_uid=_uid(key, "instance", series_number),
-        instance_number=1,
-        manufacturer="ohifpy",
-        manufacturer_model_name="synthetic_objects",
-        software_versions="1",
-        device_serial_number="1",
+        **_seg_identity(key, series_number),
         content_label="STRUCTURES",
         content_description="Spheres, a box and a cylinder at known positions",
         series_description="SEG binary, 5 segments",
         omit_empty_frames=omit_empty_frames,
     )
     return _settle(seg, f"{key}-{series_number}")
+
+
+def _seg_identity(key: str, series_number: int) -> dict[str, object]:
+    """The UIDs, numbers and device a generated SEG's constructor needs."""
+    return {"series_instance_uid": _uid(key, "series", series_number),
+            "series_number": series_number,
+            "sop_instance_uid": _uid(key, "instance", series_number), "instance_number": 1,
+            "manufacturer": "ohifpy", "manufacturer_model_name": "synthetic_objects",
+            "software_versions": "1", "device_serial_number": "1"}
 
 
 def fractional_seg(ct: Sequence[FileDataset], key: str = CT_SEG_KEY,
@@ -315,14 +317,7 @@ def fractional_seg(ct: Sequence[FileDataset], key: str = CT_SEG_KEY,
         fractional_type="PROBABILITY",
         max_fractional_value=255,
         segment_descriptions=[_segment_description(hd, s, automatic=True) for s in structures],
-        series_instance_uid=_uid(key, "series", series_number),
-        series_number=series_number,
-        sop_instance_uid=_uid(key, "instance", series_number),
-        instance_number=1,
-        manufacturer="ohifpy",
-        manufacturer_model_name="synthetic_objects",
-        software_versions="1",
-        device_serial_number="1",
+        **_seg_identity(key, series_number),
         content_label="FRACTIONS",
         content_description="A soft sphere and a box's partial volumes",
         series_description="SEG fractional, 2 segments",

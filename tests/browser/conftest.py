@@ -333,3 +333,16 @@ async def page_errors_fail(app: App) -> AsyncIterator[None]:
     yield
     app.page.remove_listener("pageerror", listener)
     assert not errors, errors
+
+
+async def eventually(check: Callable[[], Awaitable[None]], timeout: float = 30.0) -> None:
+    """Run ``check`` until it passes (what the page shows fills in as series load)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await check()
+            return
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.25)

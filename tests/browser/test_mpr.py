@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ from ohifpy.image_loader import load_image_frame
 from ohifpy.imaging import ImageFrame, VOIWindow, render_rgba
 from ohifpy.model import DisplaySet
 
-from .conftest import App, cpython_display_sets
+from .conftest import App, cpython_display_sets, eventually
 from .test_viewer_layout import canvas_pixels, open_viewer, pick_layout, save_screenshot, viewer_url
 
 # a browser, a server thread, subprocess builds; an uncaught page exception fails a test
@@ -172,19 +171,6 @@ async def drag(app: App, start: tuple[float, float], end: tuple[float, float],
     await mouse.down()
     await mouse.move(*end, steps=steps)
     await mouse.up()
-
-
-async def eventually(check: Callable[[], Awaitable[None]], timeout: float = 30.0) -> None:
-    """Run ``check`` until it passes (the planes fill in as the series loads)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            await check()
-            return
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.3)
 
 
 def rendered(values: np.ndarray, center: float, width: float) -> np.ndarray:

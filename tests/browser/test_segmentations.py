@@ -13,7 +13,6 @@ hung first opens over its source.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
@@ -28,7 +27,7 @@ from ohifpy.model import DisplaySet
 from ohifpy.overlays.cielab import default_color
 from ohifpy.viewer.segmentations import MaskLayer, blend, outline
 
-from .conftest import App, cpython_display_sets
+from .conftest import App, cpython_display_sets, eventually
 from .test_viewer_layout import canvas_pixels, open_viewer, save_screenshot, viewer_url
 
 pytestmark = [pytest.mark.cpython_only, pytest.mark.usefixtures("page_errors_fail")]
@@ -63,18 +62,6 @@ async def study(orthanc: LoadedOrthanc, dicomweb_source: DicomWebSource) -> Stud
         frames = await asyncio.gather(*(load_image_frame(source, image)
                                         for image in display_sets[0].images))
     return Study(uid, display_sets, np.stack([frame.values for frame in frames]))
-
-
-async def eventually(check: Callable[[], Awaitable[None]], timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            await check()
-            return
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 async def open_study(app: App, study: Study, **params: str) -> None:
