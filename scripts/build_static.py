@@ -85,6 +85,7 @@ PYDICOM_ON_DEMAND_PACKAGE = "pydicom-sr"
 # viewer: a package of its own that only the core's tests under Pyodide load.
 OHIFPY_CPYTHON_ONLY = ("ohifpy/cli.py", "ohifpy/serve.py", "ohifpy/synthetic.py",
                        "ohifpy/synthetic_objects.py", "ohifpy/synthetic_documents.py",
+                       "ohifpy/synthetic_hanging.py",
                        "ohifpy/static_wado.py", "ohifpy/dicomweb/httpx_transport.py")
 OHIFPY_CPYTHON_PACKAGE = "ohifpy-cpython"
 # numpy's official wheel ships sources only: compiled here like ours (import 1.05 s -> 0.48 s

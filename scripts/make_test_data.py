@@ -21,6 +21,10 @@ What it writes (and lists in ``manifest.json``):
 * one study of documents (:mod:`ohifpy.synthetic_documents`, group ``documents``, which
   tests of frames leave out): a Basic Text and a Comprehensive SR referring to CT slices,
   an encapsulated PDF, and an H.264 MP4 clip made with Debian's ffmpeg as a video;
+* the studies of :func:`ohifpy.synthetic_hanging.hanging_studies` (group ``hanging``,
+  images like the synthetic ones): three CTs of one patient for prior comparison, a head
+  MR for a site protocol (T1, T2, localizer) and a four-view mammogram in shuffled series
+  order;
 * one study of overlays, ``ct-seg`` (:mod:`ohifpy.synthetic_objects`, group ``overlays``,
   which tests of frames leave out too): the first 40 CT slices with a binary SEG (5 segments)
   and a fractional SEG (2) written with highdicom, and an RTSTRUCT, of known structures.
@@ -34,10 +38,11 @@ JPEG baseline needs 8-bit samples: dcmcjpeg's default min-max pixel scaling maps
 output fresh random UIDs, so ours are put back to keep the output deterministic.
 
 The default ``--out`` is ``.cache/testdata/<key>/`` in the repository, where ``<key>`` hashes
-this script, ``synthetic.py``, ``synthetic_documents.py``, ``synthetic_objects.py`` (with
-highdicom's version), the parameters and the encoder versions: if that folder has a
-manifest, nothing is done. Every file written is read back with pydicom; where a
-CPython codec exists its pixels are decoded and lossless ones compared with the source.
+this script, ``synthetic.py``, ``synthetic_hanging.py``, ``synthetic_documents.py``,
+``synthetic_objects.py`` (with highdicom's version), the parameters and the encoder
+versions: if that folder has a manifest, nothing is done. Every file written is read back
+with pydicom; where a CPython codec exists its pixels are decoded and lossless ones
+compared with the source.
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from ohifpy import synthetic, synthetic_documents, synthetic_objects
+from ohifpy import synthetic, synthetic_documents, synthetic_hanging, synthetic_objects
 
 REPO = Path(__file__).resolve().parents[1]
 DEBIAN_PACKAGES = ("dcmtk", "libgdcm-tools", "openjph-tools", "ffmpeg")
@@ -146,7 +151,8 @@ class SeriesEntry:
 class StudyEntry:
     key: str
     group: str
-    """``synthetic``, ``transfer-syntax`` (a compressed copy), ``pydicom`` or ``real-world``."""
+    """``synthetic``, ``hanging`` (:mod:`ohifpy.synthetic_hanging`), ``transfer-syntax`` (a
+    compressed copy), ``pydicom``, ``real-world``, ``documents`` or ``overlays``."""
     description: str
     note: str
     study_uid: str
@@ -386,7 +392,8 @@ def tool_versions() -> dict[str, str]:
 
 def cache_key(ct_slices: int, syntax_slices: int) -> str:
     digest = hashlib.sha256()
-    for source in (Path(synthetic.__file__), Path(synthetic_documents.__file__),
+    for source in (Path(synthetic.__file__), Path(synthetic_hanging.__file__),
+                   Path(synthetic_documents.__file__),
                    *synthetic_objects.builder_sources(), Path(__file__)):
         digest.update(source.read_bytes())
     params = {"ct": ct_slices, "syntax": syntax_slices, "tools": tool_versions(),
@@ -477,15 +484,16 @@ def build(out: Path, ct_slices: int = 200, syntax_slices: int = 16,
     studies = synthetic.all_studies(ct_slices)
     by_key = {s.key: s for s in studies}
     variants = _variant_studies(by_key, syntax_slices)
+    groups = [("synthetic", s) for s in studies]
+    groups += [("hanging", s) for s in synthetic_hanging.hanging_studies()]
     lap("synthesize")
 
     entries: list[StudyEntry] = []
     write_jobs: list[tuple[Path, FileDataset]] = []
-    for s in studies:
+    for group, s in groups:
         paths = _rel_paths(s.key, len(s.datasets))
         write_jobs += [(out / p, ds) for p, ds in zip(paths, s.datasets)]
-        entries.append(_study_entry(s.key, "synthetic", s.note, True,
-                                    list(zip(paths, s.datasets))))
+        entries.append(_study_entry(s.key, group, s.note, True, list(zip(paths, s.datasets))))
     work = out / ".work"
     encode_jobs: list[tuple[Encoder, Path, Path]] = []
     for v, s in variants:

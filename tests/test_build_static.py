@@ -104,7 +104,7 @@ def test_the_browser_wheel_leaves_out_what_runs_only_in_cpython(
     with zipfile.ZipFile(dist / "pyodide" / lock["packages"]["ohifpy"]["file_name"]) as whl:
         shipped = set(whl.namelist())
     for module in ("cli", "serve", "synthetic", "synthetic_objects", "synthetic_documents",
-                   "static_wado", "dicomweb/httpx_transport"):
+                   "synthetic_hanging", "static_wado", "dicomweb/httpx_transport"):
         assert f"ohifpy/{module}.pyc" not in shipped
     assert {"ohifpy/worker_api.pyc", "ohifpy/datasources/protocol.pyc"} <= shipped
     extra = lock["packages"]["ohifpy-cpython"]
@@ -113,7 +113,8 @@ def test_the_browser_wheel_leaves_out_what_runs_only_in_cpython(
         moved = {n for n in whl.namelist() if ".dist-info/" not in n}
     assert moved == {"ohifpy/cli.pyc", "ohifpy/serve.pyc", "ohifpy/synthetic.pyc",
                      "ohifpy/synthetic_objects.pyc", "ohifpy/synthetic_documents.pyc",
-                     "ohifpy/static_wado.pyc", "ohifpy/dicomweb/httpx_transport.pyc"}
+                     "ohifpy/synthetic_hanging.pyc", "ohifpy/static_wado.pyc",
+                     "ohifpy/dicomweb/httpx_transport.pyc"}
 
 
 def test_numpy_modules_the_viewer_never_imports_are_a_package_of_their_own(

@@ -1,4 +1,4 @@
-"""The viewer page's Python: the hanging of display sets in the grid, thumbnails, cache size."""
+"""The viewer page's Python: the layout preference, thumbnails, cache size."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ohifpy.config import DEFAULT_CACHE_SIZE_MB, AppConfig, ConfigError, DicomWebSource
-from ohifpy.hanging import Hanging, Layout, hang
+from ohifpy.hanging import Layout
 from ohifpy.model import DisplaySet, ImageRef, Instance
 from ohifpy.thumbnail import downsample_rgba, thumbnail_index
 
@@ -18,37 +18,6 @@ def display_set(study: str, series: str, images: int = 1) -> DisplaySet:
                         4, 4, load_metadata=lambda: None)  # type: ignore[arg-type, return-value]
     return DisplaySet(f"ds-{series}", study, series, "CT", "", None,
                       tuple(ImageRef(instance, n) for n in range(1, images + 1)))
-
-
-ONE = [display_set("1", "1.1"), display_set("1", "1.2"), display_set("1", "1.3")]
-TWO = [display_set("2", "2.1")]
-THREE = [display_set("3", "3.1"), display_set("3", "3.2")]
-
-
-def test_one_study_fills_the_saved_layout_in_order_initial_series_first() -> None:
-    assert hang([ONE]) == Hanging(Layout(1, 1), ("ds-1.1",), 0)
-    assert hang([ONE], preferred=Layout(2, 2)) == Hanging(
-        Layout(2, 2), ("ds-1.1", "ds-1.2", "ds-1.3", None), 0)
-    assert hang([ONE], "1.3", Layout(1, 2)) == Hanging(Layout(1, 2), ("ds-1.3", "ds-1.1"), 0)
-    assert hang([ONE], "no-such-series").viewports == ("ds-1.1",)
-
-
-def test_several_studies_open_side_by_side_whatever_the_saved_layout() -> None:
-    assert hang([ONE, TWO], preferred=Layout(3, 3)) == Hanging(
-        Layout(1, 2), ("ds-1.1", "ds-2.1"), 0)
-    # The initial series shows first in its own study's viewport, which becomes active.
-    assert hang([ONE, TWO, THREE], "3.2") == Hanging(
-        Layout(1, 3), ("ds-1.1", "ds-2.1", "ds-3.2"), 2)
-    def studies(count: int) -> Hanging:
-        return hang([[display_set(str(n), f"{n}.1")] for n in range(count)])
-
-    assert [str(studies(n).layout) for n in range(1, 15)] == [
-        "1x1", "1x2", "1x3", "2x2", "2x3", "2x3", "3x3", "3x3", "3x3", "3x4", "3x4", "3x4", "3x4",
-        "3x4"]
-    assert studies(5).viewports[4:] == ("ds-4.1", None)
-    assert len(studies(14).viewports) == 12  # the first twelve studies
-    with pytest.raises(ValueError, match="no display sets"):
-        hang([[], []])
 
 
 @pytest.mark.parametrize(("text", "layout"), [("2x2", Layout(2, 2)), (" 3 × 4 ", Layout(3, 4)),

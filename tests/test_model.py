@@ -7,7 +7,6 @@ import pytest
 from pydicom import Dataset, FileMetaDataset, uid
 from pydicom.sequence import Sequence as DicomSequence
 
-from ohifpy.hanging import Layout, hang
 from ohifpy.model import (
     DisplaySet,
     Instance,
@@ -278,23 +277,6 @@ def test_instance_kind_without_pixels_or_class():
     assert instance_kind("1.2.840.10008.5.1.4.1.1.11.1") is None  # a presentation state
     assert instance_kind(uid.CTImageStorage, has_pixels=True) == "image"
     assert instance_kind(uid.EncapsulatedPDFStorage) == "pdf"
-
-
-def test_image_stacks_hang_before_documents_and_overlays():
-    sr = report_root(non_image("9.1", uid.BasicTextSRStorage, "1.2.3.20", 1, "SR"), "x")
-    pdf = non_image("9.2", uid.EncapsulatedPDFStorage, "1.2.3.21", 2, "DOC")
-    seg = image("9.3", 1, None, series="1.2.3.22", frames=2)
-    seg.SOPClassUID, seg.SeriesNumber = uid.SegmentationStorage, 3
-    ct = image("9.4", 1, 0.0, series="1.2.3.23")
-    ct.SeriesNumber = 4
-    sets = display_sets_from_instances(instances(sr, pdf, seg, ct))
-    assert [d.kind for d in sets] == ["sr", "pdf", "seg", "image"]  # the panel's order
-    hanging = hang([sets], preferred=Layout(2, 2))
-    assert [uid_.split("/")[0] if uid_ else None for uid_ in hanging.viewports] == [
-        "1.2.3.23", "1.2.3.20", "1.2.3.21", "1.2.3.22"]
-    # The initial series hangs first whatever its kind; with no images a document opens.
-    assert hang([sets], "1.2.3.21").viewports[0] == sets[1].display_set_uid
-    assert hang([sets[:2]]).viewports == (sets[0].display_set_uid,)
 
 
 def test_display_set_kind_is_checked():

@@ -55,7 +55,7 @@ async def test_open_viewer_groups_by_study_and_reports_unknown_ones(
     assert [m["studyInstanceUID"] for m in answer["missing"]] == [UNKNOWN_STUDY]
     assert answer["missing"][0]["message"]
     # Two studies: side by side, whatever the saved layout; each shows its first series.
-    assert answer["layout"] == {"rows": 1, "columns": 2}
+    assert answer["layout"] == {"rows": 1, "columns": 2, "layoutOptions": None}
     shown = {d["displaySetUID"]: d["studyInstanceUID"] for d in answer["displaySets"]}
     assert [shown[uid] for uid in answer["viewports"]] == [ct.study_uid, mr.study_uid]
     assert answer["activeViewport"] == 0
@@ -74,12 +74,12 @@ async def test_open_viewer_series_filter_initial_series_and_saved_layout(
     both = await result(api, "openViewer", studyInstanceUIDs=xss.study_uid,
                         initialSeriesInstanceUID=second, layout="1x2")
     by_uid = {d["displaySetUID"]: d["seriesInstanceUID"] for d in both["displaySets"]}
-    assert both["layout"] == {"rows": 1, "columns": 2}
+    assert both["layout"] == {"rows": 1, "columns": 2, "layoutOptions": None}
     assert [by_uid[uid] for uid in both["viewports"]] == [second, first]
     only = await result(api, "openViewer", studyInstanceUIDs=xss.study_uid,
                         seriesInstanceUIDs=[first], layout="not a layout")
     assert [d["seriesInstanceUID"] for d in only["displaySets"]] == [first]
-    assert only["layout"] == {"rows": 1, "columns": 1}
+    assert only["layout"] == {"rows": 1, "columns": 1, "layoutOptions": None}
 
 
 async def expected_thumbnail(source: DicomWebSource, study: str, size: int) -> np.ndarray:

@@ -306,6 +306,9 @@ class AppConfig:
     with one of the second's prefixes (absolute http(s) URLs). ``allowTokenInUrl`` (ours,
     off by default): a link's ``?token=`` is used as the bearer token (OHIF always takes
     it; a token in a URL lands in histories and logs, so a site opts in).
+    ``hangingProtocols``: the site's hanging protocols (OHIF's JSON, see
+    :mod:`ohifpy.hanging`), checked here so a bad one stops the app at start-up with the
+    protocol and key named, not when a study happens to match it.
     """
 
     dataSources: tuple[SourceConfig, ...]
@@ -315,6 +318,7 @@ class AppConfig:
     configUrlAllowList: tuple[str, ...] = ()
     allowTokenInUrl: bool = False
     cacheSizeMB: int = DEFAULT_CACHE_SIZE_MB
+    hangingProtocols: tuple[Any, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -343,6 +347,10 @@ class AppConfig:
             raise ConfigError("config.configUrlAllowList must be a list of http(s) URL prefixes "
                               f"ending in a path (https://host/configs/), not {allow!r}")
         object.__setattr__(self, "configUrlAllowList", tuple(allow))
+        from .hanging import HangingProtocols  # it reads rules against the model
+
+        object.__setattr__(self, "hangingProtocols",
+                           tuple(HangingProtocols.from_config(self.hangingProtocols).site))
         for source in self.dataSources:
             if isinstance(source, MergeSource):
                 for merged in source.dataSourceNames:
@@ -383,7 +391,7 @@ class AppConfig:
         if isinstance(oidc, list):  # OHIF writes oidc as a list of one
             oidc = oidc[0] if oidc else None
         known = {"dataSources", "defaultDataSourceName", "oidc", "allowConfigUrl",
-                 "configUrlAllowList", "allowTokenInUrl", "cacheSizeMB"}
+                 "configUrlAllowList", "allowTokenInUrl", "cacheSizeMB", "hangingProtocols"}
         if oidc is not None and not isinstance(oidc, dict):
             raise ConfigError("config.oidc must be an object")
         if isinstance(oidc, dict):
@@ -402,6 +410,7 @@ class AppConfig:
             configUrlAllowList=obj.get("configUrlAllowList", ()),
             allowTokenInUrl=_strict_bool(obj.get("allowTokenInUrl", False), "allowTokenInUrl"),
             cacheSizeMB=obj.get("cacheSizeMB", DEFAULT_CACHE_SIZE_MB),
+            hangingProtocols=obj.get("hangingProtocols", ()),
             extra={k: v for k, v in obj.items() if k not in known},
         )
 

@@ -47,6 +47,7 @@ __all__ = [
     "normal",
     "reference_line",
     "relate",
+    "relative_index",
 ]
 
 PARALLEL_TOLERANCE = 1e-3
@@ -198,20 +199,34 @@ def frame_of_reference_uid(display_set: _Stack) -> str:
     return str(uid or "").strip()
 
 
+def relative_index(source_index: int, source_count: int, target_count: int) -> int:
+    """The image at the same place in a stack of ``target_count`` as ``source_index`` is in
+    one of ``source_count`` (first to first, last to last)."""
+    if source_count <= 1 or target_count <= 1:
+        return 0
+    return round(source_index / (source_count - 1) * (target_count - 1))
+
+
 def relate(source_set: _Stack, source_index: int, target_set: _Stack, target_index: int,
-           sync: bool = False) -> tuple[Line | None, int | None]:
+           sync: bool = False, *, relative: bool = False) -> tuple[Line | None, int | None]:
     """What a viewport showing ``target_set[target_index]`` draws of the source image.
 
     Returns its reference line (see :func:`reference_line`) and, with ``sync``, the index
     of its image nearest the source image's centre (:func:`nearest_image`) when it faces
     the same way (:func:`are_coplanar`); both None unless the two stacks share a
-    non-empty FrameOfReferenceUID, as cornerstone draws and syncs only within one.
+    non-empty FrameOfReferenceUID, as cornerstone draws and syncs only within one. With
+    ``relative`` (a current study beside its prior), a stack of another frame of reference
+    that faces the same way syncs by place in the stack (:func:`relative_index`): positions
+    mean nothing across frames of reference.
     """
-    frame = frame_of_reference_uid(source_set)
-    if not frame or frame != frame_of_reference_uid(target_set):
-        return None, None
     source = ImageGeometry.from_image(source_set.images[source_index])
     target = ImageGeometry.from_image(target_set.images[target_index])
+    frame = frame_of_reference_uid(source_set)
+    if not frame or frame != frame_of_reference_uid(target_set):
+        if sync and relative and are_coplanar(source, target):
+            return None, relative_index(source_index, len(source_set.images),
+                                        len(target_set.images))
+        return None, None
     line = reference_line(source, target)
     index = None
     if sync and source.position is not None and are_coplanar(source, target):

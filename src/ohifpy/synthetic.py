@@ -723,6 +723,25 @@ def planes_hu(points: np.ndarray) -> np.ndarray:
     return hu
 
 
+def _ct_slice_header(ds: Dataset, frame_of_reference: str, thickness: float,
+                     spacing: Sequence[float], orientation: Sequence[float],
+                     position: Sequence[float]) -> None:
+    """The frame of reference, plane and HU rescale of a CT slice (slices as thick as their
+    spacing), as the phantom CTs of this package and of :mod:`ohifpy.synthetic_hanging`
+    write them."""
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.FrameOfReferenceUID = frame_of_reference
+    ds.PositionReferenceIndicator = ""
+    ds.PatientPosition = "HFS"
+    ds.SliceThickness = ds.SpacingBetweenSlices = thickness
+    ds.PixelSpacing = list(spacing)
+    ds.ImageOrientationPatient = list(orientation)
+    ds.ImagePositionPatient = list(position)
+    ds.RescaleIntercept = -1024
+    ds.RescaleSlope = 1
+    ds.RescaleType = "HU"
+
+
 def planes_study() -> SyntheticStudy:
     """A small CT of a phantom (a cylinder, a rod and a bright sphere at known positions)
     in four stacks: axial 2 mm, coronal 4 mm and axial 5 mm share one frame of reference;
@@ -739,19 +758,9 @@ def planes_study() -> SyntheticStudy:
         rows = np.arange(spec.rows)[:, None, None] * spec.spacing[0] * cosines[3:]
         for i in range(spec.count):
             ds = _new_instance(study, series, i)
-            ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-            ds.FrameOfReferenceUID = frame
-            ds.PositionReferenceIndicator = ""
-            ds.PatientPosition = "HFS"
-            ds.SliceThickness = float(np.linalg.norm(spec.step))
-            ds.SpacingBetweenSlices = float(np.linalg.norm(spec.step))
-            ds.PixelSpacing = list(spec.spacing)
-            ds.ImageOrientationPatient = list(spec.orientation)
             position = spec.position(i)
-            ds.ImagePositionPatient = list(position)
-            ds.RescaleIntercept = -1024
-            ds.RescaleSlope = 1
-            ds.RescaleType = "HU"
+            _ct_slice_header(ds, frame, float(np.linalg.norm(spec.step)), spec.spacing,
+                             spec.orientation, position)
             ds.WindowCenter = 40
             ds.WindowWidth = 400
             hu = planes_hu(np.asarray(position) + columns + rows)

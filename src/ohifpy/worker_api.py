@@ -36,11 +36,11 @@ from pydicom.uid import generate_uid
 from .cine import cine_frame_rate
 from .config import AppConfig, DicomJsonSource, LocalSource
 from .datasources import DataSource, query_server, server_roots
-from .dicomweb import Transport
+from .dicomweb import StudyQuery, Transport
 from .dicomweb.bearer import AccessToken, BearerTokenTransport, Renew
 from .dicomweb.part10 import write_instance
 from .errors import DATA_ERRORS, BadRequest
-from .hanging import Layout, hang
+from .hanging import Layout, StageView, study_tabs
 from .imaging import ImageFrame, VOIWindow, render_rgba
 from .imaging.reformat import reformat
 from .measure import (
@@ -118,6 +118,9 @@ class WorkerAPI:
         self.mprs: dict[str, MprViews] = {}  # by the display set they reformat
         self.segmentations = Segmentations(self.session, self.frames)  # SEG, RTSTRUCT overlays
         self._planes: dict[str, tuple[tuple[Any, ...], ImageFrame]] = {}  # last plane per view
+        # The hanging shown, and what made it (initial series, saved layout, URL's studies).
+        self._hanging: StageView | None = None
+        self._hang_context: dict[str, Any] = {}
         self._methods: dict[str, Callable[..., Awaitable[Any]]] = {
             "init": self.init,
             "searchStudies": self.search_studies,
@@ -126,6 +129,9 @@ class WorkerAPI:
             "loadSeries": self.load_series,
             "cancelLoad": self.cancel_load,
             "openViewer": self.open_viewer,
+            "applyStage": self.apply_stage,
+            "priorStudies": self.prior_studies,
+            "addStudy": self.add_study,
             "renderThumbnail": self.render_thumbnail,
             "loadViewports": self.load_viewports,
             "memory": self.memory,
@@ -250,7 +256,7 @@ class WorkerAPI:
 
     async def reference_lines(
         self, display_set_uid: str, image_index: int, targets: Sequence[Mapping[str, Any]],
-        sync: bool = False,
+        sync: bool = False, relative: bool = False,
     ) -> dict[str, Any]:
         """The source image's plane on other viewports' images (see
         :mod:`ohifpy.reference_lines`): ``{lines: [{displaySetUID, line, imageIndex}]}``,
@@ -259,7 +265,9 @@ class WorkerAPI:
         ``line`` is ``[[column, row], [column, row]]`` in the target image, or None (another
         or no FrameOfReferenceUID, parallel planes, a line outside the image); with
         ``sync``, ``imageIndex`` is the target's image nearest the source image when both
-        face the same way, else None. MPR views (``mpr:`` display sets) draw their own
+        face the same way, else None; with ``relative`` too, a target in another frame of
+        reference that faces the same way follows by its place in the stack (comparing a
+        prior). MPR views (``mpr:`` display sets) draw their own
         crosshairs: None for them, as source or target.
         """
         from .reference_lines import relate
@@ -280,7 +288,7 @@ class WorkerAPI:
                 self.session.image(uid, target_index)
                 target_set, _ = self.session.display_set(uid)
                 line, index = relate(source_set, image_index, target_set, target_index,
-                                     bool(sync))
+                                     bool(sync), relative=bool(relative))
             lines.append({"displaySetUID": uid, "imageIndex": index,
                           "line": None if line is None else [list(line[0]), list(line[1])]})
         return {"lines": lines}
@@ -388,16 +396,22 @@ class WorkerAPI:
         initial_series_instance_uid: str = "",
         layout: str = "",
         data_source: str = "",
+        hanging_protocol_id: str = "",
+        stage_id: str = "",
     ) -> dict[str, Any]:
         """Open the viewer URL's studies: display sets grouped by study, and the hanging.
 
         Each study is fetched on its own, so one that cannot be opened (unknown UID, no
         images among the asked series) is listed in ``missing`` with the reason while
-        the others open; only when none opens is it an error. ``layout`` is the saved
-        ``rowsxcolumns`` preference (ignored if invalid). The answer: ``studies``
-        (header texts and their ``displaySetUIDs``), ``displaySets``, ``missing``,
-        ``layout`` ``{rows, columns}``, ``viewports`` (a display set UID or None
-        each), ``activeViewport``, ``measurements`` (the newest measurement report's, see ``loadReports``).
+        the others open; only when none opens is it an error. The first study opened is
+        the current one, the next the prior (OHIF's ``StudyInstanceUIDs`` order).
+        ``layout`` is the saved ``rowsxcolumns`` preference (ignored if invalid);
+        ``hanging_protocol_id`` and ``stage_id`` are the URL's (see :mod:`ohifpy.hanging`).
+        The answer: ``studies`` (header texts and their ``displaySetUIDs``),
+        ``displaySets``, ``missing``, ``measurements`` (the newest measurement report's,
+        see ``loadReports``) and the hanging (:meth:`ohifpy.hanging.StageView.to_json`:
+        ``layout``, ``viewports``, ``viewportOptions``, ``activeViewport``, ``protocol``,
+        ``mpr``, ``syncScroll``, ``notice``).
         """
         source = self.session.source(data_source)
         studies = list(dict.fromkeys(uid_list(study_instance_uids, "StudyInstanceUIDs")))
@@ -410,17 +424,80 @@ class WorkerAPI:
             self.mprs.pop(uid, None)
         for display_set, display_source in self.session.display_sets.values():
             self.frames.track(display_set, display_source)
-        hanging = hang([d for _, d in opened.studies], initial_series_instance_uid,
-                       _layout(layout))
+        self._hang_context = {"initial_series_instance_uid": str(initial_series_instance_uid),
+                              "preferred": _layout(layout),
+                              "primary": [study.study_instance_uid for study, _ in opened.studies]}
+        self._hanging = self._hang(str(hanging_protocol_id), str(stage_id), None)
         return {
             "studies": [study_header(study, d) for study, d in opened.studies],
             "displaySets": [display_set_info(d) for _, group in opened.studies for d in group],
             "missing": opened.missing,
-            "layout": {"rows": hanging.layout.rows, "columns": hanging.layout.columns},
-            "viewports": list(hanging.viewports),
-            "activeViewport": hanging.active,
+            **self._hanging.to_json(),
             "measurements": await self._report_measurements(source, opened.instances),
         }
+
+    def _hang(self, protocol_id: str, stage_id: str, stage_index: int | None) -> StageView:
+        context = self._hang_context
+        return self.session.protocols.hang(
+            self.session.studies, protocol_id=protocol_id, stage_id=stage_id,
+            stage_index=stage_index, preferred=context["preferred"],
+            initial_series_instance_uid=context["initial_series_instance_uid"])
+
+    async def apply_stage(self, protocol_id: str = "", stage_id: str = "",
+                          stage_index: int | None = None, step: int = 0) -> dict[str, Any]:
+        """Hang the shown studies (with the priors opened since) anew: another protocol
+        (``protocol_id``; "" the one shown), a stage by id or index, or the next (``step``
+        1) or previous (-1) stage that is not disabled. The answer is the hanging part of
+        ``openViewer``'s; at the last (first) stage, the same stage with a notice."""
+        if self._hanging is None:
+            raise BadRequest("no study is open: open the viewer first")
+        if step not in (-1, 0, 1) or (stage_index is not None and not isinstance(stage_index, int)):
+            raise BadRequest("step is -1, 0 or 1 and stageIndex a whole number")
+        shown = self._hanging
+        protocol_id = str(protocol_id) or shown.protocol.id
+        if step:
+            stage_index = shown.step(step)
+            if stage_index is None:
+                return {**shown.to_json(), "notice": "This is the last stage." if step > 0
+                        else "This is the first stage."}
+        self._hanging = self._hang(protocol_id, str(stage_id), stage_index)
+        return self._hanging.to_json()
+
+    async def prior_studies(self) -> dict[str, Any]:
+        """The patient's studies on the shown studies' source, in the series panel's tabs
+        (:func:`ohifpy.hanging.study_tabs`): QIDO-RS by the current study's PatientID, as
+        OHIF's study browser asks. ``message`` says why the priors could not be listed
+        (no PatientID, the server failed); the Primary tab is there all the same."""
+        source = self.session.studies_source
+        if source is None or not self.session.studies:
+            raise BadRequest("no study is open: open the viewer first")
+        shown = [study for study, _ in self.session.studies]
+        patient_id = shown[0].patient_id
+        found: list[Study] = []
+        message = ""
+        if not patient_id.strip():
+            message = "The study has no Patient ID, so its priors cannot be looked up."
+        else:
+            try:
+                datasets = await source.search_for_studies(StudyQuery(patient_id=patient_id))
+            except DATA_ERRORS as exc:
+                message = f"The patient's other studies could not be listed: {exc}"
+            else:
+                found = [study for study in map(Study.from_dataset, datasets)
+                         if study.patient_id == patient_id]  # exact, whatever the matching
+        primary = self._hang_context.get("primary", [])
+        return {"tabs": study_tabs(primary, [*shown, *found],
+                                   [s.study_instance_uid for s in shown]),
+                "message": message}
+
+    async def add_study(self, study_instance_uid: str) -> dict[str, Any]:
+        """Open a study of the shown studies' source beside them (a prior picked in the
+        series panel): ``{study, displaySets}`` as ``openViewer`` gives each study."""
+        study, display_sets = await self.session.add_study(str(study_instance_uid))
+        for display_set in display_sets:
+            self.frames.track(display_set, self.session.studies_source)
+        return {"study": study_header(study, display_sets),
+                "displaySets": [display_set_info(d) for d in display_sets]}
 
     async def render_thumbnail(
         self, display_set_uid: str, size: int = THUMBNAIL_SIZE

@@ -20,6 +20,7 @@ from ..config import AppConfig, ConfigError, LocalSource
 from ..datasources import DataSource, create_data_sources
 from ..dicomweb import Transport
 from ..errors import DATA_ERRORS, BadRequest, OhifpyError
+from ..hanging import HangingProtocols
 from ..model import DisplaySet, ImageRef, Instance, ModelError, Study, display_sets_from_instances
 
 if TYPE_CHECKING:
@@ -56,6 +57,11 @@ class ViewerSession:
         self.sources: dict[str, DataSource] = {}
         self.local_source_name = LOCAL_SOURCE_NAME
         self.display_sets: dict[str, tuple[DisplaySet, DataSource]] = {}
+        self.protocols = HangingProtocols()
+        # The studies the viewer shows, the URL's first (current, then priors) then those
+        # opened from the series panel; and the source they come from.
+        self.studies: list[tuple[Study, list[DisplaySet]]] = []
+        self.studies_source: DataSource | None = None
         self._opens = 0  # opens started; the newest one's display sets are the page's
 
     def configure(self, config: AppConfig, base_url: str,
@@ -73,6 +79,7 @@ class ViewerSession:
         if transport is not None:
             self.transport = transport
         self.sources = create_data_sources(config, self.transport, base_url)
+        self.protocols = HangingProtocols(config.hangingProtocols)
         local = [s.name for s in config.dataSources if isinstance(s, LocalSource)]
         names = {s.name for s in config.dataSources}
         self.local_source_name = local[0] if local else next(
@@ -160,7 +167,31 @@ class ViewerSession:
             return OpenedStudies(opened, missing, instances)
         closed = [uid for uid in self.display_sets if uid not in shown]
         self.display_sets = shown
+        self.studies = list(opened)
+        self.studies_source = source
         return OpenedStudies(opened, missing, instances, closed)
+
+    async def add_study(self, study_instance_uid: str) -> tuple[Study, list[DisplaySet]]:
+        """Open one more study of the shown studies' source beside them (a prior picked in
+        the series panel); one already open is answered as it is."""
+        source = self.studies_source
+        if source is None:
+            raise BadRequest("no study is open: open the viewer first")
+        for study, display_sets in self.studies:
+            if study.study_instance_uid == study_instance_uid:
+                return study, display_sets
+        generation = self._opens
+        instances = await source.retrieve_study_instances(study_instance_uid, [])
+        display_sets = display_sets_from_instances(instances)
+        if not display_sets:
+            raise ModelError(f"study {study_instance_uid} has no series with images")
+        if generation != self._opens:  # the page opened other studies meanwhile
+            raise BadRequest("the viewer opened other studies meanwhile")
+        study = Study.from_dataset(display_sets[0].instance.metadata)
+        for display_set in display_sets:
+            self.display_sets[display_set.display_set_uid] = (display_set, source)
+        self.studies.append((study, display_sets))
+        return study, display_sets
 
     def origin_of_series(self, source: DataSource, series_instance_uid: str) -> str:
         """The friendly name of the source a series of a merge source comes from; "" for
