@@ -23,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ import make_test_data
 import numpy as np
 import pydicom
 from orthanc import OrthancServer, start_orthanc
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 from pydicom.uid import generate_uid
 
 from ohifpy.serve import start_server
@@ -75,6 +77,17 @@ FIRST_IMAGES = """() => {
   } }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-image-index']}); }"""
 WORKER_MEMORY = """async () => { const { pyodide, api } = await booting;
   return [pyodide._module.HEAPU8.length, api.frames.cache.bytes, api.frames.cache.max_bytes]; }"""
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, with the benchmarks' flags; closed on the way out."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def serve_in_thread(dist: Path, proxy: dict[str, str]) -> str:
@@ -153,8 +166,7 @@ def window_level_ms(page: Page, moves: int = 40) -> float:
 
 
 def bench(site: str, ct_uid: str, big_uid: str, four_uids: list[str]) -> None:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_context(viewport={"width": 1200, "height": 800}).new_page()
         url = f"{site}viewer?StudyInstanceUIDs={ct_uid}"
         print("200-slice CT, ms since navigation: runtime-ready, first-image, series-loaded")
@@ -180,7 +192,6 @@ def bench(site: str, ct_uid: str, big_uid: str, four_uids: list[str]) -> None:
         page.wait_for_selector(".viewport canvas[width='2048']", state="attached")
         print(f"window/level 2048x2048: {window_level_ms(page):.1f} ms per frame (median)")
         bench_2x2(browser, f"{site}viewer?StudyInstanceUIDs={','.join(four_uids)}")
-        browser.close()
 
 
 def print_memory(page: Page) -> None:

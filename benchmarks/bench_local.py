@@ -25,9 +25,9 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "benchmar
 
 import make_test_data
 import numpy as np
-from bench_browser import CHROMIUM_ARGS, serve_in_thread, wait_for_mark
+from bench_browser import chromium, serve_in_thread, wait_for_mark
 from orthanc import start_orthanc
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from pydicom.uid import generate_uid
 
 from ohifpy.synthetic import ct_study
@@ -132,12 +132,9 @@ def main() -> int:
         try:
             server.upload([manifest.root / i.path for i in ct.instances])
             site = serve_in_thread(dist, {"/dicom-web": server.dicomweb_root})
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                            args=CHROMIUM_ARGS)
+            with chromium() as browser:
                 bench_ct(browser, site, ct_folder, ct.study_uid)
                 bench_many(browser, site, many, size)
-                browser.close()
         finally:
             server.stop()
     return 0

@@ -23,15 +23,15 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "benchmar
 
 import make_test_data
 from bench_browser import (
-    CHROMIUM_ARGS,
     MARKS,
     WORKER_MEMORY,
     build_dist,
+    chromium,
     serve_in_thread,
     wait_for_mark,
 )
 from orthanc import start_orthanc
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 MIB = 1024 * 1024
 # When each MPR view's canvas first shows an image, in ms since navigation.
@@ -102,8 +102,7 @@ def drag_centre(page: Page, moves: int = 120) -> float:
 
 
 def bench(site: str, ct_uid: str, ct_display_set: str) -> None:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1500, "height": 800})
         page = context.new_page()
         page.goto(f"{site}viewer?StudyInstanceUIDs={ct_uid}")
@@ -145,7 +144,6 @@ def bench(site: str, ct_uid: str, ct_display_set: str) -> None:
                   f"{max(planes.values()):.0f} ms after navigation, "
                   f"{max(planes.values()) - ready:.0f} ms after the runtime was ready")
             cold.close()
-        browser.close()
 
 
 def main() -> int:

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
 
 import make_test_data
-from bench_browser import CHROMIUM_ARGS, SCROLL, build_dist, serve_in_thread
+from bench_browser import SCROLL, build_dist, chromium, serve_in_thread
 from orthanc import start_orthanc
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from support.oidc import PASSWORD, PUBLIC_CLIENT, SCOPE, USER, Lifetimes, protected_archive
 
 REPEAT = 3
@@ -127,11 +127,8 @@ def main() -> int:
                     gate.dicomweb_root,
                     {"authority": idp.issuer, "client_id": PUBLIC_CLIENT, "scope": SCOPE})))
                 expired = idp.mint_token({"exp": int(time.time()) - 60})
-                with sync_playwright() as playwright:
-                    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                         args=CHROMIUM_ARGS)
+                with chromium() as browser:
                     bench(browser, protected_url, open_url, ct.study_uid, expired)
-                    browser.close()
         finally:
             server.stop()
     return 0

@@ -30,16 +30,16 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "benchmar
 import make_test_data
 import pydicom
 from bench_browser import (
-    CHROMIUM_ARGS,
     MARKS,
     SCROLL,
     WORKER_MEMORY,
     build_dist,
+    chromium,
     serve_in_thread,
     wait_for_mark,
 )
 from orthanc import OrthancServer, start_orthanc
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from ohifpy import synthetic_objects
 
@@ -128,15 +128,12 @@ def main() -> int:
             server.upload([manifest.root / i.path for s in (ct, small) for i in s.instances])
             frames = store_large_seg(server, manifest)
             site = serve_in_thread(dist, {"/dicom-web": server.dicomweb_root})
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                            args=CHROMIUM_ARGS)
+            with chromium() as browser:
                 page = browser.new_context(viewport={"width": 1500, "height": 800}).new_page()
                 bench_study(page, site, small.study_uid, "SEG binary, 5 segments",
                             synthetic_objects.CT_SEG_SLICES, "ct-seg, SEG of 79 frames")
                 bench_study(page, site, ct.study_uid, "SEG binary, 5 segments", 200,
                             f"ct, SEG of {frames}")
-                browser.close()
         finally:
             server.stop()
     return 0

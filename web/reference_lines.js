@@ -9,7 +9,10 @@
 //
 // Sync scroll (off by default): a viewport that shows another image takes the viewports of
 // its frame of reference that face the same way to their image nearest its image. A change
-// sync made is not synced again, so viewports never chase each other.
+// sync made is not synced again, so viewports never chase each other. In "relative" mode
+// (a hanging protocol comparing studies asks for it: setSync(true, {relative: true})) a
+// stack of another frame of reference that faces the same way follows too, to the image
+// at the same relative position in its stack (the worker's referenceLines relative=).
 //
 // Each viewport gets an SVG layer of its own under the measurements' (which redraw their
 // whole layer): <svg class="reference-lines"><line class="reference-line"
@@ -19,8 +22,8 @@
 import { svgElement } from "./dom.js";
 
 export class ReferenceLines {
-  constructor(grid, worker, { enabled = true, sync = false } = {}) {
-    Object.assign(this, { grid, worker, enabled, sync });
+  constructor(grid, worker, { enabled = true, sync = false, relative = false } = {}) {
+    Object.assign(this, { grid, worker, enabled, sync, relative });
     this.attached = new Map(); // viewport -> { layer, line, answer: {displaySetUID, points, source} | null, shown, detach }
     this.syncing = new WeakMap(); // viewport -> the image index sync asked it to show
     this.pending = new Map(); // source viewport -> whether to sync from it too
@@ -48,9 +51,11 @@ export class ReferenceLines {
     else for (const viewport of this.attached.keys()) this.show(viewport, null);
   }
 
-  // Turning sync on brings the others to the active viewport's image at once.
-  setSync(sync) {
+  // Turning sync on brings the others to the active viewport's image at once; `relative`
+  // (when given) sets the mode the toggle keeps.
+  setSync(sync, { relative = this.relative } = {}) {
     this.sync = Boolean(sync);
+    this.relative = Boolean(relative);
     if (this.sync) this.request(this.grid.active, true);
   }
 
@@ -163,6 +168,7 @@ export class ReferenceLines {
       imageIndex: from.imageIndex,
       targets: targets.map((t) => t.shown),
       sync,
+      ...(sync && this.relative && { relative: true }),
     });
     // The source shows another image by now: its imagechange has asked again.
     const now = this.shownImage(source);

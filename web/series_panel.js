@@ -1,7 +1,11 @@
-// The series panel (OHIF's study browser): per study a header (patient, date,
-// description) and one entry per display set with its thumbnail, modality,
-// description, series number, image count, whether it can be shown in MPR (why not, or
-// the slices it misses) and load progress. Click an entry to show it in the active
+// The series panel (OHIF's study browser): tabs "Primary", "Recent", "All" of the
+// patient's studies (the worker's priorStudies: which study goes in which tab, newest
+// first). An opened study shows a header (patient, date, description) and one entry per
+// display set with its thumbnail, modality, description, series number, image count,
+// whether it can be shown in MPR (why not, or the slices it misses) and load progress;
+// it is expanded in every tab it is in. A study not opened yet shows a header only (date,
+// description, modalities, instance count): clicking it (or Enter) asks the page to open
+// it (addStudy), and its series are listed then. Click an entry to show it in the active
 // viewport; drag it onto any viewport (HTML5 drag and drop).
 //
 // Thumbnails come from the worker's renderThumbnail, one at a time: RGBA from frames,
@@ -15,32 +19,178 @@ import { element as node } from "./dom.js";
 import { DISPLAY_SET_MIME } from "./viewport_grid.js";
 
 export class SeriesPanel {
-  // studies, displaySets: openViewer's answer; onSelect(displaySet): an entry clicked.
-  constructor(worker, { studies, displaySets, onSelect }) {
+  // studies, displaySets: openViewer's answer; onSelect(displaySet): an entry clicked;
+  // onOpenStudy(studyInstanceUID): a study not opened yet was clicked, resolved once the
+  // page has opened it and called addStudy (a rejection's message is shown on it).
+  constructor(worker, { studies, displaySets, onSelect, onOpenStudy = async () => {} }) {
     this.worker = worker;
+    this.onSelect = onSelect;
+    this.onOpenStudy = onOpenStudy;
     this.element = node("aside", "study-browser");
     this.element.setAttribute("aria-label", "Series");
     this.entries = new Map(); // displaySetUID -> entry element
+    this.thumbnailing = new Set(); // displaySetUIDs whose thumbnail is being fetched
+    this.opened = new Map(); // studyInstanceUID -> its section (header and series)
+    this.closed = new Map(); // studyInstanceUID -> the header of a study not opened yet
+    this.primary = studies.map((study) => study.studyInstanceUID); // the URL's, in its order
+    // Until priorStudies answers, only the studies opened; then the worker's tabs.
+    this.tabs = [{ name: "primary", label: "Primary", studies: null }];
+    this.selected = "primary";
+    this.tablist = node("div", "study-tabs");
+    this.tablist.setAttribute("role", "tablist");
+    this.tablist.setAttribute("aria-label", "Studies");
+    this.tablist.addEventListener("keydown", (event) => this.tabKey(event));
+    this.message = node("p", "study-browser-message");
+    this.list = node("div", "study-list");
+    this.list.id = `study-list-${Math.random().toString(36).slice(2)}`;
+    this.list.setAttribute("role", "tabpanel");
+    this.element.append(this.tablist, this.message, this.list);
+    for (const study of studies) this.openStudy(study, displaySets);
+    this.renderTabs();
+    this.render();
+  }
+
+  // The worker's priorStudies answer ({tabs, message}); tabs null: only the message.
+  setPriors({ tabs, message = "" }) {
+    if (tabs?.length) this.tabs = tabs;
+    this.message.textContent = message;
+    if (!this.tabs.some((tab) => tab.name === this.selected)) this.selected = this.tabs[0].name;
+    this.renderTabs();
+    this.render();
+  }
+
+  // A study opened (openViewer's, or addStudy's answer): its header and series entries,
+  // expanded wherever it is listed.
+  addStudy(study, displaySets) {
+    this.openStudy(study, displaySets);
+    this.render();
+  }
+
+  openStudy(study, displaySets) {
+    const uid = study.studyInstanceUID;
+    if (this.opened.has(uid)) return;
     const byUid = new Map(displaySets.map((d) => [d.displaySetUID, d]));
-    for (const study of studies) {
-      const group = node("section", "study");
-      group.dataset.studyInstanceUid = study.studyInstanceUID;
-      const header = node("header", "study-header");
-      header.append(
-        node("div", "study-patient", study.patientName || "(no name)"),
-        node("div", "study-date", study.displayDate),
-        node("div", "study-description", study.studyDescription),
-      );
-      const list = node("ul", "series-list");
-      for (const uid of study.displaySetUIDs) {
-        const item = node("li");
-        item.append(this.entry(byUid.get(uid), onSelect));
-        list.append(item);
-      }
-      group.append(header, list);
-      this.element.append(group);
+    const group = node("section", "study");
+    group.dataset.studyInstanceUid = uid;
+    const header = node("header", "study-header");
+    header.append(
+      node("div", "study-patient", study.patientName || "(no name)"),
+      node("div", "study-date", study.displayDate),
+      node("div", "study-description", study.studyDescription),
+    );
+    const list = node("ul", "series-list");
+    for (const displaySetUID of study.displaySetUIDs ?? [...byUid.keys()]) {
+      const displaySet = byUid.get(displaySetUID);
+      if (!displaySet) continue;
+      const item = node("li");
+      item.append(this.entry(displaySet, this.onSelect));
+      list.append(item);
+    }
+    group.append(header, list);
+    this.opened.set(uid, group);
+    this.closed.delete(uid);
+  }
+
+  // ---------------------------------------------------------------- tabs
+
+  renderTabs() {
+    this.tablist.replaceChildren(
+      ...this.tabs.map((tab) => {
+        const button = node("button", "study-tab", tab.label);
+        button.type = "button";
+        button.dataset.tab = tab.name;
+        button.setAttribute("role", "tab");
+        button.setAttribute("aria-controls", this.list.id);
+        const selected = tab.name === this.selected;
+        button.setAttribute("aria-selected", String(selected));
+        button.tabIndex = selected ? 0 : -1;
+        button.addEventListener("click", () => this.select(tab.name));
+        return button;
+      }),
+    );
+  }
+
+  select(name) {
+    this.selected = name;
+    for (const button of this.tablist.children) {
+      const selected = button.dataset.tab === name;
+      button.setAttribute("aria-selected", String(selected));
+      button.tabIndex = selected ? 0 : -1;
+    }
+    this.render();
+  }
+
+  // ←/→ (Home/End) move between the tabs, as a tab list does.
+  tabKey(event) {
+    const buttons = [...this.tablist.children];
+    const at = buttons.indexOf(document.activeElement);
+    const to = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: buttons.length - 1 }[event.key];
+    if (at < 0 || to === undefined) return;
+    event.preventDefault();
+    event.stopPropagation(); // not the viewer's ←/→
+    const button = buttons[(to + buttons.length) % buttons.length];
+    this.select(button.dataset.tab);
+    button.focus();
+  }
+
+  // The selected tab's studies: opened ones expanded, the others as headers to open.
+  // "Primary" lists the studies the URL opened, in its order, as the panel always did.
+  render() {
+    const tab = this.tabs.find((t) => t.name === this.selected) ?? this.tabs[0];
+    const label = [...this.tablist.children].find((button) => button.dataset.tab === tab.name);
+    if (label) this.list.setAttribute("aria-labelledby", (label.id ||= `${this.list.id}-${tab.name}`));
+    const sections = tab.name === "primary" || !tab.studies
+      ? this.primary.map((uid) => this.opened.get(uid))
+      : tab.studies.map((study) => this.opened.get(study.studyInstanceUID) ?? this.closedStudy(study));
+    this.list.replaceChildren(...sections.filter(Boolean));
+  }
+
+  // A study not opened yet: a header button with its date, description, modalities and
+  // instance count.
+  closedStudy(study) {
+    const uid = study.studyInstanceUID;
+    if (this.closed.has(uid)) return this.closed.get(uid);
+    const group = node("section", "study closed");
+    group.dataset.studyInstanceUid = uid;
+    const header = node("button", "study-header study-open");
+    header.type = "button";
+    header.setAttribute("aria-expanded", "false");
+    const modalities = Array.isArray(study.modalities) ? study.modalities.join(", ") : study.modalities;
+    const instances = study.numInstances ?? study.numberOfInstances; // the contract's name, the study list's
+    const count = instances == null ? "" : `${instances} ${instances === 1 ? "instance" : "instances"}`;
+    header.append(
+      node("div", "study-date", study.displayDate || study.studyDate || "(no date)"),
+      node("div", "study-description", study.studyDescription || "(no description)"),
+      node("div", "study-meta", [modalities, count].filter(Boolean).join(" · ")),
+    );
+    const status = node("div", "study-status");
+    status.setAttribute("role", "status");
+    header.addEventListener("click", () => this.open(uid, header, status));
+    group.append(header, status);
+    this.closed.set(uid, group);
+    return group;
+  }
+
+  async open(uid, header, status) {
+    if (header.getAttribute("aria-busy") === "true") return;
+    header.setAttribute("aria-busy", "true");
+    status.classList.remove("error");
+    status.textContent = "Opening…";
+    const focused = header === document.activeElement;
+    try {
+      await this.onOpenStudy(uid);
+      status.textContent = "";
+      // Its series are listed now: the keyboard goes on to the first one.
+      if (focused) this.opened.get(uid)?.querySelector(".series-entry")?.focus();
+    } catch (error) {
+      status.textContent = `This study cannot be opened: ${error.message}`;
+      status.classList.add("error");
+    } finally {
+      header.setAttribute("aria-busy", "false");
     }
   }
+
+  // ---------------------------------------------------------------- series entries
 
   entry(displaySet, onSelect) {
     const button = node("button", "series-entry");
@@ -116,17 +266,23 @@ export class SeriesPanel {
 
   // Fetch the thumbnails one after the other (they must not hold up the viewports); with
   // `failedOnly`, again those that failed (the server is back).
+  // Entries listed later (a study opened from the panel) are fetched by the next call;
+  // one being fetched by another call is skipped.
   async loadThumbnails(failedOnly = false) {
     for (const [uid, button] of this.entries) {
       if (!this.element.isConnected) return; // the page was left
       const box = button.querySelector(".thumbnail");
       if (failedOnly ? box.dataset.state !== "failed" : box.dataset.state === "ready") continue;
+      if (this.thumbnailing.has(uid)) continue;
+      this.thumbnailing.add(uid);
       try {
         box.replaceChildren(await this.thumbnail(uid));
         box.dataset.state = "ready";
       } catch {
         box.replaceChildren(node("span", "thumbnail-placeholder", "No preview"));
         box.dataset.state = "failed";
+      } finally {
+        this.thumbnailing.delete(uid);
       }
     }
   }

@@ -3,11 +3,16 @@
 // /viewer/dicomjson?url=<file>[&StudyInstanceUIDs=...] (the studies of a dicomjson file,
 // loaded into the worker first; the address stays as it is, so a reload works). The
 // worker opens the studies from the named data source and says what goes in
-// which viewport (openViewer); this page builds the series panel, the viewport grid
-// and the layout picker, keeps the stacks the viewports show loading (loadViewports)
-// and shows each series' progress in the panel. The picker's MPR layouts (and
-// hangingProtocolId=mpr|primaryAxial in the URL) show the active viewport's display set
-// in MPR (mpr.js); leaving them brings the stack grid back as it was.
+// which viewport (openViewer, with the URL's hangingProtocolId and stageId: the hanging
+// protocol, as OHIF's, is matched and applied in Python, ohifpy.hanging); this page builds
+// the series panel, the viewport grid and the layout picker, applies the hanging
+// (applyHanging: layout, viewports and their options, MPR, sync scroll, the stage in the
+// header), keeps the stacks the viewports show loading (loadViewports) and shows each
+// series' progress in the panel. Next / previous stage (",", ".") ask the worker for the
+// stage (applyStage). The panel lists the patient's other studies (priorStudies), opened
+// on demand (addStudy). The picker's MPR layouts (and a stage that is MPR: hangingProtocolId=
+// mpr|primaryAxial) show the active viewport's display set in MPR (mpr.js); leaving them
+// brings the stack grid back as it was.
 
 import { viewportCommands } from "./commands.js";
 import { findImage } from "./document_viewport.js";
@@ -23,8 +28,9 @@ import { getPreference, setPreference } from "./preferences.js";
 import { ReferenceLines } from "./reference_lines.js";
 import { isOverlay, SegmentationPanel } from "./segmentation_panel.js";
 import { SeriesPanel } from "./series_panel.js";
+import { createStageBar } from "./stage_bar.js";
 import { createToolbar } from "./toolbar.js";
-import { PROTOCOLS, ViewportGrid, createLayoutPicker } from "./viewport_grid.js";
+import { ViewportGrid, createLayoutPicker } from "./viewport_grid.js";
 
 // Below this width the series panel floats over the grid, closed until toggled.
 const NARROW = "(max-width: 1100px)";
@@ -57,6 +63,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   let tables = null;
   let measurePanel = null;
   let picker = null;
+  const stageBar = createStageBar((step) => stepStage(step));
 
   const grid = new ViewportGrid(worker, {
     onCreate: (viewport) => {
@@ -134,10 +141,17 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
       (rows, columns) => {
         setPreference("layout", `${rows}x${columns}`);
         setLayout(rows, columns);
+        stageBar.changed();
       },
-      { onProtocol: (id) => pickProtocol(id) },
+      {
+        onProtocol: (id) => {
+          pickProtocol(id);
+          stageBar.changed();
+        },
+      },
     );
     seriesToggle.element.after(picker.element);
+    picker.element.after(stageBar.element);
   }
 
   // An SR's image references (document_viewport.js): the image is shown in a viewport
@@ -232,18 +246,95 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     }
   }
 
-  // hangingProtocolId=mpr|primaryAxial: MPR of the initial series, else of the first
-  // display set that is a volume; without one, the stack layout says why.
-  async function hangProtocol(id, initialSeriesUID) {
-    if (!Object.hasOwn(PROTOCOLS, id)) return tell(`No layout named ${id}: the default layout is shown.`);
-    const initial = initialSeriesUID && displaySets.find((d) => d.seriesInstanceUID === initialSeriesUID);
-    const shown = displaySets.find((d) => d.displaySetUID === sourceDisplaySetUID(grid.active));
-    const chosen = initial || displaySets.find((d) => d.isReconstructable) || shown;
-    if (!chosen?.isReconstructable) {
-      const why = chosen?.reconstructionNote || "not a volume";
-      return tell(`${PROTOCOLS[id].label} cannot be shown: ${chosen?.seriesDescription || "this series"}: ${why}.`);
+  // The hanging part of an openViewer or applyStage answer, as ohifpy.hanging decided it:
+  // the layout (rows x columns, or the protocol's custom boxes), what each viewport shows
+  // and its options, the active viewport, the protocol and stage in the header, sync
+  // scroll, the notice; then MPR of viewports[0]'s display set if the stage is MPR.
+  async function applyHanging(answer) {
+    mpr.leave(); // a stage replaces MPR as any layout does
+    const { rows, columns, layoutOptions = null } = answer.layout;
+    const stage = answer.protocol?.stages?.[answer.protocol.stageIndex];
+    grid.setLayout(rows, columns, layoutOptions);
+    picker.setLayout(rows, columns, layoutOptions?.length ? (stage?.name || stage?.id || "custom") : "");
+    const overlays = []; // a SEG or RTSTRUCT hung in a viewport opens over its source there
+    answer.viewports.forEach((uid, index) => {
+      const displaySet = displaySets.find((d) => d.displaySetUID === uid);
+      if (!displaySet) return grid.empty(grid.viewports[index]);
+      if (isOverlay(displaySet)) return void overlays.push([grid.viewports[index], displaySet]);
+      grid.show(grid.viewports[index], displaySet, 0, startView(answer.viewportOptions?.[index]));
+    });
+    grid.setActive(answer.activeViewport ?? 0);
+    if (!page.contains(document.activeElement) || grid.element.contains(document.activeElement)) {
+      grid.active.element.focus({ preventScroll: true });
     }
-    await enterMpr(chosen, id);
+    stageBar.update(answer.protocol);
+    // Compare protocols scroll the prior with the current, by relative position across
+    // frames of reference; a stage without sync turns off what a stage turned on.
+    if (answer.syncScroll) references.setSync(true, { relative: true });
+    else if (references.relative) references.setSync(false, { relative: false });
+    setNotice(answer.notice);
+    refreshPanel();
+    scheduleLoads();
+    grid.active.announce(); // the toolbar shows the sync toggle's state
+    for (const [viewport, displaySet] of overlays) segmentations.open(displaySet, viewport);
+    // A stage that is MPR (hangingProtocolId=mpr|primaryAxial): the worker hung the volume
+    // it reformats first (a study without one gets the stack layout and a notice why).
+    if (answer.mpr) await enterMpr(displaySets.find((d) => d.displaySetUID === answer.viewports[0]), answer.mpr);
+  }
+
+  // A hanging's viewport options (OHIF's displaySets options and viewportOptions) as the
+  // first view of the display set a viewport is given (Viewport.startView).
+  function startView({ voi, voiInverted = false, flipHorizontal = false, rotation = 0 } = {}) {
+    const window = voi && Number.isFinite(voi.windowCenter) && Number.isFinite(voi.windowWidth)
+      ? { center: voi.windowCenter, width: voi.windowWidth }
+      : null;
+    return { window, invert: voiInverted, flipHorizontal, rotation };
+  }
+
+  // Next / previous stage (the worker knows which are enabled), one request at a time.
+  let staging = Promise.resolve();
+  function stepStage(step) {
+    staging = staging.then(async () => {
+      if (!panel || !page.isConnected) return; // nothing hung yet, or the page was left
+      try {
+        const answer = await worker.call("applyStage", { step });
+        if (page.isConnected) await applyHanging(answer);
+      } catch (error) {
+        tell(`The stage cannot be changed: ${error.message}`, true);
+      }
+    });
+    return staging;
+  }
+
+  // A study of the patient's opened from the series panel: its display sets join the
+  // page's, its series are listed (and their thumbnails fetched).
+  async function openStudy(studyInstanceUID) {
+    const added = await worker.call("addStudy", { studyInstanceUID });
+    if (!page.isConnected) return;
+    const known = new Set(displaySets.map((d) => d.displaySetUID));
+    displaySets = [...displaySets, ...added.displaySets.filter((d) => !known.has(d.displaySetUID))];
+    measurePanel.setDisplaySets(displaySets);
+    panel.addStudy(added.study, added.displaySets);
+    refreshPanel();
+    if (thumbnailsStarted) panel.loadThumbnails();
+  }
+
+  // The patient's studies by tab, once the viewer is open (a QIDO query by PatientID).
+  async function listPriors() {
+    try {
+      const answer = await worker.call("priorStudies");
+      if (page.isConnected) panel.setPriors(answer);
+    } catch (error) {
+      if (page.isConnected) panel.setPriors({ tabs: null, message: `The patient's other studies cannot be listed: ${error.message}` });
+    }
+  }
+
+  // The hanging's notice ("" : none) in the note, in place of the previous one.
+  let notice = "";
+  function setNotice(text = "") {
+    const lines = note.textContent.split("\n").filter((line) => line && line !== notice);
+    notice = text ?? "";
+    note.textContent = [...lines, notice].filter(Boolean).join("\n");
   }
 
   // A line more in the page's note.
@@ -284,7 +375,11 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     previousSeries: () => stepSeries(-1),
   };
   // The active viewport's image plane on the others, and sync scroll (reference_lines.js).
-  Object.assign(commands, new ReferenceLines(grid, worker).commands());
+  const references = new ReferenceLines(grid, worker);
+  Object.assign(commands, references.commands(), {
+    nextStage: () => stepStage(1),
+    previousStage: () => stepStage(-1),
+  });
   function stepSeries(step) {
     const viewport = grid.active;
     const shown = displaySets.filter((d) => !isOverlay(d)); // a SEG or RTSTRUCT is no stop: it opens over its source
@@ -328,6 +423,8 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
       initialSeriesInstanceUID: params.get("initialSeriesInstanceUID") ?? "",
       layout: getPreference("layout") ?? "",
       dataSource,
+      hangingProtocolId: params.get("hangingProtocolId") ?? "",
+      stageId: params.get("stageId") ?? "",
     });
     if (!page.isConnected) return; // left while opening
     displaySets = opened.displaySets;
@@ -341,25 +438,14 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
         if (matchMedia(NARROW).matches) seriesToggle.setOpen(false);
         grid.active.element.focus({ preventScroll: true });
       },
+      onOpenStudy: openStudy,
     });
     body.append(panel.element, grid.element, measurePanel.element, segmentations.element);
-    grid.setLayout(opened.layout.rows, opened.layout.columns);
-    picker.setLayout(opened.layout.rows, opened.layout.columns);
-    const overlays = []; // a SEG or RTSTRUCT hung in a viewport opens over its source there
-    opened.viewports.forEach((uid, index) => {
-      const displaySet = displaySets.find((d) => d.displaySetUID === uid);
-      if (isOverlay(displaySet)) overlays.push([grid.viewports[index], displaySet]);
-      else if (displaySet) grid.show(grid.viewports[index], displaySet);
-    });
     measurePanel.setDisplaySets(displaySets);
     store.load(opened.measurements);
-    grid.setActive(opened.activeViewport);
-    grid.active.element.focus({ preventScroll: true });
-    refreshPanel();
-    scheduleLoads();
-    for (const [viewport, displaySet] of overlays) segmentations.open(displaySet, viewport);
-    const protocol = params.get("hangingProtocolId");
-    if (protocol) await hangProtocol(protocol, params.get("initialSeriesInstanceUID") ?? "");
+    const hung = applyHanging(opened);
+    listPriors();
+    await hung;
   })().catch((error) => {
     if (!page.isConnected) return;
     note.textContent = error instanceof Told ? error.message : `This study cannot be opened: ${error.message}`;
@@ -389,6 +475,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     worker.call("loadViewports", { viewports: [] }).catch(() => {}); // stop every load
     mpr.destroy();
     segmentations.destroy();
+    references.destroy();
     grid.destroy();
   };
 }

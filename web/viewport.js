@@ -124,8 +124,8 @@ export class Viewport extends EventTarget {
   }
 
   // keepView: the same scene seen anew (an MPR plane turned): zoom, pan, rotation, flips,
-  // window and inversion stay.
-  setDisplaySet(displaySet, index = 0, { keepView = false } = {}) {
+  // window and inversion stay. view: how a hanging protocol first shows it (startView).
+  setDisplaySet(displaySet, index = 0, { keepView = false, view = null } = {}) {
     this.stopCine();
     Object.assign(this.cine, { fps: DEFAULT_FPS, fpsChosen: false });
     this.closeDocument();
@@ -139,8 +139,19 @@ export class Viewport extends EventTarget {
     this.showIndex();
     if (keepView) this.layout();
     else this.resetView();
+    if (view) this.startView(view);
     this.render();
     this.announce();
+  }
+
+  // A hanging protocol's first view of a display set (its voi, voiInverted, flipHorizontal
+  // and rotation options), set before the first image is drawn.
+  startView({ window = null, invert = false, flipHorizontal = false, rotation = 0 }) {
+    this.window = window && { center: window.center, width: Math.max(1, window.width) };
+    this.invert = Boolean(invert);
+    this.rotation = rotation;
+    if (flipHorizontal) this.flip[0] = -1;
+    this.layout();
   }
 
   // A document in place of the canvas: no image, no overlay, no window, nothing to scroll.

@@ -1,6 +1,8 @@
-// The viewport grid: rows x columns Viewports (1x1 up to tables.layout's limits), one of
-// them active, each a drop target for a series dragged from the series panel; and the
-// layout picker, a popup grid of cells as in OHIF, with the MPR protocols under it.
+// The viewport grid: rows x columns Viewports (1x1 up to tables.layout's limits), or a
+// hanging protocol's custom layout (OHIF's layoutOptions: one {x, y, width, height} box per
+// viewport, fractions of the grid, placed absolutely), one of them active, each a drop
+// target for a series dragged from the series panel; and the layout picker, a popup grid
+// of cells as in OHIF, with the MPR protocols under it.
 //
 // Changing the layout keeps the viewports (and what they show) whose index remains;
 // added ones are empty until the viewer fills them. A protocol (OHIF's "mpr" and
@@ -45,6 +47,7 @@ export class ViewportGrid {
     this.element = element("div", "viewport-grid");
     this.viewports = [];
     this.rows = this.columns = 0;
+    this.layoutOptions = null; // a custom layout's boxes, null: rows x columns
     this.activeIndex = 0;
     this.protocol = null; // the protocol shown (a PROTOCOLS key), null: rows x columns
     this.saved = null; // while a protocol is shown: the stack grid put aside
@@ -54,14 +57,17 @@ export class ViewportGrid {
     return this.viewports[this.activeIndex];
   }
 
-  // rows x columns; while a protocol is shown, call leaveProtocol() first.
-  setLayout(rows, columns) {
+  // rows x columns, or with layoutOptions ([{x, y, width, height}], fractions 0..1) one
+  // viewport per box (data-layout="custom"); while a protocol is shown, call
+  // leaveProtocol() first.
+  setLayout(rows, columns, layoutOptions = null) {
     this.rows = rows;
     this.columns = columns;
+    this.layoutOptions = layoutOptions?.length ? layoutOptions : null;
     this.element.style.gridTemplateRows = `repeat(${rows}, minmax(0, 1fr))`;
     this.element.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
-    this.element.dataset.layout = `${rows}x${columns}`;
-    const size = rows * columns;
+    this.element.dataset.layout = this.layoutOptions ? "custom" : `${rows}x${columns}`;
+    const size = this.layoutOptions ? this.layoutOptions.length : rows * columns;
     for (const viewport of this.viewports.splice(size)) this.remove(viewport);
     while (this.viewports.length < size) this.viewports.push(this.create());
     this.place();
@@ -70,10 +76,23 @@ export class ViewportGrid {
 
   place() {
     this.element.replaceChildren(...this.viewports.map((v) => v.element));
+    const boxes = this.protocol ? null : this.layoutOptions;
+    this.element.classList.toggle("custom-layout", Boolean(boxes));
     this.viewports.forEach((viewport, index) => {
       viewport.element.dataset.viewportIndex = String(index);
       viewport.element.style.gridArea = this.protocol ? (PROTOCOLS[this.protocol].areas?.[index] ?? "") : "";
+      placeBox(viewport.element, boxes?.[index]);
     });
+  }
+
+  // Put a new, empty viewport in place of `viewport` (what a hanging leaves empty).
+  empty(viewport) {
+    const index = this.viewports.indexOf(viewport);
+    if (index < 0 || !viewport.displaySet) return;
+    this.remove(viewport);
+    this.viewports[index] = this.create();
+    this.place();
+    this.setActive(this.activeIndex);
   }
 
   // Show a protocol: the first time, the stack viewports are put aside and one new
@@ -82,7 +101,8 @@ export class ViewportGrid {
   setProtocol(id) {
     const protocol = PROTOCOLS[id];
     if (!this.protocol) {
-      this.saved = { viewports: this.viewports, rows: this.rows, columns: this.columns, activeIndex: this.activeIndex };
+      const { viewports, rows, columns, layoutOptions, activeIndex } = this;
+      this.saved = { viewports, rows, columns, layoutOptions, activeIndex };
       this.viewports = protocol.views.map(() => this.create());
       this.activeIndex = 0;
     }
@@ -99,12 +119,12 @@ export class ViewportGrid {
   leaveProtocol() {
     if (!this.protocol) return;
     for (const viewport of this.viewports) this.remove(viewport);
-    const { viewports, rows, columns, activeIndex } = this.saved;
+    const { viewports, rows, columns, layoutOptions, activeIndex } = this.saved;
     this.protocol = null;
     this.saved = null;
     this.viewports = viewports;
     this.activeIndex = activeIndex;
-    this.setLayout(rows, columns);
+    this.setLayout(rows, columns, layoutOptions);
     this.callbacks.onActivate(this.active);
   }
 
@@ -155,9 +175,9 @@ export class ViewportGrid {
     this.active.element.focus({ preventScroll: true });
   }
 
-  show(viewport, displaySet, index = 0) {
+  show(viewport, displaySet, index = 0, view = null) {
     delete viewport.element.dataset.empty;
-    viewport.setDisplaySet(displaySet, index);
+    viewport.setDisplaySet(displaySet, index, { view });
   }
 
   remove(viewport) {
@@ -170,6 +190,22 @@ export class ViewportGrid {
     this.viewports = [];
     this.saved = null;
   }
+}
+
+// A custom layout's box on a viewport element (its inline position, a 1px gap around it
+// as the grid's), or none: the grid places it.
+const GAP_PX = 1;
+function placeBox(element, box) {
+  const style = element.style;
+  if (!box) {
+    for (const name of ["left", "top", "width", "height"]) style.removeProperty(name);
+    return;
+  }
+  const percent = (fraction) => `${Number(fraction) * 100}%`;
+  style.left = `calc(${percent(box.x)} + ${GAP_PX}px)`;
+  style.top = `calc(${percent(box.y)} + ${GAP_PX}px)`;
+  style.width = `calc(${percent(box.width)} - ${2 * GAP_PX}px)`;
+  style.height = `calc(${percent(box.height)} - ${2 * GAP_PX}px)`;
 }
 
 // The layout button and its popup of cells up to the largest layout (tables.layout:
@@ -239,10 +275,10 @@ export function createLayoutPicker({ maxRows, maxColumns }, onPick, { onProtocol
   document.addEventListener("pointerdown", outside);
   return {
     element: root,
-    // Show the current layout on the button.
-    setLayout(rows, columns) {
-      button.textContent = `Layout ${rows}×${columns}`;
-      highlight(rows, columns);
+    // Show the current layout on the button (a custom layout: `custom`, its name).
+    setLayout(rows, columns, custom = "") {
+      button.textContent = custom ? `Layout ${custom}` : `Layout ${rows}×${columns}`;
+      highlight(custom ? 0 : rows, custom ? 0 : columns);
       for (const entry of protocols) entry.setAttribute("aria-checked", "false");
     },
     setProtocol(id) {
