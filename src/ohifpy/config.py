@@ -13,12 +13,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .errors import OhifpyError
 
+if TYPE_CHECKING:
+    from .viewer.overlay_items import ViewportOverlay
+
 __all__ = [
     "DATA_SOURCE_KINDS",
+    "DATE_FORMATS",
     "DEFAULT_CACHE_SIZE_MB",
     "MAX_CACHE_SIZE_MB",
     "AppConfig",
@@ -46,6 +50,10 @@ TIMEOUT_RANGE = (0.1, 600.0)
 """Seconds per request: a shorter one fails healthy servers, a longer one hangs the viewer."""
 MAX_RETRIES_RANGE = (0, 10)
 ROOT_KEYS = ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot")
+DateFormat = Literal["ohif", "locale"]
+DATE_FORMATS: tuple[DateFormat, ...] = ("ohif", "locale")
+"""How the page shows dates and times: OHIF's ``DD-MMM-YYYY`` and ``HH:mm``, or the
+browser's locale (from the ISO forms the worker sends beside each text)."""
 
 
 class ConfigError(OhifpyError, ValueError):
@@ -309,6 +317,10 @@ class AppConfig:
     ``hangingProtocols``: the site's hanging protocols (OHIF's JSON, see
     :mod:`ohifpy.hanging`), checked here so a bad one stops the app at start-up with the
     protocol and key named, not when a study happens to match it.
+    ``dateFormat`` (ours): ``"ohif"`` (the default) or ``"locale"``, see :data:`DATE_FORMATS`.
+    ``customizationService``: OHIF's list of customizations, of which the viewport
+    overlay's corners (``viewportOverlay.topLeft`` ...) are read, checked here too, into
+    ``viewportOverlay`` (see :mod:`ohifpy.viewer.overlay_items`).
     """
 
     dataSources: tuple[SourceConfig, ...]
@@ -319,7 +331,10 @@ class AppConfig:
     allowTokenInUrl: bool = False
     cacheSizeMB: int = DEFAULT_CACHE_SIZE_MB
     hangingProtocols: tuple[Any, ...] = ()
+    dateFormat: DateFormat = "ohif"
+    customizationService: Any = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    viewportOverlay: ViewportOverlay = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         size = self.cacheSizeMB
@@ -351,6 +366,13 @@ class AppConfig:
 
         object.__setattr__(self, "hangingProtocols",
                            tuple(HangingProtocols.from_config(self.hangingProtocols).site))
+        if self.dateFormat not in DATE_FORMATS:
+            raise ConfigError("config.dateFormat must be 'ohif' (DD-MMM-YYYY) or 'locale' "
+                              f"(the browser's), not {self.dateFormat!r}")
+        from .viewer.overlay_items import ViewportOverlay  # it formats with pydicom
+
+        object.__setattr__(self, "viewportOverlay",
+                           ViewportOverlay.from_config(self.customizationService))
         for source in self.dataSources:
             if isinstance(source, MergeSource):
                 for merged in source.dataSourceNames:
@@ -391,7 +413,8 @@ class AppConfig:
         if isinstance(oidc, list):  # OHIF writes oidc as a list of one
             oidc = oidc[0] if oidc else None
         known = {"dataSources", "defaultDataSourceName", "oidc", "allowConfigUrl",
-                 "configUrlAllowList", "allowTokenInUrl", "cacheSizeMB", "hangingProtocols"}
+                 "configUrlAllowList", "allowTokenInUrl", "cacheSizeMB", "hangingProtocols",
+                 "dateFormat", "customizationService"}
         if oidc is not None and not isinstance(oidc, dict):
             raise ConfigError("config.oidc must be an object")
         if isinstance(oidc, dict):
@@ -411,6 +434,8 @@ class AppConfig:
             allowTokenInUrl=_strict_bool(obj.get("allowTokenInUrl", False), "allowTokenInUrl"),
             cacheSizeMB=obj.get("cacheSizeMB", DEFAULT_CACHE_SIZE_MB),
             hangingProtocols=obj.get("hangingProtocols", ()),
+            dateFormat=obj.get("dateFormat", "ohif"),
+            customizationService=obj.get("customizationService", ()),
             extra={k: v for k, v in obj.items() if k not in known},
         )
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .dicomweb import StudyQuery
+from .display_format import date_iso, date_text, person_name, time_iso, time_text
 from .model import Series, Study
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "series_row",
     "sort_study_rows",
     "study_row",
+    "study_texts",
 ]
 
 SORT_DIRECTIONS = ("ascending", "descending")
@@ -197,6 +199,18 @@ def display_date(date: str, time: str) -> str:
     return f"{day} {clock[1]}:{clock[2]}" if clock else day
 
 
+def study_texts(study: Study) -> dict[str, str]:
+    """A study's name, date and time as readers read them (:mod:`ohifpy.display_format`),
+    with the ISO forms for a page showing the browser's locale (``""`` when malformed)."""
+    return {
+        "patientNameText": person_name(study.patient_name),
+        "studyDateText": date_text(study.study_date),
+        "studyDateIso": date_iso(study.study_date),
+        "studyTimeText": time_text(study.study_time),
+        "studyTimeIso": time_iso(study.study_time),
+    }
+
+
 def study_row(study: Study) -> dict[str, Any]:
     """One row of the list: plain strings and numbers, shown by the page as text."""
     return {
@@ -211,6 +225,7 @@ def study_row(study: Study) -> dict[str, Any]:
         "modalities": "/".join(study.modalities_in_study),
         "numberOfSeries": study.number_of_series,
         "numberOfInstances": study.number_of_instances,
+        **study_texts(study),
     }
 
 

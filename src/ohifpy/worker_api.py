@@ -60,6 +60,7 @@ from .thumbnail import THUMBNAIL_SIZE, downsample_rgba, thumbnail_index
 from .viewer import documents
 from .viewer.frames import DEFAULT_CACHE_BYTES, LOAD_CONCURRENCY, FrameCache, Frames
 from .viewer.mpr import MPR_PREFIX, VIEWS, MprViews
+from .viewer.overlay_items import DEFAULT_OVERLAY, ViewportOverlay
 from .viewer.presenters import (
     display_set_info,
     image_reference,
@@ -214,7 +215,7 @@ class WorkerAPI:
                             for entry in app_config.dataSources],
             "defaultDataSourceName": app_config.defaultDataSourceName,
             "localDataSourceName": self.session.local_source_name,
-            "tables": tables(),
+            "tables": tables(app_config.dateFormat),
         }
 
     async def add_local_files(
@@ -366,7 +367,7 @@ class WorkerAPI:
             return answer
         return {
             **answer,
-            "overlay": overlay(display_set, image, image_index, chosen),
+            "overlay": overlay(display_set, image, image_index, chosen, self._overlay_layout()),
             "presets": [] if frame.is_color else
             [p.to_json() for p in window_presets(display_set.modality, frame.windows)],
             "frameRate": cine_frame_rate(image.instance.metadata),
@@ -739,6 +740,11 @@ class WorkerAPI:
         self._planes[f"{mpr.uid}:{name}"] = (key, frame)
         return mpr, name, frame
 
+    def _overlay_layout(self) -> ViewportOverlay:
+        """The config's overlay corners (the default before ``init``)."""
+        config = self.session.config
+        return DEFAULT_OVERLAY if config is None else config.viewportOverlay
+
     async def _render_plane(self, view_uid: str, image_index: int,
                             window: Mapping[str, float] | None, invert: bool,
                             details: bool) -> dict[str, Any]:
@@ -762,7 +768,7 @@ class WorkerAPI:
         return {
             **answer,
             "overlay": plane_overlay(display_set, VIEWS[name][0], mpr.geometry_of(name, image_index),
-                                     image_index, grid.count, chosen),
+                                     image_index, grid.count, chosen, self._overlay_layout()),
             "presets": [p.to_json() for p in window_presets(display_set.modality, frame.windows)],
             "frameRate": None,
         }

@@ -2,7 +2,8 @@
 
 :mod:`~ohifpy.viewer.session` holds the data sources and open display sets,
 :mod:`~ohifpy.viewer.frames` the decoded-frame cache and the loading of whole stacks,
-:mod:`~ohifpy.viewer.presenters` every JSON shape the page receives, and
+:mod:`~ohifpy.viewer.presenters` every JSON shape the page receives,
+:mod:`~ohifpy.viewer.overlay_items` the overlay corners a site configures, and
 :mod:`~ohifpy.viewer.tables` the tables the page builds its controls from. The worker
 bridge (:mod:`ohifpy.worker_api`) only dispatches requests to them.
 """

@@ -16,7 +16,8 @@ from ..imaging import VOIWindow
 from ..measure import ImageGeometry, ImageReference
 from ..model import DisplaySet, ImageRef, Study
 from ..overlay_geometry import geometry_overlay, overlay_geometry
-from ..study_list import display_date
+from ..study_list import display_date, study_texts
+from .overlay_items import ViewportOverlay
 
 __all__ = ["display_set_info", "image_reference", "local_files_summary", "overlay", "patient",
            "plane_overlay", "source_info", "study_header"]
@@ -40,6 +41,7 @@ def study_header(study: Study, display_sets: Sequence[DisplaySet]) -> dict[str, 
         "displayDate": display_date(study.study_date, ""),
         "studyDescription": study.study_description,
         "displaySetUIDs": [d.display_set_uid for d in display_sets],
+        **study_texts(study),
     }
 
 
@@ -74,13 +76,16 @@ def display_set_info(display_set: DisplaySet) -> dict[str, Any]:
 
 
 def overlay(
-    display_set: DisplaySet, image: ImageRef, image_index: int, window: VOIWindow | None
+    display_set: DisplaySet, image: ImageRef, image_index: int, window: VOIWindow | None,
+    layout: ViewportOverlay,
 ) -> dict[str, Any]:
     """The corner texts of a viewport, as plain strings and numbers, with its orientation
-    markers and pixel size for the scale bar (see :mod:`ohifpy.overlay_geometry`)."""
+    markers and pixel size for the scale bar (see :mod:`ohifpy.overlay_geometry`);
+    ``corners`` are the site's ``layout`` for this image (see
+    :mod:`ohifpy.viewer.overlay_items`)."""
     return {
         **_overlay_texts(display_set, image.instance.metadata, image_index,
-                         len(display_set.images), window),
+                         len(display_set.images), window, layout),
         "instanceNumber": image.instance.instance_number,
         "sopInstanceUID": image.instance.sop_instance_uid,
         "frameNumber": image.frame_number,
@@ -90,13 +95,14 @@ def overlay(
 
 def plane_overlay(
     display_set: DisplaySet, view_label: str, geometry: ImageGeometry, image_index: int,
-    num_images: int, window: VOIWindow | None,
+    num_images: int, window: VOIWindow | None, layout: ViewportOverlay,
 ) -> dict[str, Any]:
     """:func:`overlay` of a plane reformatted from ``display_set`` (an MPR view): the
-    series' texts, the view's name, and the plane's markers and pixel size."""
+    series' texts (its first instance's), the view's name, and the plane's markers and
+    pixel size."""
     return {
         **_overlay_texts(display_set, display_set.images[0].instance.metadata, image_index,
-                         num_images, window),
+                         num_images, window, layout),
         "viewLabel": view_label,
         "instanceNumber": None,
         "sopInstanceUID": "",
@@ -106,7 +112,7 @@ def plane_overlay(
 
 
 def _overlay_texts(display_set: DisplaySet, ds: Dataset, image_index: int, num_images: int,
-                   window: VOIWindow | None) -> dict[str, Any]:
+                   window: VOIWindow | None, layout: ViewportOverlay) -> dict[str, Any]:
     return {
         "patientName": str(ds.get("PatientName", "") or ""),
         "patientId": str(ds.get("PatientID", "") or ""),
@@ -119,6 +125,7 @@ def _overlay_texts(display_set: DisplaySet, ds: Dataset, image_index: int, num_i
         "numImages": num_images,
         "windowCenter": None if window is None else window.center,
         "windowWidth": None if window is None else window.width,
+        "corners": layout.corners(ds),
     }
 
 

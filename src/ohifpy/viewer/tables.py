@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import DateFormat
 from ..hanging import MAX_COLUMNS, MAX_ROWS
 from ..measure import QUANTITY_LABELS, TOOLS
 from ..study_list import (
@@ -24,11 +25,12 @@ from ..study_list import (
 __all__ = ["tables"]
 
 
-def tables() -> dict[str, Any]:
+def tables(date_format: DateFormat = "ohif") -> dict[str, Any]:
     """``tools`` (measurement tools in the panel's order), ``quantities`` (value name ->
-    label; values not named are not shown), ``layout`` (the grid's limits) and
+    label; values not named are not shown), ``layout`` (the grid's limits),
     ``studyList`` (``columns``, ``seriesColumns``, ``params``, ``modalities``,
-    ``sortDirections``)."""
+    ``sortDirections``) and ``dateFormat`` (the config's: ``ohif`` shows the worker's
+    date and time texts, ``locale`` formats their ISO forms in the browser's locale)."""
     return {
         "tools": [tool.to_json() for tool in TOOLS.values()],
         "quantities": dict(QUANTITY_LABELS),
@@ -42,4 +44,5 @@ def tables() -> dict[str, Any]:
             "modalities": list(MODALITY_CHOICES),
             "sortDirections": list(SORT_DIRECTIONS),
         },
+        "dateFormat": date_format,
     }
