@@ -15,7 +15,8 @@ Layout of the result (URLs relative to the base path)::
     config/app-config.json                             the validated --config
     pyodide/                                           Pyodide 0.27.7 core, its lock and wheels
     codecs/                                            WebAssembly DICOM decoders + codecs.json
-    vendor/                                            the page's libraries (oidc-client-ts)
+    vendor/                                            the page's libraries (oidc-client-ts),
+                                                       its icons (lucide-static's, licence too)
     demo/dicom-web/                                    static DICOMweb demo (ohifpy.static_wado)
 
 Nothing is fetched at run time from anywhere but the origin. Pyodide's own wheels
@@ -147,6 +148,18 @@ CODECS = {
 }
 # dist/vendor/<name> <- node_modules/<package>/<path>: the page's browser libraries.
 VENDOR = {"oidc-client-ts.min.js": ("oidc-client-ts", "dist/browser/oidc-client-ts.min.js")}
+# dist/vendor/icons/<name>.svg <- node_modules/lucide-static/icons/: every icon the page
+# shows (web/icons.js names them), with Lucide's licence; the rest of the set stays out.
+ICON_PACKAGE = "lucide-static"
+ICONS = (
+    "angle", "camera", "captions", "chevron-down", "chevron-left", "chevron-right", "circle",
+    "contrast", "crosshair", "ellipse", "ellipsis", "flip-horizontal-2", "flip-vertical-2",
+    "hand", "lasso", "layers", "layout-grid", "link", "link-2", "move-diagonal",
+    "move-up-right", "pause", "pencil-ruler", "pipette", "play", "rectangle-horizontal",
+    "refresh-ccw", "refresh-ccw-dot", "repeat", "rotate-ccw", "rotate-cw", "ruler", "scan",
+    "scan-line", "search", "settings", "sun-medium", "tags", "triangle-right", "zoom-in",
+    "zoom-out",
+)
 # How the worker loads each codec: classic scripts define a global Emscripten factory;
 # the JPEG lossless decoder is an ES module.
 CODEC_ENTRIES = {
@@ -624,11 +637,21 @@ def build_codecs(out: Path) -> None:
 
 
 def build_vendor(out: Path) -> None:
-    """The page's libraries (sign-in), as published: loaded only by the pages that use them."""
+    """The page's libraries (sign-in), as published: loaded only by the pages that use them;
+    the icons."""
     target = out / "vendor"
     target.mkdir()
     for name, (package, path) in VENDOR.items():
         shutil.copyfile(NODE_MODULES / package / path, target / name)
+    source = NODE_MODULES / ICON_PACKAGE
+    missing = [name for name in ICONS if not (source / "icons" / f"{name}.svg").is_file()]
+    if missing:
+        raise BuildError(f"{ICON_PACKAGE} has no icon named {', '.join(missing)}: see ICONS")
+    icons = target / "icons"
+    icons.mkdir()
+    for name in ICONS:
+        shutil.copyfile(source / "icons" / f"{name}.svg", icons / f"{name}.svg")
+    shutil.copyfile(source / "LICENSE", icons / "LICENSE")
 
 
 def set_base(html: str, base_path: str, where: str) -> str:

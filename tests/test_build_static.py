@@ -241,6 +241,18 @@ def test_codecs_listed_and_copied(dist: Path) -> None:
             assert wasm and (dist / "codecs" / wasm.group(1).decode()).is_file()
 
 
+def test_icons_are_the_listed_ones_with_their_licence(dist: Path) -> None:
+    """Only the icons the page shows, as lucide-static publishes them, and its licence."""
+    icons = dist / "vendor" / "icons"
+    source = ROOT / "node_modules" / build_static.ICON_PACKAGE
+    assert sorted(p.name for p in icons.iterdir()) == sorted(
+        [*(f"{name}.svg" for name in build_static.ICONS), "LICENSE"])
+    for name in build_static.ICONS:
+        assert (icons / f"{name}.svg").read_bytes() == (source / "icons" / f"{name}.svg").read_bytes()
+    assert (icons / "LICENSE").read_bytes() == (source / "LICENSE").read_bytes()
+    assert "ISC License" in (icons / "LICENSE").read_text()
+
+
 # ---------------------------------------------------------------- service worker
 
 

@@ -12,6 +12,7 @@
 // Files or folders dropped on any page open as local files (local.js).
 
 import { startAuth, takeUrlToken } from "./auth.js";
+import { setDateFormat } from "./display_format.js";
 import { element } from "./dom.js";
 import { createLocalFiles, installFileDrop } from "./local.js";
 import { MARKS, markOnce } from "./marks.js";
@@ -86,6 +87,7 @@ const runtime = (async () => {
   // Nothing is fetched for a config from a link before Python has validated it.
   if (!configUrl) worker.prefetch(metadataToPrefetch(shipped));
   const answer = await worker.call("init", { config: shipped, baseUrl: base.href, configUrl }, { timeoutMs: START_TIMEOUT_MS });
+  setDateFormat(answer.tables.dateFormat); // before any page shows a date
   markOnce(MARKS.runtimeReady);
   return answer;
 })();

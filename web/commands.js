@@ -3,6 +3,7 @@
 // (nextViewport, previousViewport, nextSeries, previousSeries) to the same map.
 
 import { downloadBlob } from "./dom.js";
+import { openTagBrowser } from "./tag_browser.js";
 
 const ZOOM_STEP = 1.25;
 
@@ -38,6 +39,7 @@ export function viewportCommands(getActiveViewport) {
     ...presets,
     capture: on((v) => v.document || downloadCapture(v)), // a document: no image to capture
     toggleOverlays: on((v) => v.toggleOverlays()),
+    tagBrowser: on((v) => openTagBrowser(v.worker, v)), // the active viewport's image's tags
     windowLevelTool: on((v) => v.setPrimaryTool("WindowLevel")),
     zoomTool: on((v) => v.setPrimaryTool("Zoom")),
     panTool: on((v) => v.setPrimaryTool("Pan")),

@@ -78,8 +78,24 @@ export function hotkeyMap() {
   return { ...DEFAULT_HOTKEYS, ...(getPreference("hotkeys") ?? {}) };
 }
 
+// A control's name and tooltip, "Zoom in (+)" with the key in effect for `command` (if
+// any); returns that key ("" for none).
+export function describe(node, label, command) {
+  const key = (command && hotkeyMap()[command]) || "";
+  node.setAttribute("aria-label", label);
+  node.title = key ? `${label} (${key})` : label;
+  return key;
+}
+
 function typing(target) {
   return target instanceof Element && Boolean(target.closest("input, textarea, select, [contenteditable]"));
+}
+
+// In an open menu or panel (popup.js) Enter and Space press the item that has the focus.
+// On the bar they stay the viewer's keys, as in OHIF: a toolbar button keeps the focus
+// after a click, and Space still resets the view.
+function pressing(target, name) {
+  return (name === "Space" || name === "Enter") && target instanceof Element && Boolean(target.closest(".popup"));
 }
 
 // Run commands[name] when its key is pressed on target; returns the uninstaller.
@@ -87,7 +103,7 @@ export function installHotkeys(target, commands) {
   const listener = (event) => {
     if (event.defaultPrevented || typing(event.target) || document.querySelector("dialog[open]")) return;
     const name = keyName(event);
-    if (!name) return;
+    if (!name || pressing(event.target, name)) return;
     const command = Object.entries(hotkeyMap()).find(([, key]) => key === name)?.[0];
     if (!command || !commands[command]) return;
     event.preventDefault();

@@ -1,4 +1,4 @@
-// The measurement side panel: the tool buttons (the viewport's primary mouse tool), the
+// The measurement side panel (its tools are the toolbar's measurement menu): the
 // measurements listed per series (label edited in place, tool, values as the worker
 // answered them, jump to the image), and the exports: CSV, DICOM SR stored on the
 // server (or, for a source that cannot store, such as the user's own files, downloaded
@@ -16,38 +16,13 @@ function button(text, className, onClick) {
   return node;
 }
 
-// tools, quantities: the worker's tables (tables.tools in the buttons' order, with their
-// labels; tables.quantities, the value labels).
+// tools, quantities: the worker's tables (tables.tools, whose labels name each row's tool;
+// tables.quantities, the value labels).
 export function createMeasurementPanel({ worker, store, tools, quantities, getActiveViewport, jumpTo }) {
   const panel = element("aside", "measurement-panel");
   panel.setAttribute("aria-label", "Measurements");
   const toolLabels = Object.fromEntries(tools.map(({ name, label }) => [name, label]));
   let displaySets = [];
-
-  // ------------------------------------------------------------ tools
-  const toolBar = element("div", "measure-tools");
-  toolBar.setAttribute("role", "toolbar");
-  toolBar.setAttribute("aria-label", "Measurement tools");
-  const toolButtons = tools.map(({ name, label }) => {
-    const node = button(label, "measure-tool", () => choose(name));
-    node.dataset.tool = name;
-    node.setAttribute("aria-pressed", "false");
-    return node;
-  });
-  toolBar.append(...toolButtons);
-
-  // A tool applies to the active viewport (as the toolbar's do); pressing the pressed one
-  // goes back to window/level. The pressed state follows the active viewport.
-  function choose(tool) {
-    const viewport = getActiveViewport();
-    viewport?.setPrimaryTool(viewport.activePrimaryTool === tool ? "WindowLevel" : tool);
-  }
-  function refreshTools() {
-    const active = getActiveViewport()?.activePrimaryTool;
-    for (const node of toolButtons) node.setAttribute("aria-pressed", String(node.dataset.tool === active));
-  }
-  document.addEventListener("viewportstatechange", refreshTools);
-  document.addEventListener("focusin", refreshTools);
 
   // ------------------------------------------------------------ list and actions
   const list = element("div", "measurement-list");
@@ -61,7 +36,7 @@ export function createMeasurementPanel({ worker, store, tools, quantities, getAc
   });
   const actions = element("div", "measure-actions");
   actions.append(exportCsv, saveReport, tags);
-  panel.append(toolBar, element("h2", "", "Measurements"), list, actions, message);
+  panel.append(element("h2", "", "Measurements"), list, actions, message);
 
   function say(text, failed = false) {
     message.textContent = text;
@@ -184,8 +159,6 @@ export function createMeasurementPanel({ worker, store, tools, quantities, getAc
     },
     destroy() {
       store.removeEventListener("change", render);
-      document.removeEventListener("viewportstatechange", refreshTools);
-      document.removeEventListener("focusin", refreshTools);
       panel.remove();
     },
   };

@@ -15,6 +15,8 @@
 
 import { CROSSHAIRS, CrosshairLayer } from "./crosshairs.js";
 import { element } from "./dom.js";
+import { describe } from "./hotkeys.js";
+import { icon } from "./icons.js";
 
 const PROGRESS_RENDER_MS = 300; // the views re-render at most this often while frames arrive
 const SLAB_MODES = [["mip", "MIP"], ["minip", "MinIP"], ["mean", "Mean"]];
@@ -245,12 +247,12 @@ export class MprSession {
     const group = element("div", "toolbar-group mpr-controls");
     group.setAttribute("role", "group");
     group.setAttribute("aria-label", "MPR");
-    const button = (className, text, label) => {
-      const node = element("button", { type: "button", className, title: label }, text);
-      node.setAttribute("aria-label", label);
+    const button = (className, iconName, label) => {
+      const node = element("button", { type: "button", className }, icon(iconName));
+      describe(node, label);
       return node;
     };
-    const sync = button("mpr-sync-window", "Sync W/L", "Synchronise window/level across the MPR views");
+    const sync = button("mpr-sync-window", "link-2", "Synchronise window/level across the MPR views");
     sync.setAttribute("aria-pressed", "true");
     sync.addEventListener("click", () => {
       this.syncWindow = !this.syncWindow;
@@ -258,26 +260,23 @@ export class MprSession {
       const shown = this.grid.active;
       if (this.syncWindow && shown?.window) this.shareWindow(shown, shown.window);
     });
-    const mode = element("select", { className: "mpr-slab-mode", title: "Slab mode" });
-    mode.setAttribute("aria-label", "Slab mode");
+    const mode = element("select", { className: "mpr-slab-mode" });
+    describe(mode, "Slab mode");
     mode.append(...SLAB_MODES.map(([value, label]) => element("option", { value }, label)));
     mode.addEventListener("change", () => this.update({ type: "slabMode", mode: mode.value }));
-    const thickness = element("input", {
-      type: "number", min: "0", max: "500", step: "1", className: "mpr-slab-thickness",
-      title: "Slab thickness of the active view's plane (mm; 0: none)",
-    });
-    thickness.setAttribute("aria-label", "Slab thickness (mm)");
+    const thickness = element("input", { type: "number", min: "0", max: "500", step: "1", className: "mpr-slab-thickness" });
+    describe(thickness, "Slab thickness (mm)");
+    thickness.title = "Slab thickness of the active view's plane (mm; 0: none)";
     thickness.addEventListener("change", () => {
       const line = this.grid.active?.element.dataset.mprView;
       const mm = Math.max(0, Number(thickness.value) || 0);
       if (line) this.update({ type: "slabThickness", line, thickness: mm });
     });
-    const reset = button("mpr-reset", "Reset MPR", "Reset the MPR planes");
+    const reset = button("mpr-reset", "refresh-ccw-dot", "Reset the MPR planes");
     reset.addEventListener("click", () => this.update({ type: "reset" }));
-    group.append(sync, element("label", {}, mode), element("label", {}, thickness, " mm"), reset);
+    group.append(sync, mode, element("label", "mpr-slab", thickness, "mm"), reset);
     this.refreshControls = () => {
-      if (!this.active) group.remove();
-      else if (!group.isConnected) this.toolbar?.append(group);
+      this.toolbar?.setContext(this.active ? group : null);
       if (!this.state) return;
       mode.value = this.state.slabMode;
       const view = this.viewState(this.grid.active?.element.dataset.mprView);
@@ -289,7 +288,7 @@ export class MprSession {
     return group;
   }
 
-  // Where the controls go while in MPR (the viewer's toolbar).
+  // Where the controls go while in MPR: the viewer's toolbar (toolbar.js), as its context.
   mountControls(toolbar) {
     this.toolbar = toolbar;
     this.refreshControls();

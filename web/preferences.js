@@ -17,6 +17,7 @@ const DEFAULTS = {
   layout: null, // viewer grid "rowsxcolumns"; null: from the study
   hotkeys: null, // {command: key} overrides of the default hotkeys
   toolBindings: null, // {mouseButton: tool} overrides
+  overlayCompact: false, // the viewport overlay's compact mode (viewport_overlay.js)
 };
 
 // One entry per older version: each takes that version's record to the next one.

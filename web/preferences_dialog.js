@@ -1,6 +1,8 @@
 // The preferences dialog: every command with its key (click a row, press a key to remap;
-// a key another command uses is refused), the tool of each mouse button, and "Restore
-// defaults". Changes are saved at once in the "hotkeys" / "toolBindings" preferences.
+// a key another command uses is refused), the tool of each mouse button, the overlay's
+// compact mode, and "Restore defaults". Changes are saved at once in the "hotkeys",
+// "toolBindings" and "overlayCompact" preferences. Escape closes it (the browser's
+// modal dialog), or cancels a key being awaited.
 
 import { element as node } from "./dom.js";
 import { COMMAND_LABELS, DEFAULT_HOTKEYS, hotkeyMap, keyName } from "./hotkeys.js";
@@ -17,11 +19,14 @@ function saveHotkey(command, key) {
 
 export function openPreferencesDialog() {
   const dialog = node("dialog", { className: "preferences-dialog" });
-  dialog.setAttribute("aria-label", "Preferences");
+  const title = node("h2", { id: "preferences-title", textContent: "Preferences" });
+  dialog.setAttribute("aria-labelledby", title.id);
   const message = node("p", { className: "preferences-message", role: "status" });
   message.setAttribute("aria-live", "polite");
   const rows = node("tbody");
   const bindings = node("div", { className: "tool-bindings" });
+  const compact = node("input", { type: "checkbox", name: "overlay-compact" });
+  compact.addEventListener("change", () => setPreference("overlayCompact", compact.checked));
   let waiting = null; // { command, button } while a key is awaited
 
   function drawHotkeys() {
@@ -97,6 +102,8 @@ export function openPreferencesDialog() {
   restore.addEventListener("click", () => {
     clearPreference("hotkeys");
     clearPreference("toolBindings");
+    clearPreference("overlayCompact");
+    compact.checked = false;
     waiting = null;
     message.textContent = "Defaults restored.";
     drawHotkeys();
@@ -108,10 +115,13 @@ export function openPreferencesDialog() {
 
   drawHotkeys();
   drawBindings();
+  compact.checked = getPreference("overlayCompact");
   dialog.append(
-    node("h2", { textContent: "Preferences" }),
+    title,
     node("h3", { textContent: "Mouse buttons" }),
     bindings,
+    node("h3", { textContent: "Viewport overlay" }),
+    node("label", {}, compact, " Compact: one line a corner, smaller text"),
     node("h3", { textContent: "Hotkeys" }),
     message,
     node("div", { className: "hotkey-table" }, node("table", { className: "hotkeys" }, rows)),

@@ -1,6 +1,7 @@
 // The series panel (OHIF's study browser): tabs "Primary", "Recent", "All" of the
 // patient's studies (the worker's priorStudies: which study goes in which tab, newest
-// first). An opened study shows a header (patient, date, description) and one entry per
+// first). An opened study shows a header (patient, date, description: names and dates as
+// the study list shows them, display_format.js) and one entry per
 // display set with its thumbnail, modality, description, series number, image count,
 // whether it can be shown in MPR (why not, or the slices it misses) and load progress;
 // it is expanded in every tab it is in. A study not opened yet shows a header only (date,
@@ -14,6 +15,7 @@
 // video, a SEG, an RTSTRUCT: renderThumbnail answers only its {kind}) shows its kind and
 // modality as a label instead. DICOM strings are set with textContent only.
 
+import { studyDate } from "./display_format.js";
 import { KIND_LABELS } from "./document_viewport.js";
 import { element as node } from "./dom.js";
 import { DISPLAY_SET_MIME } from "./viewport_grid.js";
@@ -74,8 +76,8 @@ export class SeriesPanel {
     group.dataset.studyInstanceUid = uid;
     const header = node("header", "study-header");
     header.append(
-      node("div", "study-patient", study.patientName || "(no name)"),
-      node("div", "study-date", study.displayDate),
+      node("div", "study-patient", study.patientNameText || "(no name)"),
+      node("div", "study-date", studyDate(study)),
       node("div", "study-description", study.studyDescription),
     );
     const list = node("ul", "series-list");
@@ -159,7 +161,7 @@ export class SeriesPanel {
     const instances = study.numInstances ?? study.numberOfInstances; // the contract's name, the study list's
     const count = instances == null ? "" : `${instances} ${instances === 1 ? "instance" : "instances"}`;
     header.append(
-      node("div", "study-date", study.displayDate || study.studyDate || "(no date)"),
+      node("div", "study-date", studyDate(study) ?? "(no date)"),
       node("div", "study-description", study.studyDescription || "(no description)"),
       node("div", "study-meta", [modalities, count].filter(Boolean).join(" · ")),
     );

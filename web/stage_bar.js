@@ -5,20 +5,24 @@
 // disabled lies that way. Text only: protocol and stage names may come from a site's config.
 
 import { element } from "./dom.js";
-import { COMMAND_LABELS, hotkeyMap } from "./hotkeys.js";
+import { COMMAND_LABELS, describe } from "./hotkeys.js";
+import { icon } from "./icons.js";
 
 // onStep(+1 | -1): a button was pressed (the page asks the worker for that stage).
 export function createStageBar(onStep) {
-  const stepButton = (symbol, command, step) => {
-    const node = element("button", { type: "button", className: `stage-step stage-${step > 0 ? "next" : "previous"}` }, symbol);
-    const key = hotkeyMap()[command];
-    node.setAttribute("aria-label", COMMAND_LABELS[command]);
-    node.title = key ? `${COMMAND_LABELS[command]} (${key})` : COMMAND_LABELS[command];
+  const stepButton = (iconName, step) => {
+    const node = element("button", { type: "button", className: `stage-step stage-${step > 0 ? "next" : "previous"}` }, icon(iconName));
     node.addEventListener("click", () => onStep(step));
     return node;
   };
-  const previous = stepButton("‹", "previousStage", -1);
-  const next = stepButton("›", "nextStage", 1);
+  const previous = stepButton("chevron-left", -1);
+  const next = stepButton("chevron-right", 1);
+  // Their names, with the keys in effect (said again at each update: keys may be remapped).
+  const describeSteps = () => {
+    describe(previous, COMMAND_LABELS.previousStage, "previousStage");
+    describe(next, COMMAND_LABELS.nextStage, "nextStage");
+  };
+  describeSteps();
   const label = element("span", "stage-label");
   const root = element("div", { className: "hanging-stage", hidden: true }, previous, label, next);
   root.setAttribute("role", "group");
@@ -26,17 +30,19 @@ export function createStageBar(onStep) {
   let name = ""; // the protocol's
   return {
     element: root,
-    // The answer's protocol (null or absent: nothing to show).
+    // The answer's protocol (null or absent: nothing to show; nor for the default
+    // protocol of one stage: the grid says it all).
     update(protocol) {
-      root.hidden = !protocol;
-      if (!protocol) return;
-      const stages = protocol.stages ?? [];
+      const stages = protocol?.stages ?? [];
+      root.hidden = !protocol || (protocol.id === "default" && stages.length < 2);
+      if (root.hidden) return;
       const index = protocol.stageIndex ?? 0;
       const stage = stages[index];
       name = protocol.name || protocol.id;
       label.textContent = [name, stage?.name || stage?.id].filter(Boolean).join(" · ");
       label.title = `Hanging protocol ${name}, stage ${index + 1} of ${stages.length}`;
       Object.assign(root.dataset, { protocolId: protocol.id, stageId: protocol.stageId ?? stage?.id ?? "", stageIndex: String(index) });
+      describeSteps();
       const usable = (s) => s.status !== "disabled";
       previous.disabled = !stages.slice(0, index).some(usable);
       next.disabled = !stages.slice(index + 1).some(usable);

@@ -6,13 +6,17 @@
 // into a QIDO query, sorts, pages, and answers with the canonical parameters, which
 // go back into the URL and the form. The columns, their filters, the parameter names and
 // the modality choices are the worker's too (init's tables.studyList). The last query is kept as the "lastQuery"
-// preference and comes back when the list is opened without parameters. Every value
-// from DICOM is set with textContent, never parsed as markup.
+// preference and comes back when the list is opened without parameters. Names and dates
+// show as readers read them (the rows' *Text keys; dates in the config's format,
+// display_format.js), in one line a cell with the whole text in its title, wrapped once
+// the row is expanded. Every value from DICOM is set with textContent, never parsed as
+// markup.
 //
 // Data sources: the selector lists every source the worker has (the config's, the local
 // files' once some are open, a dicomjson file's once loaded). With `url=` (OHIF's
 // dicomjson list, `?datasources=dicomjson&url=...`) the worker loads that file first.
 
+import { studyDate } from "./display_format.js";
 import { element } from "./dom.js";
 import { loadDicomJson } from "./local.js";
 import { clearPreference, getPreference, setPreference } from "./preferences.js";
@@ -21,6 +25,13 @@ const TYPING_DELAY_MS = 400;
 
 // A date input shows YYYY-MM-DD; the URL carries DICOM's YYYYMMDD.
 const inputDate = (value = "") => value.replace(/^(\d{4})(\d{2})(\d{2})$/, "$1-$2-$3");
+
+// A cell's content by its column's field where readers read it otherwise than DICOM
+// writes it (the raw field stays the sort key).
+const CELL_CONTENT = {
+  patientName: (study) => study.patientNameText,
+  displayDate: (study) => studyDate(study, { withTime: true }),
+};
 
 // The list's state shown in its body: loading, an error, no match.
 function stateRow(text, kind, columns) {
@@ -57,15 +68,22 @@ function dateRangeFilter({ title, params }, { changed }) {
 }
 
 // A multi-select of `choices` (tables.studyList.modalities); a click elsewhere in
-// `container` closes it.
-function modalityFilter({ params: [name] }, { changed, choices, container }) {
+// `container`, or Escape, closes it.
+function modalityFilter({ title, params: [name] }, { changed, choices, container }) {
   const summary = element("summary", {}, "Any");
   const boxes = choices.map((value) => element("input", { type: "checkbox", value }));
   for (const box of boxes) box.addEventListener("change", changed);
   const options = element("div", "modality-options", ...boxes.map((box) => element("label", {}, box, box.value)));
+  options.setAttribute("role", "group");
+  options.setAttribute("aria-label", title);
   const details = element("details", "modality-filter", summary, options);
   container.addEventListener("click", (event) => {
     if (!details.contains(event.target)) details.open = false;
+  });
+  details.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !details.open) return;
+    details.open = false;
+    summary.focus();
   });
   return {
     controls: [details],
@@ -73,6 +91,7 @@ function modalityFilter({ params: [name] }, { changed, choices, container }) {
       const chosen = (values[name] ?? "").split(",").filter(Boolean);
       for (const box of boxes) box.checked = chosen.includes(box.value);
       summary.textContent = chosen.length ? chosen.join(", ") : "Any";
+      summary.setAttribute("aria-label", `${title}: ${summary.textContent}`);
     },
     read: () => ({ [name]: boxes.filter((box) => box.checked).map((box) => box.value).join(",") }),
   };
@@ -275,30 +294,39 @@ function showList({ worker, main, params }, sources) {
     sortNote.textContent = `More than ${pageSize} studies match: narrow the filters to sort the list.`;
   }
 
+  // A click anywhere on a row opens or closes it; the keyboard does so with the disclosure
+  // button in its first cell (OHIF's chevron), which says whether it is open.
   function studyRow(study) {
-    const cells = columns.map(({ field }) => element("td", {}, study[field]));
+    const cells = columns.map(({ field }) => {
+      const td = element("td", {}, CELL_CONTENT[field]?.(study) ?? study[field]);
+      td.title = td.textContent; // the whole text of a cut one
+      return td;
+    });
+    const disclose = element("button", { type: "button", className: "disclose" });
+    disclose.ariaExpanded = "false";
+    const about = cells.slice(0, 3).map((td) => td.textContent).filter(Boolean).join(" · ");
+    disclose.setAttribute("aria-label", `Series of ${about || "this study"}`);
+    cells[0].prepend(disclose);
     cells[0].classList.add("patient");
     cells.at(-1).classList.add("number");
-    const tr = element("tr", { className: "study", tabIndex: 0 }, ...cells);
+    const tr = element("tr", "study", ...cells);
     tr.dataset.studyInstanceUid = study.studyInstanceUID;
-    tr.ariaExpanded = "false";
-    const toggle = () => (tr.ariaExpanded === "true" ? collapse(tr) : expand(tr, study));
-    tr.addEventListener("click", toggle);
-    tr.addEventListener("keydown", (event) => {
-      if (event.target !== tr || (event.key !== "Enter" && event.key !== " ")) return;
-      event.preventDefault();
-      toggle();
-    });
+    tr.addEventListener("click", () => (disclose.ariaExpanded === "true" ? collapse(tr) : expand(tr, study)));
     return tr;
   }
 
+  function setExpanded(tr, expanded) {
+    tr.classList.toggle("expanded", expanded);
+    tr.querySelector(".disclose").ariaExpanded = String(expanded);
+  }
+
   function collapse(tr) {
-    tr.ariaExpanded = "false";
+    setExpanded(tr, false);
     if (tr.nextElementSibling?.classList.contains("series-panel")) tr.nextElementSibling.remove();
   }
 
   async function expand(tr, study) {
-    tr.ariaExpanded = "true";
+    setExpanded(tr, true);
     // A dicomjson file's study opens on OHIF's route with the file's url, so a reload works.
     const href = dicomJsonUrl && isDicomJson(sources, current.datasources)
       ? `viewer/dicomjson?${new URLSearchParams({ url: dicomJsonUrl, StudyInstanceUIDs: study.studyInstanceUID })}`

@@ -1,7 +1,8 @@
 // The DICOM tag browser: a dialog listing every element of an image of the viewport's
 // display set (the worker's `tags`: tag, VR, keyword, value, sequences nested), with an
-// image selector and a search by tag or keyword. Every string is set with textContent:
-// a value such as <img src=x onerror=alert(1)> is shown as those characters.
+// image selector and a search by tag or keyword; Escape closes it (the browser's modal
+// dialog). Every string is set with textContent: a value such as
+// <img src=x onerror=alert(1)> is shown as those characters.
 
 import { element } from "./dom.js";
 
@@ -38,7 +39,8 @@ export function openTagBrowser(worker, viewport) {
   const displaySet = viewport.displaySet;
   if (!displaySet) return;
   const dialog = element("dialog", "tag-browser");
-  dialog.setAttribute("aria-label", "DICOM tags");
+  const title = element("h2", { id: "tag-browser-title" }, "DICOM tags");
+  dialog.setAttribute("aria-labelledby", title.id);
   const image = element("select", "tag-image");
   image.setAttribute("aria-label", "Image");
   for (let i = 0; i < displaySet.numImages; i++) {
@@ -55,11 +57,18 @@ export function openTagBrowser(worker, viewport) {
   close.type = "button";
   close.addEventListener("click", () => dialog.close());
   const header = element("header", "tag-header");
-  header.append(element("h2", "", "DICOM tags"), image, search, close);
+  header.append(title, image, search, close);
   const about = element("p", "tag-about");
-  const body = element("div", "tag-list");
+  const body = element("div", { className: "tag-list", role: "region", tabIndex: 0 }); // scrolled by keys too
+  body.setAttribute("aria-label", "Elements");
   dialog.append(header, about, body);
   dialog.addEventListener("close", () => dialog.remove());
+  // Escape closes it from anywhere, the search field too (where it would clear the text).
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    event.preventDefault();
+    dialog.close();
+  });
   document.body.append(dialog);
   dialog.showModal();
 

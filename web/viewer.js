@@ -29,7 +29,7 @@ import { ReferenceLines } from "./reference_lines.js";
 import { isOverlay, SegmentationPanel } from "./segmentation_panel.js";
 import { SeriesPanel } from "./series_panel.js";
 import { createStageBar } from "./stage_bar.js";
-import { createToolbar } from "./toolbar.js";
+import { Toolbar } from "./toolbar.js";
 import { ViewportGrid, createLayoutPicker } from "./viewport_grid.js";
 
 // Below this width the series panel floats over the grid, closed until toggled.
@@ -128,6 +128,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   function useTables(answer) {
     tables = answer;
     registerMeasurementTools(tables.tools);
+    toolbar.setMeasurementTools(tables.tools);
     measurePanel = createMeasurementPanel({
       worker,
       store,
@@ -388,8 +389,8 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     if (next && next.displaySetUID !== sourceDisplaySetUID(viewport)) show(viewport, next);
   }
   const removeKeys = installHotkeys(document, commands);
-  const toolbar = createToolbar(commands, { getActiveViewport: () => grid.active });
-  toolbarSlot.append(toolbar);
+  const toolbar = new Toolbar(commands, { getActiveViewport: () => grid.active });
+  toolbarSlot.append(toolbar.element);
   mpr.mountControls(toolbar);
 
   let sources = null;

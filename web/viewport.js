@@ -1,6 +1,7 @@
 // One viewport: a canvas holding the image at its own size (1 canvas pixel = 1 image
-// pixel, painted from the worker's RGBA), the overlays (corner text, orientation
-// markers, scale bar), an SVG layer for annotations, a stack slider, and the tools.
+// pixel, painted from the worker's RGBA), the overlays (the corners the config lays out:
+// viewport_overlay.js; orientation markers, scale bar), an SVG layer for annotations, a
+// stack slider, and the tools.
 //
 // Zoom, pan, rotation and flips are a CSS transform of that canvas: the main thread
 // changes them without asking the worker. An image pixel may be taller than wide (the
@@ -24,6 +25,7 @@
 import { DocumentView, isDocument } from "./document_viewport.js";
 import { element, SVG_NS, svgElement } from "./dom.js";
 import { getPreference } from "./preferences.js";
+import { liveCorners, ViewportOverlay } from "./viewport_overlay.js";
 
 // The built-in tools (camera and stack, no worker involved) and their labels; the
 // measurement tools join them through Viewport.toolHandlers.
@@ -57,10 +59,14 @@ export class Viewport extends EventTarget {
     this.onError = onError;
     this.element = element("div", "viewport");
     this.element.tabIndex = 0;
+    // Named for screen readers by what it shows (setDisplaySet).
+    this.element.setAttribute("role", "group");
+    this.element.setAttribute("aria-roledescription", "viewport");
+    this.element.setAttribute("aria-label", "Empty");
     this.canvas = element("canvas", { width: 0, height: 0 });
     this.context = this.canvas.getContext("2d", { alpha: false });
     this.annotationLayer = svgElement("svg", { class: "annotations" });
-    this.corners = ["top-left", "top-right", "bottom-left", "bottom-right"].map((c) => element("div", `overlay ${c}`));
+    this.corners = new ViewportOverlay(this.element);
     this.markers = Object.fromEntries(
       ["top", "right", "bottom", "left"].map((edge) => {
         const marker = element("div", `overlay orientation-marker ${edge}`);
@@ -75,7 +81,7 @@ export class Viewport extends EventTarget {
     this.element.append(
       this.canvas,
       this.annotationLayer,
-      ...this.corners,
+      ...this.corners.elements,
       ...Object.values(this.markers),
       this.scaleBar,
       this.slider,
@@ -90,6 +96,7 @@ export class Viewport extends EventTarget {
     this.busy = false;
     this.dirty = false;
     this.overlay = null;
+    this.frameRate = null; // the image header's cine rate, if any
     this.presets = [];
     this.primaryTool = null; // null: the left button's binding
     // fpsChosen: the user set the rate, so the header's rate no longer replaces it
@@ -130,6 +137,8 @@ export class Viewport extends EventTarget {
     Object.assign(this.cine, { fps: DEFAULT_FPS, fpsChosen: false });
     this.closeDocument();
     this.displaySet = displaySet;
+    const { modality = "", seriesDescription = "" } = displaySet;
+    this.element.setAttribute("aria-label", [modality, seriesDescription].filter(Boolean).join(" ") || "Series");
     if (isDocument(displaySet)) return this.showDocument(displaySet);
     this.index = clamp(index, 0, displaySet.numImages - 1);
     this.canvas.dataset.seriesUid = displaySet.seriesInstanceUID;
@@ -163,7 +172,8 @@ export class Viewport extends EventTarget {
     this.canvas.dataset.displaySetUid = displaySet.displaySetUID;
     for (const key of ["imageIndex", "sopInstanceUid", "frameNumber", "windowCenter", "windowWidth"]) delete this.canvas.dataset[key];
     Object.assign(this, { drawnImage: null, drawnWindow: null, overlay: null, presets: [] });
-    for (const text of [...this.corners, ...Object.values(this.markers)]) text.textContent = "";
+    this.corners.clear();
+    for (const marker of Object.values(this.markers)) marker.textContent = "";
     this.scaleBar.hidden = true;
     this.slider.hidden = true;
     this.element.classList.remove("failed");
@@ -327,6 +337,7 @@ export class Viewport extends EventTarget {
     this.element.dataset.cine = "playing";
     this.cine.due = performance.now() + 1000 / this.cine.fps;
     this.scheduleCineFrame();
+    this.writeOverlay(); // the frame rate shown
     this.announce();
   }
 
@@ -353,6 +364,7 @@ export class Viewport extends EventTarget {
     if (!this.cine.playing) return;
     this.cine.playing = false;
     delete this.element.dataset.cine;
+    this.writeOverlay();
     this.announce();
   }
 
@@ -360,6 +372,7 @@ export class Viewport extends EventTarget {
     const rate = clamp(Number(fps) || DEFAULT_FPS, 1, 120);
     if (rate !== this.cine.fps) Object.assign(this.cine, { fps: rate, fpsChosen: true });
     this.cine.loop = Boolean(loop);
+    this.writeOverlay();
     this.announce();
   }
 
@@ -438,6 +451,7 @@ export class Viewport extends EventTarget {
       changed = true;
     }
     this.presets = result.presets ?? [];
+    this.frameRate = result.frameRate || null;
     this.overlay = result.overlay;
     this.writeOverlay();
     const { displaySetUID } = this.displaySet;
@@ -455,25 +469,28 @@ export class Viewport extends EventTarget {
     this.canvas.dataset.imageIndex = String(request.imageIndex);
     this.element.classList.add("failed");
     this.message.textContent = `Image ${request.imageIndex + 1} cannot be shown: ${error.message}`;
-    this.corners[2].textContent = `Im: ${request.imageIndex + 1}/${this.displaySet.numImages}`;
+    if (this.overlay) {
+      // Its number and the view's state; no attribute of another image.
+      const { corners } = this.overlay;
+      const { numImages } = this.displaySet;
+      this.overlay = { ...this.overlay, imageIndex: request.imageIndex, numImages, instanceNumber: null, corners: liveCorners(corners) };
+      this.writeOverlay();
+    }
     this.onError(error);
   }
 
+  // The corners with the view's state now; the markers and scale bar.
   writeOverlay() {
     const o = this.overlay;
     if (!o) return;
-    const lines = (...items) => items.filter((item) => item !== "" && item != null).join("\n");
-    const number = (value) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
-    this.corners[0].textContent = lines(o.patientName, o.patientId, o.studyDate, o.studyDescription);
-    this.corners[1].textContent = lines(o.seriesDescription, o.seriesNumber == null ? "" : `Se: ${o.seriesNumber}`, o.modality);
-    this.corners[2].textContent = lines(
-      `Im: ${o.imageIndex + 1}/${o.numImages}`,
-      o.instanceNumber == null ? "" : `Instance: ${o.instanceNumber}`,
-    );
-    this.corners[3].textContent = lines(
-      o.windowWidth == null ? "" : `W: ${number(o.windowWidth)} L: ${number(o.windowCenter)}`,
-      `Zoom: ${Math.round(this.scale() * 100)}%`,
-    );
+    this.corners.show(o.corners, {
+      imageIndex: o.imageIndex,
+      numImages: o.numImages,
+      instanceNumber: o.instanceNumber,
+      window: o.windowWidth == null ? null : { center: o.windowCenter, width: o.windowWidth },
+      scale: this.scale(),
+      fps: this.cine.playing || this.frameRate ? this.cine.fps : null,
+    });
     this.writeMarkers();
     this.writeScaleBar();
   }
@@ -643,7 +660,11 @@ export class Viewport extends EventTarget {
         : center
           ? left + box.width / 2
           : left + parseFloat(style.paddingLeft);
-      node.textContent.split("\n").forEach((line, i) => {
+      // A corner's lines are its items shown; a marker or the scale bar is one line.
+      const lines = node.dataset.corner
+        ? [...node.children].filter((item) => getComputedStyle(item).display !== "none").map((item) => item.textContent)
+        : [node.textContent];
+      lines.forEach((line, i) => {
         context.fillText(line, x, top + parseFloat(style.paddingTop) + i * lineHeight + (lineHeight - size) / 2);
       });
       context.shadowBlur = 0;
@@ -826,6 +847,7 @@ export class Viewport extends EventTarget {
   destroy() {
     this.stopCine();
     this.closeDocument();
+    this.corners.destroy();
     this.resize.disconnect();
     this.displaySet = null;
     this.element.remove();

@@ -1,8 +1,8 @@
 // The viewport grid: rows x columns Viewports (1x1 up to tables.layout's limits), or a
 // hanging protocol's custom layout (OHIF's layoutOptions: one {x, y, width, height} box per
 // viewport, fractions of the grid, placed absolutely), one of them active, each a drop
-// target for a series dragged from the series panel; and the layout picker, a popup grid
-// of cells as in OHIF, with the MPR protocols under it.
+// target for a series dragged from the series panel; and the layout picker, a menu of a
+// grid of cells as in OHIF, with the MPR protocols under it.
 //
 // Changing the layout keeps the viewports (and what they show) whose index remains;
 // added ones are empty until the viewer fills them. A protocol (OHIF's "mpr" and
@@ -10,6 +10,9 @@
 // (image, window, zoom, pan, tools) and brings them back when it is left.
 
 import { element } from "./dom.js";
+import { describe } from "./hotkeys.js";
+import { icon } from "./icons.js";
+import { Popup } from "./popup.js";
 import { Viewport } from "./viewport.js";
 
 // What a series entry puts in a drag (series_panel.js): its display set UID.
@@ -208,47 +211,50 @@ function placeBox(element, box) {
   style.height = `calc(${percent(box.height)} - ${2 * GAP_PX}px)`;
 }
 
-// The layout button and its popup of cells up to the largest layout (tables.layout:
-// {maxRows, maxColumns}, ohifpy.hanging's limits): hovering a cell highlights the grid it
-// would make, clicking picks it. onPick(rows, columns). Under the cells, an entry per
-// protocol (PROTOCOLS): onProtocol(id); setProtocolsAvailable() disables them with a reason.
+// The layout button (an icon and the layout shown) and its menu of cells up to the largest
+// layout (tables.layout: {maxRows, maxColumns}, ohifpy.hanging's limits): hovering or
+// focusing a cell highlights the grid it would make, clicking picks it; the arrow keys
+// move across the cells. onPick(rows, columns). Under the cells, an entry per protocol
+// (PROTOCOLS): onProtocol(id); setProtocolsAvailable() disables them with a reason.
 export function createLayoutPicker({ maxRows, maxColumns }, onPick, { onProtocol = () => {} } = {}) {
-  const button = element("button", { type: "button", className: "layout-button", title: "Layout" });
-  button.setAttribute("aria-haspopup", "true");
-  button.setAttribute("aria-expanded", "false");
-  const menu = element("div", { className: "layout-menu", hidden: true });
+  const name = element("span", "layout-name");
+  const button = element("button", { type: "button", className: "layout-button" }, icon("layout-grid"), name);
+  const menu = element("div", "layout-menu");
   menu.setAttribute("role", "menu");
+  menu.setAttribute("aria-label", "Layout");
   menu.style.gridTemplateColumns = `repeat(${maxColumns}, auto)`;
   const root = element("div", "layout-picker", button, menu);
+  const popup = new Popup(button, menu, { navigate: stepInGrid });
+  // A menu's item: it closes the menu, then does `action`.
+  const menuItem = (className, label, action, ...children) => {
+    const item = element("button", { type: "button", tabIndex: -1, className, title: label }, ...children);
+    item.setAttribute("aria-label", label);
+    item.addEventListener("click", () => {
+      popup.close(true);
+      action();
+    });
+    return item;
+  };
   const cells = [];
   for (let row = 1; row <= maxRows; row++) {
     for (let column = 1; column <= maxColumns; column++) {
-      const cell = element("button", { type: "button", className: "layout-cell", title: `${row}×${column}` });
+      const cell = menuItem("layout-cell", `${row}×${column}`, () => onPick(row, column));
       cell.setAttribute("role", "menuitem");
       cell.dataset.rows = String(row);
       cell.dataset.columns = String(column);
-      cell.setAttribute("aria-label", `${row}×${column}`);
       cell.addEventListener("pointerenter", () => highlight(row, column));
       cell.addEventListener("focus", () => highlight(row, column));
-      cell.addEventListener("click", () => {
-        close();
-        onPick(row, column);
-      });
       cells.push(cell);
       menu.append(cell);
     }
   }
   const protocols = Object.entries(PROTOCOLS).map(([id, protocol]) => {
-    const entry = element("button", { type: "button", className: "layout-protocol", title: protocol.title }, protocol.label);
+    const entry = menuItem("layout-protocol", protocol.label, () => onProtocol(id), protocol.label);
     entry.setAttribute("role", "menuitemcheckbox");
     entry.setAttribute("aria-checked", "false");
     entry.dataset.protocol = id;
     entry.addEventListener("pointerenter", () => highlight(0, 0));
     entry.addEventListener("focus", () => highlight(0, 0));
-    entry.addEventListener("click", () => {
-      close();
-      onProtocol(id);
-    });
     menu.append(entry);
     return entry;
   });
@@ -257,33 +263,22 @@ export function createLayoutPicker({ maxRows, maxColumns }, onPick, { onProtocol
       cell.classList.toggle("lit", Number(cell.dataset.rows) <= rows && Number(cell.dataset.columns) <= columns);
     }
   }
-  function close() {
-    menu.hidden = true;
-    button.setAttribute("aria-expanded", "false");
+  // The button names the layout shown; the cells show it lit while the menu is closed.
+  function showLayout(text, rows = 0, columns = 0) {
+    name.textContent = text;
+    describe(button, `Layout ${text}`);
+    highlight(rows, columns);
   }
-  button.addEventListener("click", () => {
-    menu.hidden = !menu.hidden;
-    button.setAttribute("aria-expanded", String(!menu.hidden));
-    if (!menu.hidden) cells[0].focus();
-  });
-  menu.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") close();
-  });
-  const outside = (event) => {
-    if (!root.contains(event.target)) close();
-  };
-  document.addEventListener("pointerdown", outside);
   return {
     element: root,
     // Show the current layout on the button (a custom layout: `custom`, its name).
     setLayout(rows, columns, custom = "") {
-      button.textContent = custom ? `Layout ${custom}` : `Layout ${rows}×${columns}`;
-      highlight(custom ? 0 : rows, custom ? 0 : columns);
+      if (custom) showLayout(custom);
+      else showLayout(`${rows}×${columns}`, rows, columns);
       for (const entry of protocols) entry.setAttribute("aria-checked", "false");
     },
     setProtocol(id) {
-      button.textContent = `Layout ${PROTOCOLS[id].label}`;
-      highlight(0, 0);
+      showLayout(PROTOCOLS[id].label);
       for (const entry of protocols) entry.setAttribute("aria-checked", String(entry.dataset.protocol === id));
     },
     // The protocols need a reconstructable display set: without one they are disabled and
@@ -295,6 +290,29 @@ export function createLayoutPicker({ maxRows, maxColumns }, onPick, { onProtocol
         entry.title = available ? title : `Cannot be shown in MPR: ${reason || "not a volume"}`;
       }
     },
-    destroy: () => document.removeEventListener("pointerdown", outside),
+    destroy: () => popup.close(),
   };
+}
+
+// The layout menu's arrow keys: across and down the cells (down from the last row: the
+// protocols), up and down the protocols; Home and End its ends.
+function stepInGrid(items, index, key) {
+  const item = items[index];
+  const cells = items.filter((node) => node.dataset.rows);
+  const protocols = items.filter((node) => !node.dataset.rows);
+  const cell = (rows, columns) => cells.find((node) => Number(node.dataset.rows) === rows && Number(node.dataset.columns) === columns);
+  if (key === "Home") return items[0];
+  if (key === "End") return items.at(-1);
+  if (!item?.dataset.rows) {
+    const at = protocols.indexOf(item);
+    if (key === "ArrowDown") return protocols[at + 1];
+    if (key === "ArrowUp") return protocols[at - 1] ?? cells.filter((node) => node.dataset.columns === "1").at(-1);
+    return undefined;
+  }
+  const rows = Number(item.dataset.rows);
+  const columns = Number(item.dataset.columns);
+  if (key === "ArrowRight") return cell(rows, columns + 1);
+  if (key === "ArrowLeft") return cell(rows, columns - 1);
+  if (key === "ArrowUp") return cell(rows - 1, columns);
+  return cell(rows + 1, columns) ?? protocols[0]; // ArrowDown
 }

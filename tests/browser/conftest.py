@@ -3,9 +3,10 @@
 Two dists are built per session: one for the Orthanc tests (config
 ``config/local-orthanc.json``, served at ``/`` with ``--proxy /dicom-web=<Orthanc>``)
 and one with the default config and its static demo tree, served from the subpath
-``/viewer-app/``. Pyodide takes seconds to start in a page, so the tests reuse a page
-and move through the app with its own in-app navigation (``history.pushState``), as a
-user clicking links does.
+``/viewer-app/``; a third, a site's config for the same Orthanc (:data:`SITE_CONFIG`),
+when a module asks for it. Pyodide takes seconds to start in a page, so the tests reuse
+a page and move through the app with its own in-app navigation (``history.pushState``),
+as a user clicking links does.
 
 The tests use Playwright's async API on the session's event loop (pytest-asyncio):
 its sync API would keep a loop running in the test thread for the whole session.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -55,6 +57,57 @@ CHROMIUM_ARGS = [
 SUBPATH = "/viewer-app/"
 BOOT_TIMEOUT_MS = 90_000  # Pyodide's first start in a fresh profile on a slow machine
 MARKS = ("ohifpy:runtime-ready", "ohifpy:first-image", "ohifpy:series-loaded")
+
+SITE_MR_PROTOCOL = {
+    "id": "site-mr-t2-t1",
+    "name": "MR T2 T1",
+    "protocolMatchingRules": [{"attribute": "ModalitiesInStudy", "required": True, "weight": 10,
+                               "constraint": {"contains": {"value": "MR"}}}],
+    "displaySetSelectors": {
+        "t2": {"seriesMatchingRules": [{"attribute": "SeriesDescription", "required": True,
+                                        "constraint": {"containsI": {"value": "t2"}}}]},
+        "t1": {"seriesMatchingRules": [{"attribute": "SeriesDescription", "required": True,
+                                        "constraint": {"containsI": {"value": "t1"}}}]},
+    },
+    "stages": [
+        {"id": "side-by-side", "name": "T2 | T1",
+         "viewportStructure": {"layoutType": "grid", "properties": {"rows": 1, "columns": 2}},
+         "viewports": [
+             {"displaySets": [{"id": "t2"}]},
+             {"displaySets": [{"id": "t1", "options": {
+                 "voi": {"windowCenter": 500, "windowWidth": 1000}}}]},
+         ]},
+        {"id": "t2-large", "name": "T2 large",
+         "viewportStructure": {"layoutType": "grid", "properties": {
+             "rows": 1, "columns": 2, "layoutOptions": [
+                 {"x": 0, "y": 0, "width": 0.7, "height": 1},
+                 {"x": 0.7, "y": 0, "width": 0.3, "height": 1}]}},
+         "viewports": [
+             {"displaySets": [{"id": "t2", "options": {"voiInverted": True}}]},
+             {"displaySets": [{"id": "t1"}]},
+         ]},
+    ],
+}
+"""A site's protocol for MR studies, as a config's ``hangingProtocols`` holds it."""
+
+SITE_OVERLAY = [
+    {"viewportOverlay.topLeft": {"$splice": [[1, 1]]}},  # no PatientID
+    {"viewportOverlay.topRight": {"$push": [
+        {"id": "SliceLocation", "inheritsFrom": "ohif.overlayItem", "attribute": "SliceLocation",
+         "label": "Loc:", "title": "Slice location"}]}},
+    {"viewportOverlay.bottomLeft": {"$splice": [[0, 0, {
+        "id": "WindowLevel", "inheritsFrom": "ohif.overlayItem.windowLevel"}]]}},
+    {"viewportOverlay.bottomRight": {"$set": [
+        {"id": "ZoomLevel", "inheritsFrom": "ohif.overlayItem.zoomLevel", "label": "Z:"},
+        {"id": "StudyTime", "inheritsFrom": "ohif.overlayItem", "attribute": "StudyTime",
+         "title": "Study time"}]}},
+]
+"""A site's viewport overlay, in OHIF's ``customizationService`` shape: each command once."""
+
+SITE_CONFIG = {"hangingProtocols": [SITE_MR_PROTOCOL], "dateFormat": "locale",
+               "customizationService": SITE_OVERLAY}
+"""What a site adds to ``config/local-orthanc.json``: its MR protocol, dates in the
+browser's locale, its overlay."""
 
 
 # ---------------------------------------------------------------- the site
@@ -134,6 +187,21 @@ def orthanc_dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> 
 def demo_dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default build (demo data source and its static tree) for a subpath."""
     return _build(tmp_path_factory.mktemp("browser-demo") / "dist", "--base-path", SUBPATH)
+
+
+@pytest.fixture(scope="session")
+def site_config_dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Orthanc build with :data:`SITE_CONFIG` in its config."""
+    folder = tmp_path_factory.mktemp("browser-site-config")
+    config = json.loads((ROOT / "config" / "local-orthanc.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **SITE_CONFIG}))
+    return _build(folder / "dist", "--config", str(folder / "config.json"), "--no-demo")
+
+
+@pytest.fixture(scope="session")
+def site_config_site(site_config_dist: Path, orthanc: LoadedOrthanc) -> Iterator[ServedSite]:
+    with ServedSite(site_config_dist, proxy={"/dicom-web": orthanc.dicomweb_root}) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
@@ -257,6 +325,29 @@ class App:
     async def open_study(self, study_uid: str) -> None:
         await self.navigate(f"viewer?StudyInstanceUIDs={study_uid}")
         await self.page.wait_for_selector(".study-browser .series-entry", state="attached", timeout=60_000)
+
+    async def toolbar_control(self, selector: str) -> Any:
+        """The toolbar's control ``.toolbar <selector>`` where a user can press it.
+
+        The one shown on the bar (a split button's primary part), else the first in DOM
+        order with the popups holding it (the "More" panel, a split button's menu) opened
+        by clicks on their buttons, outermost first, as a user does.
+        """
+        controls = self.page.locator(f".toolbar {selector}")
+        await controls.first.wait_for(state="attached")
+        for index in range(await controls.count()):
+            if await controls.nth(index).is_visible():
+                return controls.nth(index)
+        control = controls.first
+        popups = await control.evaluate("""node => {
+            const ids = [];
+            for (let p = node.closest('.popup'); p; p = p.parentElement.closest('.popup')) ids.unshift(p.id);
+            return ids;
+        }""")
+        for popup in popups:
+            if not await self.page.locator(f"#{popup}").is_visible():
+                await self.page.click(f"[aria-controls='{popup}']")
+        return control
 
     async def show_display_set(self, display_set_uid: str) -> None:
         """Click the series panel's entry: it shows in the active viewport."""

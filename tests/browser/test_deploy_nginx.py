@@ -278,7 +278,7 @@ async def test_viewer_runs_under_the_recipes_csp(
             assert np.array_equal(await app.pixels(), expected)
 
     # A measurement, and the viewport captured with it (the annotations drawn as an image).
-    await app.page.click(".measure-tool[data-tool='Length']")
+    await (await app.toolbar_control(".measure-tool[data-tool='Length']")).click()
     box = await app.page.locator(".viewport").bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     await app.page.mouse.move(x - 60, y)
@@ -287,7 +287,7 @@ async def test_viewer_runs_under_the_recipes_csp(
     await app.page.mouse.up()
     await app.page.wait_for_selector(".measurement-row")
     async with app.page.expect_download() as download:
-        await app.page.click(".toolbar button[aria-label='Capture the viewport as PNG']")
+        await (await app.toolbar_control("button[aria-label='Capture the viewport as PNG']")).click()
     assert (await download.value).suggested_filename == "viewport.png"
 
     # The user's own files: read by the worker and its reader worker.

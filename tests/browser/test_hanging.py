@@ -4,8 +4,9 @@ The studies are :mod:`ohifpy.synthetic_hanging`'s: three chest CTs of one patien
 six months before, three years before; each its own frame of reference, the soft tissue
 level telling them apart on screen and a marker square telling series and slice), a head
 MR (T1 with dark fluid, T2 with bright fluid) and a four-view mammogram in shuffled series
-order. The build serves a config with a site protocol (MR: T2 left, T1 right by
-SeriesDescription, a second stage in a custom layout), so one page serves the module.
+order. The site's build (conftest's ``site_config_dist``) has a site protocol (MR: T2
+left, T1 right by SeriesDescription, a second stage in a custom layout), so one page
+serves the module.
 
 What is checked is on the screen: which display set each viewport's canvas shows, its
 pixels (levels, the marker), the grid's boxes, the panel's tabs and texts.
@@ -13,54 +14,20 @@ pixels (levels, the marker), the grid's boxes, the panel's tabs and texts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ROOT, LoadedOrthanc
+from conftest import LoadedOrthanc
 
 from ohifpy import synthetic_hanging as hanging
 
-from .conftest import App, ServedSite, _build, eventually, started_app
+from .conftest import App, ServedSite, eventually, started_app
 from .test_viewer_layout import canvas_pixels, open_viewer, pick_layout, viewer_url, viewport
 
 # a browser, a server thread, subprocess builds; an uncaught page exception fails a test
 pytestmark = [pytest.mark.cpython_only, pytest.mark.usefixtures("page_errors_fail")]
-
-MR_PROTOCOL = {
-    "id": "site-mr-t2-t1",
-    "name": "MR T2 T1",
-    "protocolMatchingRules": [{"attribute": "ModalitiesInStudy", "required": True, "weight": 10,
-                               "constraint": {"contains": {"value": "MR"}}}],
-    "displaySetSelectors": {
-        "t2": {"seriesMatchingRules": [{"attribute": "SeriesDescription", "required": True,
-                                        "constraint": {"containsI": {"value": "t2"}}}]},
-        "t1": {"seriesMatchingRules": [{"attribute": "SeriesDescription", "required": True,
-                                        "constraint": {"containsI": {"value": "t1"}}}]},
-    },
-    "stages": [
-        {"id": "side-by-side", "name": "T2 | T1",
-         "viewportStructure": {"layoutType": "grid", "properties": {"rows": 1, "columns": 2}},
-         "viewports": [
-             {"displaySets": [{"id": "t2"}]},
-             {"displaySets": [{"id": "t1", "options": {
-                 "voi": {"windowCenter": 500, "windowWidth": 1000}}}]},
-         ]},
-        {"id": "t2-large", "name": "T2 large",
-         "viewportStructure": {"layoutType": "grid", "properties": {
-             "rows": 1, "columns": 2, "layoutOptions": [
-                 {"x": 0, "y": 0, "width": 0.7, "height": 1},
-                 {"x": 0.7, "y": 0, "width": 0.3, "height": 1}]}},
-         "viewports": [
-             {"displaySets": [{"id": "t2", "options": {"voiInverted": True}}]},
-             {"displaySets": [{"id": "t1"}]},
-         ]},
-    ],
-}
-"""A site's protocol for MR studies, as a config's ``hangingProtocols`` holds it."""
 
 COMPARE = "@ohif/hpCompare"
 CURRENT, RECENT, OLD = hanging.PRIOR_CURRENT_KEY, hanging.PRIOR_RECENT_KEY, hanging.PRIOR_OLD_KEY
@@ -72,22 +39,11 @@ MAMMO_ORDER = ("R CC", "L CC", "R MLO", "L MLO")
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="session")
-def hanging_dist(node_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Orthanc build with the site's MR protocol in its config."""
-    folder = tmp_path_factory.mktemp("browser-hanging")
-    config = json.loads((ROOT / "config" / "local-orthanc.json").read_text())
-    config["hangingProtocols"] = [MR_PROTOCOL]
-    (folder / "config.json").write_text(json.dumps(config))
-    return _build(folder / "dist", "--config", str(folder / "config.json"), "--no-demo")
-
-
 @pytest.fixture(scope="module")
-async def app(browser: Any, hanging_dist: Path, orthanc: LoadedOrthanc) -> AsyncIterator[App]:
-    """This module's page on that build (``page_errors_fail`` watches it too)."""
-    with ServedSite(hanging_dist, proxy={"/dicom-web": orthanc.dicomweb_root}) as served:
-        async with started_app(browser, served) as started:
-            yield started
+async def app(browser: Any, site_config_site: ServedSite) -> AsyncIterator[App]:
+    """This module's page on the site's build (``page_errors_fail`` watches it too)."""
+    async with started_app(browser, site_config_site) as started:
+        yield started
 
 
 # ---------------------------------------------------------------- helpers
@@ -196,7 +152,7 @@ async def test_compare_shows_current_and_prior_side_by_side_and_scrolls_them_tog
     await eventually(by_position)
 
     # The toggle turns it off: the prior stays where it is.
-    await sync.click()
+    await (await app.toolbar_control("button[aria-label='Sync scroll']")).click()
     assert await sync.get_attribute("aria-pressed") == "false"
     await press(app, "ArrowDown")
     await wait_for(app, 0, current["Axial 5mm"], 11)
@@ -204,7 +160,7 @@ async def test_compare_shows_current_and_prior_side_by_side_and_scrolls_them_tog
     prior_index = await app.page.get_attribute(f"{viewport(1)} canvas", "data-image-index")
     assert prior_index == str(expected)
     # On again: the prior joins the current's relative position at once.
-    await sync.click()
+    await (await app.toolbar_control("button[aria-label='Sync scroll']")).click()
     await wait_for(app, 1, prior["Axial 5mm"],
                    round(11 / (STACK_5MM.count - 1) * (PRIOR_5MM.count - 1)))
 
@@ -282,7 +238,8 @@ async def test_series_panel_lists_priors_by_tab_and_opens_them(
     assert await tab_studies(app, "all") == [uid[CURRENT], uid[RECENT], uid[OLD]]
     old = app.page.locator(f".study.closed[data-study-instance-uid='{uid[OLD]}'] .study-open")
     text = await old.inner_text()
-    assert "2021-05-05" in text and "CT Chest 2021" in text and "CT" in text
+    assert await old.locator("time").get_attribute("datetime") == "2021-05-05"  # its date
+    assert "CT Chest 2021" in text and "CT" in text
     assert f"{orthanc.manifest.study(OLD).num_instances} instances" in text
 
     # Opening the 2021 study lists its series; clicking one shows it in the active viewport.
@@ -350,7 +307,7 @@ async def test_a_protocol_from_the_config_arranges_the_mr_study(
     assert boxes[0]["height"] == pytest.approx(grid["height"], abs=3)
     await app.page.wait_for_selector(f"{viewport(0)} canvas[data-invert='true']", state="attached")
     await eventually(lambda: _darker(app, 0, row, column))
-    assert await app.page.inner_text(".layout-button") == "Layout T2 large"
+    assert await app.page.get_attribute(".layout-button", "aria-label") == "Layout T2 large"
 
     # The layout picker goes back to a plain grid; the header no longer names a stage.
     await pick_layout(app, 1, 1)

@@ -73,9 +73,10 @@ async def screen(app: App) -> Screen:
 
 
 async def choose(app: App, tool: str) -> None:
-    button = app.page.locator(f".measure-tool[data-tool='{tool}']")
-    if await button.get_attribute("aria-pressed") != "true":
-        await button.click()
+    """The tool from the toolbar's measurement menu, unless it is the one chosen."""
+    item = f".measure-tool[data-tool='{tool}']"
+    if await app.page.get_attribute(f".toolbar {item}", "aria-checked") != "true":
+        await (await app.toolbar_control(item)).click()
 
 
 async def drag(app: App, *path: tuple[float, float]) -> None:
@@ -229,9 +230,10 @@ HAND_TOLERANCE = {"mean": 6.0, "value": 40.0}  # noise of 9 HU around the aorta'
 HAND_RELATIVE = {"PlanarFreehandROI": 0.05}  # the drag's path is sampled by mouse moves
 
 
-async def test_the_panel_offers_the_workers_tools_and_names_a_row_by_its_label(
+async def test_the_toolbar_offers_the_workers_tools_and_the_panel_names_a_row_by_its_label(
         app: App, orthanc: LoadedOrthanc, ct_stack: DisplaySet) -> None:
-    """The tool buttons are tables()["tools"] in order, labelled as Python labels them."""
+    """The measurement menu's tools are tables()["tools"] in order, labelled as Python
+    labels them."""
     s = await open_ct(app, orthanc, ct_stack)
     tools = tables()["tools"]
     assert await app.page.locator(".measure-tool").evaluate_all(

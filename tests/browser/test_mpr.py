@@ -205,7 +205,7 @@ async def test_mpr_planes_are_the_volumes_slices_through_the_same_window(
     assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]
     assert boxes[0]["y"] == pytest.approx(boxes[2]["y"])
     assert boxes[0]["height"] == pytest.approx(boxes[1]["height"])
-    assert await app.page.eval_on_selector(".layout-button", "b => b.textContent") == "Layout MPR"
+    assert await app.page.get_attribute(".layout-button", "aria-label") == "Layout MPR"
     crosshairs = app.page.locator(".toolbar button[data-tool='Crosshairs']")
     assert await crosshairs.is_visible()
     assert await crosshairs.get_attribute("aria-pressed") == "true"
@@ -269,7 +269,7 @@ async def test_axial_primary_layout_and_leaving_it_by_the_same_entry(
     await pick_protocol(app, "mpr")  # the same entry again: the stack as it was
     await app.page.wait_for_selector(".viewport-grid[data-layout='1x1']")
     assert await app.page.locator(".viewport[data-mpr-view]").count() == 0
-    assert await app.page.eval_on_selector(".layout-button", "b => b.textContent") == "Layout 1×1"
+    assert await app.page.get_attribute(".layout-button", "aria-label") == "Layout 1×1"
 
 
 # ---------------------------------------------------------------- crosshairs
@@ -382,7 +382,7 @@ async def test_a_length_on_the_sagittal_plane_reads_millimetres(
         app: App, orthanc: LoadedOrthanc) -> None:
     await ct_in_mpr(app, orthanc)
     await app.page.focus(mpr_viewport("sagittal"))
-    await app.page.click(".measure-tool[data-tool='Length']")
+    await (await app.toolbar_control(".measure-tool[data-tool='Length']")).click()
     sagittal = await canvas_of(app, "sagittal")
     start = tuple(round(v) for v in sagittal.at(150, 40))
     end = tuple(round(v) for v in sagittal.at(330, 170))
@@ -440,7 +440,7 @@ async def test_window_level_is_synchronised_across_the_views_unless_turned_off(
 async def test_hanging_protocol_id_opens_mpr_from_the_url(app: App, orthanc: LoadedOrthanc) -> None:
     await open_ct(app, orthanc, hangingProtocolId="mpr")
     await wait_for_mpr(app)
-    assert await app.page.eval_on_selector(".layout-button", "b => b.textContent") == "Layout MPR"
+    assert await app.page.get_attribute(".layout-button", "aria-label") == "Layout MPR"
     await open_ct(app, orthanc, hangingProtocolId="primaryAxial")
     await wait_for_mpr(app, "primaryAxial")
     # Leaving it: the hanging the study would have had.
@@ -503,9 +503,9 @@ async def test_back_to_a_stack_layout_restores_the_stack_as_it_was(
     assert np.array_equal(await canvas_pixels(app, f"{ct_viewport} canvas"), pixels)
     active = await app.page.get_attribute(".viewport[data-active='true']", "data-viewport-index")
     assert active == "0"
-    # The MPR tool and controls are gone with it.
-    assert await app.page.locator(
-        ".toolbar button[data-tool='Crosshairs'], .mpr-controls").count() == 0
+    # The MPR tool and controls are gone with it (the tool hidden, the controls out of the page).
+    assert await app.page.get_attribute(".toolbar button[data-tool='Crosshairs']", "hidden") == ""
+    assert await app.page.locator(".mpr-controls").count() == 0
 
     await pick_protocol(app, "primaryAxial")
     await wait_for_mpr(app, "primaryAxial")

@@ -133,7 +133,7 @@ async def test_reference_lines_and_sync_scroll(app: App, orthanc: LoadedOrthanc)
     # coronal (cut across) and the sagittal (another frame) stay where they are.
     sync = app.page.locator(".toolbar button[aria-label='Sync scroll']")
     assert await sync.get_attribute("aria-pressed") == "false"
-    await sync.click()
+    await (await app.toolbar_control("button[aria-label='Sync scroll']")).click()
     assert await sync.get_attribute("aria-pressed") == "true"
     coronal_before, sagittal_before = await shown_index(app, 1), await shown_index(app, 3)
     await wait_for_index(app, 2, nearest(THICK, AXIAL.position(15)[2]))
@@ -169,7 +169,7 @@ async def test_reference_lines_and_sync_scroll(app: App, orthanc: LoadedOrthanc)
     assert (await shown_index(app, 0), await shown_index(app, 2)) == (nearest(AXIAL, z), start - 3)
 
     # Sync off: the thin stack scrolls alone again.
-    await sync.click()
+    await (await app.toolbar_control("button[aria-label='Sync scroll']")).click()
     assert await sync.get_attribute("aria-pressed") == "false"
     thick_now = await shown_index(app, 2)
     thin_now = await shown_index(app, 0)
@@ -180,9 +180,9 @@ async def test_reference_lines_and_sync_scroll(app: App, orthanc: LoadedOrthanc)
     assert await shown_index(app, 2) == thick_now
 
     # Reference lines off: none drawn; on again: back.
-    await references.click()
+    await (await app.toolbar_control("button[aria-label='Reference lines']")).click()
     assert await references.get_attribute("aria-pressed") == "false"
     assert await app.page.locator(".reference-line").count() == 0
-    await references.click()
+    await (await app.toolbar_control("button[aria-label='Reference lines']")).click()
     assert_row(await line_on(app, 1, axial_uid, thin_now + 6),
                coronal_row(AXIAL.position(thin_now + 6)[2]))

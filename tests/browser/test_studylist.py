@@ -18,6 +18,8 @@ from conftest import LoadedOrthanc
 
 from ohifpy.config import DicomWebSource
 from ohifpy.dicomweb import DICOMwebClient, StudyQuery
+from ohifpy.display_format import person_name
+from ohifpy.synthetic import XSS_IMG
 from ohifpy.viewer.tables import tables
 
 from .conftest import App, ServedSite, _build, started_app
@@ -44,8 +46,10 @@ SOURCES_CONFIG = {
     "defaultDataSourceName": "paged",
 }
 
+# Each row's cells as shown, and its study date-time as its <time> element says (ISO).
 ROWS = """() => [...document.querySelectorAll('tr.study')].map(tr => ({
-    uid: tr.dataset.studyInstanceUid, cells: [...tr.cells].map(td => td.textContent)}))"""
+    uid: tr.dataset.studyInstanceUid, cells: [...tr.cells].map(td => td.textContent),
+    when: tr.querySelector('time')?.dateTime ?? ''}))"""
 
 
 # ---------------------------------------------------------------- fixtures
@@ -137,13 +141,13 @@ async def test_columns_and_rows_show_dicom_strings_as_text(
     assert await app.page.locator("tr.list-state").count() == 0
     manifest = orthanc.manifest
     assert shown[manifest.study("ct").study_uid] == [
-        "Phantom^Chest CT", "OHIFPY-CT", "2024-01-05 08:30", "CT Chest with contrast", "CT",
+        "Phantom, Chest CT", "OHIFPY-CT", "05-Jan-2024 08:30", "CT Chest with contrast", "CT",
         "OHIF0001", "200"]
     xss = shown[manifest.study("xss").study_uid]
-    assert xss[0] == "<img src=x onerror=alert(1)>" and xss[3] == '"><script>alert(1)</script>'
+    assert xss[0] == person_name(XSS_IMG) and xss[3] == '"><script>alert(1)</script>'
     assert await app.page.locator("table img, table script").count() == 0
     no_modality = shown[manifest.study("no-modality").study_uid]
-    assert no_modality[0] == "Phantom^No Modality" and no_modality[4] == ""
+    assert no_modality[0] == "Phantom, No Modality" and no_modality[4] == ""
     assert await app.page.locator(".list-bar .count").inner_text() == f"{len(shown)} studies"
     await save_screenshot(app, tmp_path_factory, "studylist.png")
 
@@ -157,7 +161,7 @@ async def test_text_filters_map_to_qido_with_wildcards(app: App, orthanc: Loaded
     expected = await orthanc_studies(orthanc, StudyQuery(patient_name="phantom"))
     shown = await rows(app)
     assert {row["uid"] for row in shown} == set(expected) and len(shown) >= 12
-    assert all(row["cells"][0].startswith("Phantom^") for row in shown)
+    assert all(row["cells"][0].startswith("Phantom, ") for row in shown)
     assert "PatientName=*phantom*" in sent[-1] and "includefield=" in sent[-1]
     assert "fuzzymatching" not in sent[-1]
 
@@ -202,7 +206,7 @@ async def test_date_range_and_modality_multi_select(app: App, orthanc: LoadedOrt
 
 async def test_sorting_by_any_column(app: App, orthanc: LoadedOrthanc) -> None:
     await fresh_list(app)
-    dates = [row["cells"][2] for row in await rows(app)]
+    dates = [row["when"] for row in await rows(app)]
     filled = [d for d in dates if d]
     assert filled == sorted(filled, reverse=True) and dates[: len(filled)] == filled  # newest first
 
@@ -210,14 +214,14 @@ async def test_sorting_by_any_column(app: App, orthanc: LoadedOrthanc) -> None:
     await wait_for_url(app, "sortBy=patientName", "sortDirection=ascending")
     names = [row["cells"][0] for row in await rows(app)]
     by_orthanc = [str(ds.get("PatientName", "")) for ds in (await orthanc_studies(orthanc)).values()]
-    assert names == sorted(by_orthanc, key=lambda n: (n == "", n.casefold()))
+    assert names == [person_name(n) for n in sorted(by_orthanc, key=lambda n: (n == "", n.casefold()))]
     assert await app.page.get_attribute("th:has(button[data-sort-by=patientName])",
                                         "aria-sort") == "ascending"
 
     await app.page.click("button.sort:has-text('Patient name')")
     await wait_for_url(app, "sortDirection=descending")
-    assert [row["cells"][0] for row in await rows(app)][:3] == sorted(
-        by_orthanc, key=str.casefold, reverse=True)[:3]
+    assert [row["cells"][0] for row in await rows(app)][:3] == [
+        person_name(n) for n in sorted(by_orthanc, key=str.casefold, reverse=True)[:3]]
 
     await app.page.click("button.sort:has-text('Instances')")
     await wait_for_url(app, "sortBy=instances", "sortDirection=ascending")
@@ -236,10 +240,11 @@ async def test_expanding_a_row_lists_its_series_and_opens_the_viewer(
         "trs => trs.map(tr => [tr.dataset.seriesInstanceUid, ...[...tr.cells].map(td => td.textContent)])")
     assert sorted((s[0], s[1], s[3], s[4]) for s in series) == sorted(
         (s.series_uid, s.description, s.modality, str(len(s.instances))) for s in study.series)
-    assert await row.get_attribute("aria-expanded") == "true"
+    disclose = row.locator("button.disclose")  # the keyboard's way in
+    assert await disclose.get_attribute("aria-expanded") == "true"
     await save_screenshot(app, tmp_path_factory, "studylist-expanded.png")
 
-    await row.focus()
+    await disclose.focus()
     await app.page.keyboard.press("Enter")
     assert await app.page.locator(".series-panel").count() == 0
     await app.page.keyboard.press("Enter")
@@ -260,7 +265,8 @@ async def test_the_url_reproduces_the_list_and_the_last_query_is_remembered(
     expected = await orthanc_studies(orthanc, StudyQuery(patient_name="Syntax",
                                                          modalities_in_study=("CT",)))
     assert len(names) == len(expected) >= 15
-    assert names == sorted(names, key=str.casefold, reverse=True)
+    raw = [str(ds.PatientName) for ds in expected.values()]
+    assert names == [person_name(n) for n in sorted(raw, key=str.casefold, reverse=True)]
 
     await app.navigate("")  # the list without parameters: the last query comes back
     await wait_for_url(app, "patientName=Syntax", "modalities=CT", "sortDirection=descending")
@@ -343,7 +349,7 @@ async def test_a_source_without_wildcards_matches_exactly(
     await app.page.fill("input[name=patientName]", "Lestrade^G")
     await app.page.press("input[name=patientName]", "Enter")
     await wait_for_url(app, "patientName=Lestrade^G")
-    assert [row["cells"][0] for row in await rows(app)] == ["Lestrade^G"]
+    assert [row["cells"][0] for row in await rows(app)] == [person_name("Lestrade^G")]
     assert await app.page.is_hidden(".pager")  # one complete page: sortable
     assert await app.page.locator("button.sort:disabled").count() == 0
 
