@@ -185,8 +185,8 @@ async def test_render_equals_ohifpy_render_and_rewindows_from_the_cache(
     assert np.array_equal(rgba_of(first), await reference(dicomweb_source, ct.study_uid))
     assert first["window"] == {"center": 40.0, "width": 400.0}
     overlay = first["overlay"]
-    assert (overlay["patientName"], overlay["imageIndex"], overlay["numImages"]) == (
-        ct.patient_name, 0, 200)
+    assert (overlay["imageIndex"], overlay["numImages"]) == (0, 200)
+    assert [item["attribute"] for item in overlay["corners"]["topLeft"]][:1] == ["PatientName"]
     assert overlay["sopInstanceUID"] == stack["sopInstanceUIDs"][0]
 
     requests = len(worker.transport.sent)

@@ -168,7 +168,8 @@ async def test_render_details_of_a_view(ct: Opened) -> None:
     overlay = answer["overlay"]
     assert overlay["viewLabel"] == "Sagittal"
     assert (overlay["imageIndex"], overlay["numImages"]) == (300, 512)
-    assert overlay["seriesDescription"] == ct.stack["seriesDescription"]
+    series = {item["attribute"]: item["text"] for item in overlay["corners"]["topRight"]}
+    assert series["SeriesDescription"] == ct.stack["seriesDescription"]
     assert overlay["orientationMarkers"] == {"top": "H", "bottom": "F", "left": "A",
                                              "right": "P"}
     assert overlay["pixelSizeMm"] == {"column": pytest.approx(CT_SPACING),

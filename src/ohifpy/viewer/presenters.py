@@ -84,7 +84,7 @@ def overlay(
     ``corners`` are the site's ``layout`` for this image (see
     :mod:`ohifpy.viewer.overlay_items`)."""
     return {
-        **_overlay_texts(display_set, image.instance.metadata, image_index,
+        **_overlay_texts(image.instance.metadata, image_index,
                          len(display_set.images), window, layout),
         "instanceNumber": image.instance.instance_number,
         "sopInstanceUID": image.instance.sop_instance_uid,
@@ -101,7 +101,7 @@ def plane_overlay(
     series' texts (its first instance's), the view's name, and the plane's markers and
     pixel size."""
     return {
-        **_overlay_texts(display_set, display_set.images[0].instance.metadata, image_index,
+        **_overlay_texts(display_set.images[0].instance.metadata, image_index,
                          num_images, window, layout),
         "viewLabel": view_label,
         "instanceNumber": None,
@@ -111,16 +111,11 @@ def plane_overlay(
     }
 
 
-def _overlay_texts(display_set: DisplaySet, ds: Dataset, image_index: int, num_images: int,
-                   window: VOIWindow | None, layout: ViewportOverlay) -> dict[str, Any]:
+def _overlay_texts(ds: Dataset, image_index: int, num_images: int, window: VOIWindow | None,
+                   layout: ViewportOverlay) -> dict[str, Any]:
+    """What the corners show (texts from DICOM as their items) and the live values the page
+    fills in: the image's place in the stack and the window."""
     return {
-        "patientName": str(ds.get("PatientName", "") or ""),
-        "patientId": str(ds.get("PatientID", "") or ""),
-        "studyDate": str(ds.get("StudyDate", "") or ""),
-        "studyDescription": str(ds.get("StudyDescription", "") or ""),
-        "seriesDescription": display_set.series_description,
-        "seriesNumber": display_set.series_number,
-        "modality": display_set.modality,
         "imageIndex": image_index,
         "numImages": num_images,
         "windowCenter": None if window is None else window.center,
