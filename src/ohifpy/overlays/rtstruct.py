@@ -45,6 +45,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from ..errors import OhifpyError
+from ..numeric import median
 from ._json import JsonAttributes
 from .cielab import default_color
 
@@ -396,7 +397,7 @@ def _tolerance(plane_depths: np.ndarray) -> float:
     planes = np.unique(np.round(plane_depths, 2))
     if planes.size < 2:
         return DEFAULT_TOLERANCE_MM
-    return _median(np.diff(planes)) / 2
+    return median(np.diff(planes)) / 2
 
 
 def _cuts(packed: _Packed, contours: np.ndarray, origin: np.ndarray, normal: np.ndarray
@@ -507,12 +508,3 @@ def _int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number is None or math.isfinite(number) else None
-
-
-def _median(values: np.ndarray) -> float:
-    """The median of a non-empty array (``numpy.median`` needs ``numpy.ma``, which the
-    browser's numpy leaves out)."""
-    ordered = np.sort(np.asarray(values, dtype=float).ravel())
-    middle = len(ordered) // 2
-    return float(ordered[middle]) if len(ordered) % 2 else float(
-        (ordered[middle - 1] + ordered[middle]) / 2)

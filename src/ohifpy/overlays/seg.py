@@ -64,6 +64,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 from ..errors import OhifpyError
 from ..imaging.codecs import decode_frame
 from ..imaging.pixel_module import PixelModule, PixelModuleError
+from ..numeric import median
 from ..reconstructable import IOP_TOLERANCE
 from ._json import JsonAttributes
 from .cielab import default_color, dicom_lab_to_rgb
@@ -851,7 +852,7 @@ class SegmentationOverlay:
             depths = np.unique(np.round([np.dot(s.position, normal) for s in self.images
                                          if s.position is not None], 4))
             if depths.size > 1:
-                return _median(np.diff(depths))
+                return median(np.diff(depths))
         return seg.slice_thickness
 
     def to_json(self) -> dict[str, Any]:
@@ -1140,12 +1141,3 @@ def _source_series(ds: Dataset) -> tuple[str, ...]:
         uids += [_text(item, "SeriesInstanceUID")
                  for item in study.get("ReferencedSeriesSequence") or ()]
     return tuple(dict.fromkeys(u for u in uids if u))
-
-
-def _median(values: np.ndarray) -> float:
-    """The median of a non-empty array (``numpy.median`` needs ``numpy.ma``, which the
-    browser's numpy leaves out)."""
-    ordered = np.sort(np.asarray(values, dtype=float).ravel())
-    middle = len(ordered) // 2
-    return float(ordered[middle]) if len(ordered) % 2 else float(
-        (ordered[middle - 1] + ordered[middle]) / 2)

@@ -63,6 +63,7 @@ from ..imaging.codecs import native_frame_length
 from ..imaging.reformat import Plane, reformat
 from ..measure import ImageGeometry, modality_unit
 from ..model import RTSTRUCT, SEG, DisplaySet, ImageRef
+from ..numeric import median
 from ..overlays.rtstruct import StructureSet
 from ..overlays.seg import (
     ImageKey,
@@ -254,7 +255,7 @@ def roi_volume_ml(contours: Sequence[np.ndarray], spacing: float | None = None) 
         return None
     normal = normals[0]
     depths = np.unique(np.round(np.asarray(centres) @ normal, 3))
-    gap = _median(np.diff(depths)) if depths.size > 1 else spacing
+    gap = median(np.diff(depths)) if depths.size > 1 else spacing
     if not gap:
         return None
     return float(np.sum(areas)) * gap / 1000.0
@@ -700,7 +701,7 @@ def _slice_spacing(display_set: DisplaySet | None) -> float | None:
     if normal is None or any(p is None for p in positions):
         return None
     depths = np.unique(np.round(np.asarray(positions, dtype=float) @ normal, 3))
-    return _median(np.diff(depths)) if depths.size > 1 else None
+    return median(np.diff(depths)) if depths.size > 1 else None
 
 
 def _roi_go_to(contours: Sequence[Any], display_set: DisplaySet | None) -> dict[str, Any] | None:
@@ -715,12 +716,3 @@ def _roi_go_to(contours: Sequence[Any], display_set: DisplaySet | None) -> dict[
     depths = np.asarray(positions, dtype=float) @ normal
     index = int(np.argmin(np.abs(depths - float(centre @ normal))))
     return {"displaySetUID": display_set.display_set_uid, "imageIndex": index}
-
-
-def _median(values: np.ndarray) -> float:
-    """The median of a non-empty array (``numpy.median`` needs ``numpy.ma``, which the
-    browser's numpy leaves out)."""
-    ordered = np.sort(np.asarray(values, dtype=float).ravel())
-    middle = len(ordered) // 2
-    return float(ordered[middle]) if len(ordered) % 2 else float(
-        (ordered[middle - 1] + ordered[middle]) / 2)
