@@ -86,18 +86,12 @@ export class ReferenceLines {
   }
 
   attach(viewport) {
-    const layer = viewport.addLayer("reference-lines", { under: true }); // a capture draws it too
-    layer.setAttribute("aria-hidden", "true");
+    const { layer, detach } = viewport.followingLayer("reference-lines", {
+      under: true, // a capture draws it too
+      onImage: (detail) => this.imageChanged(viewport, detail),
+      onView: () => this.draw(viewport),
+    });
     const line = svgElement("line", { class: "reference-line" });
-    const onImage = (event) => this.imageChanged(viewport, event.detail);
-    const onView = () => this.draw(viewport);
-    viewport.addEventListener("imagechange", onImage);
-    viewport.addEventListener("viewchange", onView);
-    const detach = () => {
-      viewport.removeEventListener("imagechange", onImage);
-      viewport.removeEventListener("viewchange", onView);
-      viewport.removeLayer(layer);
-    };
     this.attached.set(viewport, { layer, line, answer: null, shown: null, detach });
   }
 

@@ -277,17 +277,10 @@ export class SegmentationPanel {
   }
 
   attach(viewport) {
-    const layer = viewport.addLayer("roi-contours");
-    layer.setAttribute("aria-hidden", "true");
-    const onImage = () => this.requestContours(viewport);
-    const onView = () => this.drawContours(viewport);
-    viewport.addEventListener("imagechange", onImage);
-    viewport.addEventListener("viewchange", onView);
-    const detach = () => {
-      viewport.removeEventListener("imagechange", onImage);
-      viewport.removeEventListener("viewchange", onView);
-      viewport.removeLayer(layer);
-    };
+    const { layer, detach } = viewport.followingLayer("roi-contours", {
+      onImage: () => this.requestContours(viewport),
+      onView: () => this.drawContours(viewport),
+    });
     this.layers.set(viewport, { layer, answer: null, busy: false, again: false, detach });
   }
 

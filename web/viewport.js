@@ -323,6 +323,23 @@ export class Viewport extends EventTarget {
     this.layers = this.layers.filter((l) => l !== layer);
   }
 
+  // A layer (addLayer, hidden from screen readers) that follows the viewport:
+  // onImage(detail) when it shows another image, onView() when zoom, pan or rotation
+  // change. Its detach() stops both and removes it.
+  followingLayer(className, { under = false, onImage, onView }) {
+    const layer = this.addLayer(className, { under });
+    layer.setAttribute("aria-hidden", "true");
+    const image = (event) => onImage(event.detail);
+    this.addEventListener("imagechange", image);
+    this.addEventListener("viewchange", onView);
+    const detach = () => {
+      this.removeEventListener("imagechange", image);
+      this.removeEventListener("viewchange", onView);
+      this.removeLayer(layer);
+    };
+    return { layer, detach };
+  }
+
   // ---------------------------------------------------------------- cine
 
   toggleCine() {
