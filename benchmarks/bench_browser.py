@@ -90,6 +90,15 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+MIB = 1024 * 1024
+
+
+def heap(page: Page) -> str:
+    """The worker's WebAssembly heap and decoded-frame cache, for a benchmark's line."""
+    size, cache, _ = page.workers[0].evaluate(WORKER_MEMORY)
+    return f"WebAssembly heap {size / MIB:.0f} MiB, frame cache {cache / MIB:.0f} MiB"
+
+
 def serve_in_thread(dist: Path, proxy: dict[str, str]) -> str:
     """``ohifpy serve`` on a free port in a daemon thread; returns the site URL."""
     ready: dict[str, int] = {}

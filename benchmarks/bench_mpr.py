@@ -24,16 +24,15 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "benchmar
 import make_test_data
 from bench_browser import (
     MARKS,
-    WORKER_MEMORY,
     build_dist,
     chromium,
+    heap,
     serve_in_thread,
     wait_for_mark,
 )
 from orthanc import start_orthanc
 from playwright.sync_api import Page
 
-MIB = 1024 * 1024
 # When each MPR view's canvas first shows an image, in ms since navigation.
 PLANES_DRAWN = """() => {
   window.__planes = {};
@@ -71,10 +70,6 @@ for _ in range(7):
 sorted(times)[len(times) // 2]
 `); }"""
 
-
-def heap(page: Page) -> str:
-    size, cache, _ = page.workers[0].evaluate(WORKER_MEMORY)
-    return f"WebAssembly heap {size / MIB:.0f} MiB, cache {cache / MIB:.0f} MiB"
 
 
 def pick_layout(page: Page, selector: str) -> None:

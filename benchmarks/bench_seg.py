@@ -32,9 +32,9 @@ import pydicom
 from bench_browser import (
     MARKS,
     SCROLL,
-    WORKER_MEMORY,
     build_dist,
     chromium,
+    heap,
     serve_in_thread,
     wait_for_mark,
 )
@@ -43,7 +43,6 @@ from playwright.sync_api import Page
 
 from ohifpy import synthetic_objects
 
-MIB = 1024 * 1024
 # When the panel item of a SEG says it is drawn, in ms since navigation.
 DRAWN = """() => {
   window.__drawn = {};
@@ -74,10 +73,6 @@ def entry_uid(page: Page, description: str) -> str:
         ".series-entry", "(entries, d) => entries.find(e => e.querySelector("
         "'.series-description').textContent === d).dataset.displaySetUid", description)
 
-
-def heap(page: Page) -> str:
-    size, cache, _ = page.workers[0].evaluate(WORKER_MEMORY)
-    return f"WebAssembly heap {size / MIB:.0f} MiB, frame cache {cache / MIB:.0f} MiB"
 
 
 def scroll_rate(page: Page, count: int) -> float:
