@@ -124,6 +124,19 @@ class Volume:
         self.version = 0
         """Counts the slices put: a reformatted plane cached at one version is stale after."""
 
+    @classmethod
+    def of_voxels(cls, geometry: VolumeGeometry, voxels: np.ndarray) -> Volume:
+        """A volume whose every slice is loaded already (sent whole, or computed)."""
+        if voxels.shape != geometry.shape:
+            raise VolumeError(f"voxels {voxels.shape} are not the geometry's {geometry.shape}")
+        volume = cls.__new__(cls)
+        volume.geometry, volume.voxels = geometry, voxels
+        volume.background = voxels.min().item() if voxels.size else 0
+        volume.loaded = np.ones(geometry.shape[0], dtype=bool)
+        volume.frames = [None] * geometry.shape[0]
+        volume.version = 1
+        return volume
+
     @property
     def nbytes(self) -> int:
         return int(self.voxels.nbytes)

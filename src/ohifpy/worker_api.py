@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import re
 import sys
 import traceback
@@ -35,6 +36,13 @@ from pydicom.uid import generate_uid
 
 from .cine import cine_frame_rate
 from .config import AppConfig, DicomJsonSource, LocalSource
+from .console.messages import (
+    derived_from_message,
+    instances_json,
+    overlay_from_message,
+    window_message,
+)
+from .console.viewer import image_array
 from .datasources import DataSource, query_server, server_roots
 from .dicomweb import StudyQuery, Transport
 from .dicomweb.bearer import AccessToken, BearerTokenTransport, Renew
@@ -58,6 +66,7 @@ from .study_list import StudyListState, series_row, sort_study_rows, study_row
 from .tag_tree import filter_tree, tag_tree
 from .thumbnail import THUMBNAIL_SIZE, downsample_rgba, thumbnail_index
 from .viewer import documents
+from .viewer.console_images import ConsoleImages
 from .viewer.frames import DEFAULT_CACHE_BYTES, LOAD_CONCURRENCY, FrameCache, Frames
 from .viewer.mpr import MPR_PREFIX, VIEWS, MprViews
 from .viewer.overlay_items import DEFAULT_OVERLAY, ViewportOverlay
@@ -118,6 +127,7 @@ class WorkerAPI:
         self.frames = Frames(cache_bytes, self.emit)
         self.mprs: dict[str, MprViews] = {}  # by the display set they reformat
         self.segmentations = Segmentations(self.session, self.frames)  # SEG, RTSTRUCT overlays
+        self.console_images = ConsoleImages()  # what the Python console showed
         self._planes: dict[str, tuple[tuple[Any, ...], ImageFrame]] = {}  # last plane per view
         # The hanging shown, and what made it (initial series, saved layout, URL's studies).
         self._hanging: StageView | None = None
@@ -152,6 +162,9 @@ class WorkerAPI:
             "setSegmentation": self.set_segmentation,
             "removeSegmentation": self.remove_segmentation,
             "roiContours": self.roi_contours,
+            "consoleSnapshot": self.console_snapshot,
+            "consoleShow": self.console_show,
+            "consoleOverlay": self.console_overlay,
         }
         # Checked on every request (a render is a few milliseconds): computed once.
         self._signatures = {name: inspect.signature(m) for name, m in self._methods.items()}
@@ -356,6 +369,7 @@ class WorkerAPI:
         chosen = _window(window) if window else frame.default_window()
         rgba = render_rgba(frame, chosen, invert=bool(invert))
         rgba = self.segmentations.blend_image(display_set_uid, image, rgba)  # loaded SEGs
+        rgba = self.console_images.blend(display_set_uid, image_index, rgba)  # console masks
         answer = {
             "rgba": rgba,  # (rows, columns, 4) uint8: the worker copies it out once
             "width": int(rgba.shape[1]),
@@ -640,6 +654,74 @@ class WorkerAPI:
         """Stop drawing a loaded SEG or RTSTRUCT."""
         return self.segmentations.remove(display_set_uid)
 
+    async def console_snapshot(
+        self, display_set_uid: str = "", image_index: int = 0,
+        window: Mapping[str, float] | None = None, volume: bool = False,
+        display_sets: Sequence[str] = (), volumes: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """What a Python console cell reads (see :mod:`ohifpy.console.remote`): the active
+        viewport's display set and image (``display_set_uid``, ``image_index``, its
+        ``window``), with ``volume`` its whole volume (loaded first). The metadata of
+        display sets (``display_sets``) and volumes (``volumes``) the console holds
+        already is not sent again. The answer: ``snapshot`` (JSON) and the arrays
+        ``imageData``, ``volumeData``; a problem with either is said in ``snapshot``
+        (``image.error``, ``volume.error``) for the cell that reads it.
+        """
+        snapshot: dict[str, Any] = {"window": dict(window) if window else None,
+                                    "active": {"displaySetUID": str(display_set_uid),
+                                               "imageIndex": int(image_index)},
+                                    "volume": None}
+        answer: dict[str, Any] = {"snapshot": snapshot, "imageData": None, "volumeData": None}
+        held = set(display_sets)
+        snapshot["displaySets"] = [
+            {"displaySetUID": uid, "instances": json.dumps(instances_json(d))}
+            for uid, (d, _) in self.session.display_sets.items() if d.is_image and uid not in held]
+        if not display_set_uid:
+            snapshot["error"] = "the active viewport shows no series"
+            return answer
+        display_set, source = self.session.display_set(display_set_uid)
+        if not display_set.is_image:
+            snapshot["error"] = f"the active viewport shows a {display_set.kind.upper()}, not images"
+            return answer
+        image, source = self.session.image(display_set_uid, image_index)
+        try:
+            frame = await self.frames.get(source, image)
+        except DATA_ERRORS as exc:
+            snapshot["image"] = {"error": f"the current image cannot be read: {exc}"}
+        else:
+            values = np.ascontiguousarray(image_array(frame, image))
+            snapshot["image"] = {"dtype": values.dtype.name, "shape": list(values.shape),
+                                 "photometric": "RGB" if values.ndim == 3
+                                 else frame.photometric_interpretation,
+                                 "windows": [window_message(w) for w in frame.windows]}
+            answer["imageData"] = values
+        if volume and display_set.is_reconstructable and display_set_uid not in volumes:
+            try:
+                voxels = (await self.frames.whole_volume(display_set, source)).voxels
+            except DATA_ERRORS as exc:
+                snapshot["volume"] = {"error": str(exc)}
+            else:
+                snapshot["volume"] = {"dtype": voxels.dtype.name, "shape": list(voxels.shape)}
+                answer["volumeData"] = np.ascontiguousarray(voxels)
+        return answer
+
+    async def console_show(self, derived: Mapping[str, Any]) -> dict[str, Any]:
+        """A console cell's ``show``: a display set of the derived image, in the study of
+        the display set it was computed from (``{displaySet}``, for the series panel)."""
+        made = derived_from_message(derived)
+        source = self.session.display_sets.get(made.source_display_set_uid)
+        display_set = self.console_images.add(made, source[0] if source else None)
+        self.session.add_display_set(display_set, self.console_images)
+        return {"displaySet": display_set_info(display_set)}
+
+    async def console_overlay(self, overlay: Mapping[str, Any]) -> dict[str, Any]:
+        """A console cell's ``overlay``: the mask is blended into the display set's images
+        from the next render on (``{displaySetUID}``)."""
+        made = overlay_from_message(overlay)
+        display_set, _ = self.session.display_set(made.display_set_uid)
+        self.console_images.add_overlay(made, display_set)
+        return {"displaySetUID": display_set.display_set_uid}
+
     async def roi_contours(self, display_set_uid: str, image_index: int,
                            rtstruct_uids: Sequence[str] | None = None) -> dict[str, Any]:
         """The loaded structure sets' visible contours on one image (a stack's, or an MPR
@@ -891,10 +973,11 @@ class WorkerAPI:
 
 
 def create_for_browser(emit: Emit, load_codec: Any, prefetched: Any, access_token: Any,
-                       renew_token: Any) -> WorkerAPI:
+                       renew_token: Any, codec_pool: Any = None) -> WorkerAPI:
     """What ``web/worker.js`` calls once Pyodide is up.
 
-    ``load_codec(name)`` loads a WebAssembly codec (on a frame's first need of it);
+    ``load_codec(name)`` loads a WebAssembly codec (on a frame's first need of it), and
+    ``codec_pool`` (None without one) decodes frames in codec workers (see wasm_codecs);
     ``prefetched`` holds the worker's early fetches (see :class:`FetchTransport`);
     ``access_token()`` and ``renew_token(rejected)`` are the page's sign-in, as the
     worker relays it.
@@ -908,7 +991,7 @@ def create_for_browser(emit: Emit, load_codec: Any, prefetched: Any, access_toke
     def emit_js(event: str, data: dict[str, Any]) -> None:
         emit(event, to_js(data, dict_converter=Object.fromEntries))
 
-    wasm_codecs.install(load_codec)
+    wasm_codecs.install(load_codec, codec_pool)
     return WorkerAPI(FetchTransport(prefetched), emit_js, access_token=access_token,
                      renew_token=renew_token)
 

@@ -43,8 +43,8 @@ from ..imaging import ImageFrame, VOIWindow
 from ..measure import Measurement
 from ..model import DisplaySet, Instance, Study, display_sets_from_instances
 from ..sr import latest_reports, read_measurement_report
-from ..viewer.frames import LOAD_CONCURRENCY, Frames
-from ..volume import Volume
+from ..viewer.frames import Frames
+from ..volume import Volume, VolumeError
 from .derived import ConsoleError
 from .namespace import Console, picture_of_image, picture_of_overlay
 from .viewer import Viewer, describe, not_a_volume, volume_geometry
@@ -107,24 +107,11 @@ class AsyncStudy:
 
     async def volume(self, display_set: DisplaySet) -> Volume:
         """A reconstructable display set's volume, every image loaded into it."""
-        geometry = volume_geometry(display_set)
-        uid = display_set.display_set_uid
-        if self.frames.geometry(uid) is None:
-            reason = self.frames.track(display_set, self.source)
-            if reason:
-                raise not_a_volume(display_set, reason)
-        volume = self.frames.volume(uid)
-        if volume is not None and volume.complete:
-            return volume
-        await self.frames.load(display_set, self.source, 0, LOAD_CONCURRENCY)
-        volume = self.frames.volume(uid)
-        missing = [index for index, slot in enumerate(geometry.slots)
-                   if volume is None or not volume.loaded[slot]]
-        if volume is None or missing:
-            await self.frames.get(self.source, display_set.images[missing[0]])  # says why
-            raise ConsoleError(f"{describe(display_set)}: image {missing[0]} is unlike the "
-                               "others (kind or size) and has no place in its volume")
-        return volume
+        volume_geometry(display_set)  # says why not, before anything is loaded
+        try:
+            return await self.frames.whole_volume(display_set, self.source)
+        except VolumeError as exc:
+            raise not_a_volume(display_set, str(exc)) from None
 
     async def measurements(self) -> list[Measurement]:
         """The measurements of the study's newest measurement report (as the viewer opens

@@ -16,7 +16,7 @@ import asyncio
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -47,6 +47,16 @@ def frame_key(source: DataSource, image: ImageRef) -> FrameKey:
     study's local copy edited without new UIDs, a demo built from the same generator).
     """
     return (source.name, image.instance.sop_instance_uid, image.frame_number)
+
+
+@runtime_checkable
+class HeldFrames(Protocol):
+    """A source whose frames are held decoded, never fetched (the Python console's images,
+    :class:`ohifpy.viewer.console_images.ConsoleImages`)."""
+
+    def holds(self, image: ImageRef) -> bool: ...
+
+    def frame(self, image: ImageRef) -> ImageFrame: ...
 
 
 class FrameCache(SizedLRU[FrameKey, ImageFrame | Volume]):
@@ -139,6 +149,8 @@ class Frames:
 
     async def get(self, source: DataSource, image: ImageRef) -> ImageFrame:
         """The decoded frame: from the cache, a fetch already running, or a new one."""
+        if isinstance(source, HeldFrames):
+            return source.frame(image)
         key = frame_key(source, image)
         frame = self.cached(source, image)
         if frame is not None:
@@ -178,6 +190,25 @@ class Frames:
                 return view
         self.cache.put(key, frame)
         return frame
+
+    async def whole_volume(self, display_set: DisplaySet, source: DataSource) -> Volume:
+        """A reconstructable display set's volume with every image loaded into it (what
+        a console cell's ``viewer.volume`` reads); VolumeError says why there is none."""
+        uid = display_set.display_set_uid
+        if self.geometry(uid) is None and (reason := self.track(display_set, source)):
+            raise VolumeError(reason)
+        volume = self.volume(uid)
+        if volume is None or not volume.complete:
+            await self.load(display_set, source, 0, LOAD_CONCURRENCY)
+            volume = self.volume(uid)
+        geometry = self._geometries[uid][0]
+        missing = [index for index, slot in enumerate(geometry.slots)
+                   if volume is None or not volume.loaded[slot]]
+        if volume is None or missing:
+            await self.get(source, display_set.images[missing[0]])  # its own error, if any
+            raise VolumeError(f"image {missing[0]} is unlike the others (kind or size) and "
+                              "has no place in its volume")
+        return volume
 
     def all_cached(self, display_set: DisplaySet, source: DataSource) -> bool:
         return all(self.cached(source, image) is not None for image in display_set.images)

@@ -193,6 +193,13 @@ class ViewerSession:
         self.studies.append((study, display_sets))
         return study, display_sets
 
+    def add_display_set(self, display_set: DisplaySet, source: DataSource) -> None:
+        """One more display set of the open studies' (a Python console cell's image)."""
+        self.display_sets[display_set.display_set_uid] = (display_set, source)
+        for study, display_sets in self.studies:
+            if study.study_instance_uid == display_set.study_instance_uid:
+                display_sets.append(display_set)
+
     def origin_of_series(self, source: DataSource, series_instance_uid: str) -> str:
         """The friendly name of the source a series of a merge source comes from; "" for
         other sources (they are their series' only origin)."""
