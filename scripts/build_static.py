@@ -157,8 +157,8 @@ ICONS = (
     "hand", "lasso", "layers", "layout-grid", "link", "link-2", "move-diagonal",
     "move-up-right", "pause", "pencil-ruler", "pipette", "play", "rectangle-horizontal",
     "refresh-ccw", "refresh-ccw-dot", "repeat", "rotate-ccw", "rotate-cw", "ruler", "scan",
-    "scan-line", "search", "settings", "sun-medium", "tags", "triangle-right", "zoom-in",
-    "zoom-out",
+    "scan-line", "search", "settings", "square-terminal", "sun-medium", "tags", "triangle-right",
+    "zoom-in", "zoom-out",
 )
 # How the worker loads each codec: classic scripts define a global Emscripten factory;
 # the JPEG lossless decoder is an ES module.

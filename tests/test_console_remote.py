@@ -122,8 +122,16 @@ async def test_show_a_mip_becomes_a_display_set_rendered_through_the_window(
     expected = np.rint(VOIWindow(40, 400).apply(voxels.max(axis=0)) * 255).astype(np.uint8)
     assert rendered["window"] == {"center": 40.0, "width": 400.0}
     assert np.array_equal(rendered["rgba"][..., 0], expected)
-    # Measured as any image: the derived image's pixel spacing is the CT's.
-    assert rendered["overlay"]["corners"]
+    # Measured as any image: in mm (the CT's pixel spacing), the MIP's own values.
+    assert (await viewer.run("print(viewer.image.spacing[1])"))["ok"]
+    column_mm = float(printed(output).splitlines()[-1])
+    length = await result(viewer.api, "measure", displaySetUID=info["displaySetUID"],
+                          imageIndex=0, tool="Length", points=[[100, 200], [200, 200]])
+    values = {v["name"]: v["value"] for v in length["values"]}
+    assert values["length"] == pytest.approx(100 * column_mm)
+    probe = await result(viewer.api, "measure", displaySetUID=info["displaySetUID"],
+                         imageIndex=0, tool="Probe", points=[[256, 200]])
+    assert {v["name"]: v["value"] for v in probe["values"]}["value"] == voxels.max(axis=0)[200, 256]
 
 
 async def test_overlay_is_blended_into_the_image_it_lies_over(

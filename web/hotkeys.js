@@ -32,6 +32,7 @@ export const COMMAND_LABELS = {
   zoomIn: "Zoom in",
   zoomOut: "Zoom out",
   fit: "Zoom to fit",
+  toggleConsole: "Python console",
 };
 
 export const DEFAULT_HOTKEYS = {
@@ -61,6 +62,7 @@ export const DEFAULT_HOTKEYS = {
   zoomIn: "+",
   zoomOut: "-",
   fit: "=",
+  toggleConsole: "p",
 };
 
 const MODIFIER_KEYS = new Set(["Shift", "Control", "Alt", "Meta", "CapsLock", "Dead", "Unidentified"]);

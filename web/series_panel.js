@@ -68,6 +68,15 @@ export class SeriesPanel {
     this.render();
   }
 
+  // One more display set of an opened study (an image the Python console showed).
+  addDisplaySet(displaySet) {
+    const list = this.opened.get(displaySet.studyInstanceUID)?.querySelector(".series-list");
+    if (!list || this.entries.has(displaySet.displaySetUID)) return;
+    const item = node("li");
+    item.append(this.entry(displaySet, this.onSelect));
+    list.append(item);
+  }
+
   openStudy(study, displaySets) {
     const uid = study.studyInstanceUID;
     if (this.opened.has(uid)) return;

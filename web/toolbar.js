@@ -79,6 +79,7 @@ export class Toolbar {
     this.toggles = [
       this.commandButton("toggleReferenceLines", "scan-line", "Reference lines"),
       this.commandButton("toggleSyncScroll", "link", "Sync scroll"),
+      this.commandButton("toggleConsole", "square-terminal"),
     ];
     for (const toggle of this.toggles) toggle.addEventListener("click", () => this.refresh());
     const tags = this.commandButton("tagBrowser", "tags", "Tag browser");

@@ -25,6 +25,8 @@ import { MeasurementStore } from "./measurement_store.js";
 import { installMeasurementKeys, MeasurementLayer, registerMeasurementTools } from "./measurements.js";
 import { loadRequest, MprSession, sourceDisplaySetUID } from "./mpr.js";
 import { getPreference, setPreference } from "./preferences.js";
+import { ConsoleClient } from "./console_client.js";
+import { ConsolePanel } from "./console_panel.js";
 import { ReferenceLines } from "./reference_lines.js";
 import { isOverlay, SegmentationPanel } from "./segmentation_panel.js";
 import { SeriesPanel } from "./series_panel.js";
@@ -108,21 +110,67 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   // SEG and RTSTRUCT overlays (segmentation_panel.js): their panel shares the right side
   // with the measurements', one open at a time, as OHIF's right panel tabs.
   const segmentationsToggle = sidePanelToggle(page, "segmentations", "Segmentations", false);
-  segmentationsToggle.element.addEventListener("click", () => {
-    if (page.dataset.segmentations === "open") measurementsToggle.setOpen(false);
-  });
-  measurementsToggle.element.addEventListener("click", () => {
-    if (page.dataset.measurements === "open") segmentationsToggle.setOpen(false);
-  });
+  // The Python console (console_panel.js) shares the right side too; the toolbar's button
+  // (toggleConsole) clicks its toggle, which is not in the header.
+  const consoleToggle = sidePanelToggle(page, "console", "Python", false);
+  const rightPanels = [measurementsToggle, segmentationsToggle, consoleToggle];
+  const openOnly = (opened) => {
+    for (const other of rightPanels) if (other !== opened) other.setOpen(false);
+  };
+  for (const toggle of rightPanels) {
+    toggle.element.addEventListener("click", () => {
+      if (toggle.element.getAttribute("aria-expanded") !== "true") return;
+      openOnly(toggle);
+      if (toggle === consoleToggle) consolePanel.open();
+    });
+  }
   const segmentations = new SegmentationPanel(worker, grid, {
     showSource: (viewport, uid) => show(viewport, displaySets.find((d) => d.displaySetUID === uid)),
     jumpTo: (displaySetUID, imageIndex) => jumpTo(displaySetUID, imageIndex),
     onOpen: () => {
       segmentationsToggle.setOpen(true);
-      measurementsToggle.setOpen(false);
+      openOnly(segmentationsToggle);
     },
   });
   header.append(seriesToggle.element, toolbarSlot, measurementsToggle.element, segmentationsToggle.element);
+
+  // The console's cells run in a worker of their own, over the active viewport's image.
+  const consoleClient = new ConsoleClient(worker, {
+    onOutput: (output) => consolePanel.write(output),
+    onState: (state, message) => consolePanel.setState(state, message),
+  });
+  const consolePanel = new ConsolePanel(
+    consoleClient,
+    {
+      // The active viewport's series and image (MPR: the middle image of the volume).
+      active() {
+        const viewport = grid.active;
+        const uid = viewport?.document ? "" : (sourceDisplaySetUID(viewport) ?? "");
+        const displaySet = displaySets.find((d) => d.displaySetUID === uid);
+        const imageIndex = mpr.active ? Math.floor((displaySet?.numImages ?? 1) / 2) : (viewport?.index ?? 0);
+        return { displaySetUID: uid, imageIndex, window: mpr.active ? null : (viewport?.window ?? null) };
+      },
+      measurements: () => store.list(),
+      // A derived image: listed with its study's series and shown in the active viewport.
+      shown(displaySet) {
+        if (!page.isConnected) return;
+        displaySets = [...displaySets, displaySet];
+        measurePanel.setDisplaySets(displaySets);
+        panel?.addDisplaySet(displaySet);
+        if (thumbnailsStarted) panel?.loadThumbnails();
+        mpr.leave();
+        show(grid.active, displaySet);
+      },
+      overlaid(displaySetUID) {
+        for (const viewport of grid.viewports) if (viewport.displaySet?.displaySetUID === displaySetUID) viewport.render();
+      },
+    },
+    { onLeave: () => grid.active?.element.focus({ preventScroll: true }) },
+  );
+  function toggleConsole() {
+    consoleToggle.element.click();
+    toolbar.refresh();
+  }
 
   // The measurement tools and their panel, the layout picker (after the series toggle).
   function useTables(answer) {
@@ -380,6 +428,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   Object.assign(commands, references.commands(), {
     nextStage: () => stepStage(1),
     previousStage: () => stepStage(-1),
+    toggleConsole: Object.assign(() => toggleConsole(), { pressed: () => page.dataset.console === "open" }),
   });
   function stepSeries(step) {
     const viewport = grid.active;
@@ -441,7 +490,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
       },
       onOpenStudy: openStudy,
     });
-    body.append(panel.element, grid.element, measurePanel.element, segmentations.element);
+    body.append(panel.element, grid.element, measurePanel.element, segmentations.element, consolePanel.element);
     measurePanel.setDisplaySets(displaySets);
     store.load(opened.measurements);
     const hung = applyHanging(opened);
@@ -476,6 +525,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     worker.call("loadViewports", { viewports: [] }).catch(() => {}); // stop every load
     mpr.destroy();
     segmentations.destroy();
+    consolePanel.destroy();
     references.destroy();
     grid.destroy();
   };

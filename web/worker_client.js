@@ -29,12 +29,13 @@ export class WorkerClient {
     if (self.ohifpyWorkerFailure) this.fail(self.ohifpyWorkerFailure); // before this page adopted it
   }
 
-  call(method, args = {}, { timeoutMs = 0 } = {}) {
+  // transfer: buffers in args moved to the worker, not copied (they are unusable here after).
+  call(method, args = {}, { timeoutMs = 0, transfer = [] } = {}) {
     if (this.failed !== null) return Promise.reject(new WorkerError({ type: "WorkerFailed", message: this.failed }));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, method, args });
+      this.worker.postMessage({ id, method, args }, transfer);
       if (timeoutMs > 0) {
         setTimeout(() => {
           if (!this.pending.delete(id)) return;

@@ -95,6 +95,10 @@ NOT_FORWARDED = HOP_BY_HOP | {
 }
 PROXIED_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"}  # no TRACE, no CONNECT
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+CROSS_ORIGIN_ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin",
+                          "Cross-Origin-Embedder-Policy": "require-corp"}
+"""What makes a page cross-origin isolated (``crossOriginIsolated``): shared memory, which
+the Python console's interrupt (Ctrl+C) needs."""
 MAX_LINE = 64 * 1024  # a request line or one header: long QIDO queries, bearer tokens
 CHUNK = 256 * 1024
 UPSTREAM_CONNECT_SECONDS = 10.0
@@ -240,8 +244,10 @@ class _Site:
         proxy: dict[str, str],
         allowed_hosts: tuple[str, ...],
         limits: Limits,
+        cross_origin_isolated: bool = False,
     ) -> None:
         self.dist = Path(dist).resolve()
+        self.cross_origin_isolated = cross_origin_isolated
         if not (self.dist / "index.html").is_file():
             raise ServeError(
                 f"{dist} is not a built dist (no index.html): run scripts/build_static.py"
@@ -359,6 +365,8 @@ class _Site:
         )
         if found.name in NO_CACHE or found.suffix == ".html":
             response.headers["Cache-Control"] = "no-cache"
+        if self.cross_origin_isolated:
+            response.headers.update(CROSS_ORIGIN_ISOLATION)
         response.content_length = found.stat().st_size
         chunks = _file_chunks(found) if request.method == "GET" else None
         return await self._send(request, response, chunks)
@@ -525,9 +533,10 @@ async def start_server(
     *,
     allowed_hosts: tuple[str, ...] = (),
     limits: Limits = Limits(),
+    cross_origin_isolated: bool = False,
 ) -> RunningServer:
     """Start serving (``port=0`` picks a free port: read it from ``server.sockets``)."""
-    site = _Site(dist, base_path, proxy or {}, allowed_hosts, limits)
+    site = _Site(dist, base_path, proxy or {}, allowed_hosts, limits, cross_origin_isolated)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family)
     site.open_session()
@@ -568,6 +577,7 @@ def serve(
     *,
     allowed_hosts: tuple[str, ...] = (),
     limits: Limits = Limits(),
+    cross_origin_isolated: bool = False,
 ) -> None:
     """Serve until interrupted, printing the URL first."""
     if not _is_loopback(host):
@@ -584,7 +594,8 @@ def serve(
 
     async def main() -> None:
         server = await start_server(
-            dist, host, port, proxy, base_path, allowed_hosts=allowed_hosts, limits=limits
+            dist, host, port, proxy, base_path, allowed_hosts=allowed_hosts, limits=limits,
+            cross_origin_isolated=cross_origin_isolated,
         )
         bound = server.sockets[0].getsockname()
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
@@ -658,6 +669,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "server (others get 421: DNS rebinding); repeatable",
     )
     parser.add_argument(
+        "--cross-origin-isolated",
+        action="store_true",
+        help="send Cross-Origin-Opener-Policy and -Embedder-Policy with the app's files, so "
+        "the Python console's Stop (Ctrl+C) can interrupt a cell; a sign-in provider on "
+        "another origin must then allow being embedded (silent renew)",
+    )
+    parser.add_argument(
         "--max-body",
         type=_size,
         default=defaults.max_body,
@@ -709,6 +727,7 @@ def run_serve(args: argparse.Namespace) -> int:
             args.base_path,
             allowed_hosts=tuple(args.allowed_host),
             limits=limits,
+            cross_origin_isolated=args.cross_origin_isolated,
         )
     except (ServeError, OSError) as exc:
         print(f"ohifpy serve: {exc}", file=sys.stderr)

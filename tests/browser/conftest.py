@@ -120,8 +120,10 @@ class ServedSite:
     worker) survives a restart.
     """
 
-    def __init__(self, dist: Path, base_path: str = "/", proxy: dict[str, str] | None = None):
+    def __init__(self, dist: Path, base_path: str = "/", proxy: dict[str, str] | None = None,
+                 *, cross_origin_isolated: bool = False):
         self.dist, self.base_path, self.proxy = dist, base_path, proxy or {}
+        self.cross_origin_isolated = cross_origin_isolated
         self.port = 0
         self._stop: Callable[[], None] | None = None
         self._thread: threading.Thread | None = None
@@ -135,7 +137,8 @@ class ServedSite:
 
         async def serve() -> None:
             server = await start_server(
-                self.dist, port=self.port, proxy=self.proxy, base_path=self.base_path
+                self.dist, port=self.port, proxy=self.proxy, base_path=self.base_path,
+                cross_origin_isolated=self.cross_origin_isolated,
             )
             self.port = server.sockets[0].getsockname()[1]
             stop = asyncio.Event()
