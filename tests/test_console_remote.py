@@ -134,6 +134,22 @@ async def test_show_a_mip_becomes_a_display_set_rendered_through_the_window(
     assert {v["name"]: v["value"] for v in probe["values"]}["value"] == voxels.max(axis=0)[200, 256]
 
 
+async def test_a_shown_stack_is_a_series_of_its_own_with_its_volume(
+        page: tuple[Page, list[tuple[str, str]]]) -> None:
+    """show() of a 3-D array: a stack placed as the volume's slices, which a cell reads back
+    as viewer.volume once it is the active series."""
+    viewer, output = page
+    done = await viewer.run("thick = viewer.volume[::10] > 0\nshow(thick, name='every 10th')")
+    assert done["ok"], printed(output, "stderr")
+    (info,) = done["displaySets"]
+    assert info["numImages"] == 20 and info["isReconstructable"]
+    viewer.display_set_uid, viewer.image_index = info["displaySetUID"], 0
+    done = await viewer.run("print(viewer.volume.shape, viewer.volume.spacing[0], "
+                            "int(viewer.volume.sum()) == int(thick.sum()))")
+    assert done["ok"], printed(output, "stderr")
+    assert printed(output).splitlines()[-1] == "(20, 512, 512) 12.5 True"
+
+
 async def test_overlay_is_blended_into_the_image_it_lies_over(
         page: tuple[Page, list[tuple[str, str]]]) -> None:
     viewer, output = page

@@ -167,3 +167,30 @@ async def test_load_viewports_loads_what_is_shown_and_stops_the_rest(
     memory = await result(api, "memory")
     assert memory["cacheBytes"] == api.frames.cache.bytes > 0 and memory["heapBytes"] is None
     assert memory["cachedFrames"] == len(api.frames.cache) and memory["cacheMaxBytes"] == 64 << 20
+
+
+async def test_a_series_larger_than_the_cache_holds_the_images_around_the_one_shown(
+        orthanc: LoadedOrthanc) -> None:
+    """200 slices of 512x512 int16 (100 MB) and a 16 MB cache: a load keeps the 24 nearest
+    image 100 (3/4 of the cache), says so once, and what it loaded stays cached."""
+    events: list[Any] = []
+    api = WorkerAPI(CountingTransport(), lambda event, data: events.append((event, data)))
+    await result(api, "init", config={**config(), "cacheSizeMB": 16},
+                 baseUrl=orthanc.base_url + "/")
+    opened = await result(api, "openViewer",
+                          studyInstanceUIDs=orthanc.manifest.study("ct").study_uid)
+    uid = opened["viewports"][0]
+    answer = await result(api, "loadSeries", displaySetUID=uid, startIndex=100)
+    assert (answer["total"], answer["held"], answer["loaded"]) == (200, 24, 24)
+    notes = [data["note"] for event, data in events if event == "progress" and "note" in data]
+    assert notes == [("'Axial 1.25mm' has 200 images (100 MB decoded), more than the frame "
+                     "cache holds (16 MB, cacheSizeMB): the 24 around the image shown are "
+                     "loaded, the others as you scroll to them.")]
+    display_set, source = api.session.display_set(uid)
+    cached = [i for i, image in enumerate(display_set.images)
+              if api.frames.cached(source, image) is not None]
+    assert cached == list(range(88, 112))
+    # Scrolling past them still shows every image, fetched on demand.
+    far = await result(api, "renderImage", displaySetUID=uid, imageIndex=0, details=False)
+    assert far["rgba"].shape == (512, 512, 4)
+    await api.transport.aclose()

@@ -262,7 +262,9 @@ export class SeriesPanel {
     }
   }
 
-  setProgress({ displaySetUID, loaded, failed, total }) {
+  // A load's progress; `held` < `total`: the series is larger than the cache, and only
+  // the images nearest the one shown are kept (ohifpy.viewer.frames.Frames.holdable).
+  setProgress({ displaySetUID, loaded, failed, total, held = total }) {
     const button = this.entries.get(displaySetUID);
     if (!button) return;
     const progress = button.querySelector(".series-progress");
@@ -270,9 +272,10 @@ export class SeriesPanel {
     const done = loaded + failed;
     progress.style.setProperty("--loaded", String(done / total));
     progress.dataset.loaded = String(loaded);
-    progress.dataset.complete = String(done === total);
+    progress.dataset.complete = String(done === held);
+    const of = held < total ? `${held}/${total} held` : "loaded";
     progress.querySelector(".progress-text").textContent =
-      done === total && !failed ? "loaded" : `${done}/${total}${failed ? ` (${failed} failed)` : ""}`;
+      done === held && !failed ? of : `${done}/${held}${failed ? ` (${failed} failed)` : ""}`;
   }
 
   // Fetch the thumbnails one after the other (they must not hold up the viewports); with

@@ -409,9 +409,15 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     }
   }
 
+  const told = new Set(); // the notes of series too large for the cache, said once each
   const stopProgress = worker.on("progress", (progress) => {
     panel?.setProgress(progress);
-    if (progress.loaded + progress.failed === progress.total && !progress.failed) markOnce(MARKS.seriesLoaded);
+    const goal = progress.held ?? progress.total;
+    if (progress.loaded + progress.failed === goal && !progress.failed) markOnce(MARKS.seriesLoaded);
+    if (progress.note && !told.has(progress.note)) {
+      told.add(progress.note);
+      tell(progress.note);
+    }
   });
 
   // The active viewport's commands and the page's own (←/→ viewport, PgUp/PgDn series),

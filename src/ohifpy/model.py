@@ -49,6 +49,7 @@ __all__ = [
     "ModelError",
     "Series",
     "Study",
+    "describe",
     "display_sets_from_instances",
     "float_values",
     "instance_kind",
@@ -482,6 +483,15 @@ def _distances_along(images: Sequence[ImageRef], normal: np.ndarray) -> list[flo
     """Each image's ImagePositionPatient · normal (every image has a position)."""
     positions = np.asarray([r.image_position for r in images], dtype=float)
     return (positions @ normal).tolist()
+
+
+def describe(display_set: DisplaySet) -> str:
+    """A display set as a person names it: its description, else its series number."""
+    if display_set.series_description.strip():
+        return repr(display_set.series_description.strip())
+    if display_set.series_number is not None:
+        return f"series {display_set.series_number}"
+    return f"series {display_set.series_instance_uid}"
 
 
 def display_sets_from_instances(instances: Iterable[Instance]) -> list[DisplaySet]:

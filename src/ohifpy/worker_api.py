@@ -712,6 +712,7 @@ class WorkerAPI:
         source = self.session.display_sets.get(made.source_display_set_uid)
         display_set = self.console_images.add(made, source[0] if source else None)
         self.session.add_display_set(display_set, self.console_images)
+        self.frames.track(display_set, self.console_images)  # a stack: its volume, for MPR
         return {"displaySet": display_set_info(display_set)}
 
     async def console_overlay(self, overlay: Mapping[str, Any]) -> dict[str, Any]:

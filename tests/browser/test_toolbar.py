@@ -30,7 +30,7 @@ KEYS = {
     "Rotate left": "l", "Flip horizontally": "h", "Flip vertically": "v", "Invert": "i",
     "Reset view": "Space", "Play cine": "c",
     "Soft tissue, W 400 L 40": "1", "Lung, W 1500 L -600": "2", "Liver, W 150 L 90": "3",
-    "Bone, W 2500 L 480": "4", "Brain, W 80 L 40": "5",
+    "Bone, W 2500 L 480": "4", "Brain, W 80 L 40": "5", "Python console": "p",
 }
 # Every control the toolbar shows for the CT, by name (split buttons: their primary part,
 # their arrow, their menu's items).
@@ -43,7 +43,8 @@ CONTROLS = {
     "Pan", "Stack scroll", "Crosshairs", "Rotate right", "Rotate and flip", "Rotate left",
     "Flip horizontally", "Flip vertically", "Invert", "Reset view", "Play cine",
     "Frames per second", "Loop", "Capture the viewport as PNG", "Show overlays",
-    "Reference lines", "Sync scroll", "Tag browser", "Preferences", "More tools",
+    "Reference lines", "Sync scroll", "Python console", "Tag browser", "Preferences",
+    "More tools",
 }
 
 # Each toolbar control's name, tooltip, icon, whether it is a menu's item and whether a

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..imaging import ImageFrame, VOIWindow, render_rgba
 from ..measure import ImageGeometry, Measurement
-from ..model import DisplaySet, ImageRef
+from ..model import DisplaySet, ImageRef, describe
 from ..volume import Volume, VolumeGeometry
 from .arrays import Grid, SpatialArray
 from .derived import ConsoleError, as_window
@@ -77,15 +77,6 @@ class ViewerSource(Protocol):
         """Make an image current (and, when given, the window); a source that cannot
         (the browser: the user's viewport is) raises ConsoleError."""
         ...
-
-
-def describe(display_set: DisplaySet) -> str:
-    """A display set as a person names it: its description, else its series number."""
-    if display_set.series_description.strip():
-        return repr(display_set.series_description.strip())
-    if display_set.series_number is not None:
-        return f"series {display_set.series_number}"
-    return f"series {display_set.series_instance_uid}"
 
 
 def not_a_volume(display_set: DisplaySet, reason: str) -> ConsoleError:

@@ -25,7 +25,7 @@ from ..errors import DATA_ERRORS
 from ..image_loader import load_image_frame
 from ..imaging import ImageFrame
 from ..lru import SizedLRU
-from ..model import DisplaySet, ImageRef
+from ..model import DisplaySet, ImageRef, describe
 from ..volume import Volume, VolumeError, VolumeGeometry
 
 __all__ = ["DEFAULT_CACHE_BYTES", "LOAD_CONCURRENCY", "FrameCache", "Frames"]
@@ -35,6 +35,9 @@ DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 200-slice 512x512 CT takes 100 MB."""
 LOAD_CONCURRENCY = 6
 """Frame requests in flight while loading a series (what browsers allow per host)."""
+HOLD_SHARE = 0.75
+"""The share of the cache one series' load may fill (the rest: the other viewports' images
+and renders); at least half, so every volume the cache makes is loaded whole."""
 
 Emit = Callable[[str, dict[str, Any]], None]
 FrameKey = tuple[str, str, int]
@@ -57,6 +60,13 @@ class HeldFrames(Protocol):
     def holds(self, image: ImageRef) -> bool: ...
 
     def frame(self, image: ImageRef) -> ImageFrame: ...
+
+
+def frame_bytes(image: ImageRef) -> int:
+    """What an image takes decoded (its stored values: 1, 2 or 4 bytes a sample)."""
+    instance = image.instance
+    sample = min(max(instance.bits_allocated // 8, 1), 4)
+    return instance.rows * instance.columns * max(instance.samples_per_pixel, 1) * sample
 
 
 class FrameCache(SizedLRU[FrameKey, ImageFrame | Volume]):
@@ -149,8 +159,6 @@ class Frames:
 
     async def get(self, source: DataSource, image: ImageRef) -> ImageFrame:
         """The decoded frame: from the cache, a fetch already running, or a new one."""
-        if isinstance(source, HeldFrames):
-            return source.frame(image)
         key = frame_key(source, image)
         frame = self.cached(source, image)
         if frame is not None:
@@ -170,7 +178,10 @@ class Frames:
     async def _fetch(self, source: DataSource, image: ImageRef) -> ImageFrame:
         """Retrieve, decode and cache one frame (the pipeline ``ohifpy render`` uses too);
         a tracked display set's goes into its volume."""
-        frame = await load_image_frame(source, image)
+        if isinstance(source, HeldFrames):  # decoded already: into its volume, or cached
+            frame = source.frame(image)
+        else:
+            frame = await load_image_frame(source, image)
         key = frame_key(source, image)
         slot = self._slots.get(key)
         if slot is not None and not frame.is_color:
@@ -210,6 +221,29 @@ class Frames:
                               "has no place in its volume")
         return volume
 
+    def holdable(self, display_set: DisplaySet) -> int:
+        """How many of a display set's images a load keeps decoded: all, unless they would
+        take more than :data:`HOLD_SHARE` of the cache; then as many as fit, nearest the
+        image shown (a load that went on would push out the first ones it loaded, those
+        the user looks at)."""
+        sizes = [frame_bytes(image) for image in display_set.images]
+        budget, held = int(self.cache.max_bytes * HOLD_SHARE), 0
+        for size in sizes:
+            budget -= size
+            if budget < 0:
+                break
+            held += 1
+        return max(held, min(1, len(sizes)))
+
+    def hold_note(self, display_set: DisplaySet, held: int) -> str:
+        """Why a series is not held whole, as the viewer says it."""
+        whole = sum(frame_bytes(image) for image in display_set.images)
+        name = describe(display_set)
+        return (f"{name[0].upper()}{name[1:]} has {len(display_set.images):,} images "
+                f"({whole / 2**20:,.0f} MB decoded), more than the frame cache holds "
+                f"({self.cache.max_bytes / 2**20:,.0f} MB, cacheSizeMB): the {held:,} around "
+                "the image shown are loaded, the others as you scroll to them.")
+
     def all_cached(self, display_set: DisplaySet, source: DataSource) -> bool:
         return all(self.cached(source, image) is not None for image in display_set.images)
 
@@ -225,8 +259,13 @@ class Frames:
         uid = display_set.display_set_uid
         total = len(display_set.images)
         start = min(max(int(start_index), 0), total - 1)
-        queue = iter(sorted(range(total), key=lambda i: (abs(i - start), i)))
+        nearest = sorted(range(total), key=lambda i: (abs(i - start), i))
+        held = self.holdable(display_set)
+        queue = iter(nearest[:held])
         state = {"loaded": 0, "failed": 0}
+        counts = {"displaySetUID": uid, "total": total, "held": held}
+        if held < total:
+            self.emit("progress", {**counts, **state, "note": self.hold_note(display_set, held)})
 
         async def worker() -> None:
             for index in queue:
@@ -235,11 +274,11 @@ class Frames:
                     state["loaded"] += 1
                 except DATA_ERRORS:  # counted: its viewport says why when shown
                     state["failed"] += 1
-                self.emit("progress", {"displaySetUID": uid, "total": total, **state})
+                self.emit("progress", {**counts, **state})
 
         async def run() -> dict[str, Any]:
             await asyncio.gather(*(worker() for _ in range(max(1, int(concurrency)))))
-            return {"displaySetUID": uid, "total": total, "cancelled": False, **state}
+            return {**counts, "cancelled": False, **state}
 
         await self.cancel(uid)
         task = asyncio.ensure_future(run())
