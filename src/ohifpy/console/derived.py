@@ -89,7 +89,7 @@ def value_window(array: np.ndarray) -> VOIWindow:
     return VOIWindow((low + high) / 2, max(high - low, 1.0), "LINEAR_EXACT", "minimum to maximum")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class DerivedImage:
     """An array a cell showed, placed and windowed to become a display set of its own.
 
@@ -190,6 +190,12 @@ class DerivedImage:
         frame = self.frame(self.frames // 2 if index is None else index)
         return render_rgba(frame, None if frame.is_color else (window or self.window))
 
+    def __repr__(self) -> str:
+        rows, columns = self.shape
+        mm = "" if self.spacing is None else f", {self.spacing[0]:g}x{self.spacing[1]:g} mm pixels"
+        frames = f"{self.frames} frames" if self.frames > 1 else "1 image"
+        return (f"<shown {self.name!r}: {frames} of {rows}x{columns} {self.array.dtype}{mm}>")
+
     def image_geometry(self, index: int = 0) -> ImageGeometry:
         """Where frame ``index``'s pixels are, for :func:`ohifpy.measure.measure`."""
         rows, columns = self.shape
@@ -211,7 +217,7 @@ def _positions(grid: Grid, count: int) -> tuple[tuple[float, float, float], ...]
     return tuple(tuple(float(v) for v in p) for p in points)  # type: ignore[misc]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Overlay:
     """A boolean mask a cell laid over the viewer's images, in ``colour`` at ``opacity``.
 
@@ -239,6 +245,11 @@ class Overlay:
         if (self.image_index is None) == (self.slots is None) or \
                 self.mask.ndim != (2 if self.slots is None else 3):
             raise ConsoleError("an overlay is a 2-D mask on one image or a 3-D mask on a volume")
+
+    def __repr__(self) -> str:
+        over = "the volume" if self.slots is not None else f"image {self.image_index}"
+        return (f"<overlay {self.name!r}: {int(self.mask.sum()):,} pixels over {over}, "
+                f"colour {self.colour}>")
 
     def mask_of(self, image_index: int) -> np.ndarray | None:
         """The mask over image ``image_index`` of its display set, None where it has none."""
