@@ -12,8 +12,9 @@ proxied at ``/dicom-web``, and opened in Debian's headless Chromium at 1200x800.
 Data: the 200-slice 512² CT of the test data in explicit VR little endian, and the same
 200 slices transcoded (new UIDs, cached in ``.cache/bench-vs-ohif/``) to JPEG lossless
 SV1 (dcmcjpeg), JPEG-LS lossless (dcmcjpls) and JPEG 2000 lossless (gdcmconv); a
-2,000-slice series (ten copies of the CT at new positions, new UIDs) generated in a
-temporary folder. Each study is a study of its own in one Orthanc.
+2,000-slice series (ten copies of the CT at new positions, new UIDs; ``--big-slices
+5000``: twenty-five) generated in a temporary folder. Each study is a study of its own in
+one Orthanc.
 
 How each number is measured (the same way for both viewers):
 
@@ -34,7 +35,8 @@ How each number is measured (the same way for both viewers):
   fps = changed frames / time from the first event to the last change.
 - memory: proportional set size (``Pss`` in ``/proc/<pid>/smaps_rollup``) summed over the
   Chromium renderer and GPU processes (``--type=renderer``/``--type=gpu-process``), once
-  the series is loaded; a fresh browser per run, so they are this page's.
+  the series is loaded; a fresh browser per run, so they are this page's. Peak memory:
+  the largest of those sums, sampled every 0.5 s from navigation to loaded.
 - cold: a fresh browser (empty profile, no HTTP cache, no service worker); warm: the
   same URL opened again in the same tab after that visit (once a service worker, if the
   site registers one, is active). Each number is the median of ``--runs`` runs.
@@ -82,7 +84,7 @@ VIEWPORT = {"width": 1200, "height": 800}
 # label -> make_test_data variant key whose encoder makes it (None: the CT as stored).
 SYNTAXES = {"explicit LE": None, "JPEG lossless": "ct-jpeg-lossless-sv1",
             "JPEG-LS": "ct-jpeg-ls", "JPEG 2000": "ct-j2k"}
-BIG_COPIES = 10
+BIG_SLICES = 2000
 QUIET_S, BIN_S, BUSY_SHARE = 1.5, 0.2, 0.2
 
 # Runs before any page script, in both sites: OHIF's onboarding tour and its
@@ -239,23 +241,24 @@ def transcoded(sources: list[Path], variant: str) -> list[Path]:
     return out
 
 
-def big_series(sources: list[Path], folder: Path) -> list[Path]:
-    """``BIG_COPIES`` copies of the CT stacked one after another: one series, new UIDs."""
+def big_series(sources: list[Path], folder: Path, copies: int) -> list[Path]:
+    """``copies`` copies of the CT stacked one after another: one series, new UIDs."""
     folder.mkdir(parents=True, exist_ok=True)
     first, second = (pydicom.dcmread(p, stop_before_pixels=True) for p in sources[:2])
     step = float(second.ImagePositionPatient[2]) - float(first.ImagePositionPatient[2])
     out = []
-    for copy in range(BIG_COPIES):
+    key = f"bench-vs-ohif-{len(sources) * copies}"
+    for copy in range(copies):
         for n, src in enumerate(sources):
             ds = pydicom.dcmread(src)
-            new_uids(ds, "bench-vs-ohif-2000", ALL_UIDS[:2] + ALL_UIDS[3:])
-            new_uids(ds, f"bench-vs-ohif-2000-{copy}", ("SOPInstanceUID",))
+            new_uids(ds, key, ALL_UIDS[:2] + ALL_UIDS[3:])
+            new_uids(ds, f"{key}-{copy}", ("SOPInstanceUID",))
             shift = copy * len(sources) * step
             ds.ImagePositionPatient[2] = float(ds.ImagePositionPatient[2]) + shift
             if "SliceLocation" in ds:
                 ds.SliceLocation = float(ds.SliceLocation) + shift
             ds.InstanceNumber = copy * len(sources) + n + 1
-            ds.StudyDescription = ds.SeriesDescription = f"bench vs OHIF {len(sources) * BIG_COPIES} slices"
+            ds.StudyDescription = ds.SeriesDescription = f"bench vs OHIF {len(sources) * copies} slices"
             path = folder / f"{copy:02d}-{n:04d}.dcm"
             ds.save_as(path, enforce_file_format=True)
             out.append(path)
@@ -315,10 +318,12 @@ def renderer_gpu_mb() -> float:
 
 
 class CpuMonitor:
-    """Samples the Chromium tree's CPU every 100 ms: [(epoch s, share of one core)]."""
+    """Samples the Chromium tree's CPU every 100 ms: [(epoch s, share of one core)], and its
+    renderer+GPU memory every 0.5 s: [(epoch s, MB)]."""
 
     def __init__(self) -> None:
         self.samples: list[tuple[float, float]] = []
+        self.memory: list[tuple[float, float]] = []
         self.stop = threading.Event()
         self.hz = os.sysconf("SC_CLK_TCK")
         threading.Thread(target=self.run, daemon=True).start()
@@ -332,6 +337,12 @@ class CpuMonitor:
             last = ticks
             self.samples.append((now, used / self.hz / (now - t_last)))
             t_last = now
+            if len(self.samples) % 5 == 0:
+                self.memory.append((now, renderer_gpu_mb()))
+
+    def peak_mb(self, since: float) -> float:
+        """The most renderer+GPU memory sampled since ``since`` (epoch s)."""
+        return max((mb for t, mb in self.memory if t >= since), default=0.0)
 
     def busy_bins(self, since: float) -> list[float]:
         """End times of the ``BIN_S`` bins since ``since`` above ``BUSY_SHARE`` of a core."""
@@ -379,6 +390,7 @@ class Visit:
     loaded_ms: float
     frames: int
     memory_mb: float
+    peak_mb: float = 0.0
     scroll_fps: float | None = None
     own_mark_ms: float | None = None
 
@@ -420,7 +432,7 @@ def visit(page: Page, url: str, monitor: CpuMonitor, timeout_s: float) -> Visit:
                            ("requestfailed", network.ended)):
         page.context.remove_listener(event, handler)
     return Visit(first, (end - origin) * 1000, len(network.frames), renderer_gpu_mb(),
-                 own_mark_ms=own)
+                 monitor.peak_mb(origin), own_mark_ms=own)
 
 
 @contextmanager
@@ -474,6 +486,7 @@ ROWS: list[tuple[str, Row]] = [
     ("warm", ("scroll", lambda v: v.scroll_fps, "fps")),
     ("cold", ("renderer+GPU memory, cold", lambda v: v.memory_mb, "MB")),
     ("warm", ("renderer+GPU memory, warm", lambda v: v.memory_mb, "MB")),
+    ("cold", ("peak renderer+GPU, cold", lambda v: v.peak_mb, "MB")),
 ]
 
 
@@ -520,6 +533,9 @@ def main() -> int:
                         help="only these transfer syntaxes (repeatable)")
     parser.add_argument("--no-big", action="store_true", help="skip the 2,000-slice series")
     parser.add_argument("--only-big", action="store_true", help="only the 2,000-slice series")
+    parser.add_argument("--big-slices", type=int, default=BIG_SLICES, metavar="N",
+                        help="slices of the big series: a multiple of the CT's 200 "
+                        "(default 2000; 5000 is 2.5 GB of pixels)")
     args = parser.parse_args()
     runs = args.runs or (2 if args.quick else 3)
     syntaxes = [] if args.only_big else args.syntax or (["explicit LE"] if args.quick else list(SYNTAXES))
@@ -537,8 +553,9 @@ def main() -> int:
             for files in studies.values():
                 server.upload(files)
             if big:
-                print(f"storing a {len(ct) * BIG_COPIES}-slice series...", flush=True)
-                big_files = big_series(ct, Path(work) / "big")
+                copies = max(1, args.big_slices // len(ct))
+                print(f"storing a {len(ct) * copies}-slice series...", flush=True)
+                big_files = big_series(ct, Path(work) / "big", copies)
                 server.upload(big_files)
                 studies[f"{len(big_files)}-slice series"] = big_files
             proxy = {"/dicom-web": server.dicomweb_root}
