@@ -231,8 +231,8 @@ async def test_load_series_nearest_first_with_progress(api, orthanc: LoadedOrtha
         "displaySets"]
     loaded = await result(worker, "loadSeries", displaySetUID=stack["displaySetUID"],
                           startIndex=8, concurrency=1)
-    assert loaded == {"displaySetUID": stack["displaySetUID"], "total": 16, "loaded": 16,
-                      "failed": 0, "cancelled": False}
+    assert loaded == {"displaySetUID": stack["displaySetUID"], "total": 16, "held": 16,
+                      "loaded": 16, "failed": 0, "cancelled": False}
     assert [data["loaded"] for _, data in events] == list(range(1, 17))
     frames = [url for url, _ in worker.transport.sent if "/frames/" in url]
     order = [stack["sopInstanceUIDs"].index(url.split("/instances/")[1].split("/")[0])

@@ -133,7 +133,8 @@ async def test_open_mpr_gives_three_views_and_loads_the_series(ct: Opened) -> No
     # The page's viewports ask for the views: the source series loads (started by openMpr).
     assert ct.loading == {"loading": [uid]}
     progress = progress_of(ct, uid)
-    assert progress[-1] == {"displaySetUID": uid, "total": 200, "loaded": 200, "failed": 0}
+    assert progress[-1] == {"displaySetUID": uid, "total": 200, "held": 200, "loaded": 200,
+                            "failed": 0}
     assert len(progress) == 200
     # One copy: the whole CT is one cache entry, its volume.
     memory = await result(ct.api, "memory")
