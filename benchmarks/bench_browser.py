@@ -241,6 +241,21 @@ def build_dist(work: str) -> Path:
     return dist
 
 
+@contextmanager
+def serving_ct() -> Iterator[tuple[str, make_test_data.StudyEntry]]:
+    """The site built and served, Orthanc holding only the 200-slice CT: (site URL, the CT)."""
+    manifest = make_test_data.ensure()
+    ct = manifest.study("ct")
+    with tempfile.TemporaryDirectory() as work:
+        dist = build_dist(work)
+        server = start_orthanc(Path(work) / "orthanc")
+        try:
+            server.upload([manifest.root / i.path for i in ct.instances])
+            yield serve_in_thread(dist, {"/dicom-web": server.dicomweb_root}), ct
+        finally:
+            server.stop()
+
+
 def main() -> int:
     manifest = make_test_data.ensure()
     with tempfile.TemporaryDirectory() as work:

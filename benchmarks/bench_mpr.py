@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "benchmarks")]
 
-import make_test_data
-from bench_browser import (
-    MARKS,
-    build_dist,
-    chromium,
-    heap,
-    serve_in_thread,
-    wait_for_mark,
-)
-from orthanc import start_orthanc
+from bench_browser import MARKS, chromium, heap, serving_ct, wait_for_mark
 from playwright.sync_api import Page
 
 # When each MPR view's canvas first shows an image, in ms since navigation.
@@ -142,17 +132,8 @@ def bench(site: str, ct_uid: str, ct_display_set: str) -> None:
 
 
 def main() -> int:
-    manifest = make_test_data.ensure()
-    ct = manifest.study("ct")
-    with tempfile.TemporaryDirectory() as work:
-        dist = build_dist(work)
-        server = start_orthanc(Path(work) / "orthanc")
-        try:
-            server.upload([manifest.root / i.path for i in ct.instances])
-            bench(serve_in_thread(dist, {"/dicom-web": server.dicomweb_root}), ct.study_uid,
-                  ct.series[0].series_uid)
-        finally:
-            server.stop()
+    with serving_ct() as (site, ct):
+        bench(site, ct.study_uid, ct.series[0].series_uid)
     return 0
 
 

@@ -83,6 +83,9 @@ def test_invalid_configs_say_what_is_wrong(change: dict, message: str) -> None:
     ({"maxRetries": -1}, "maxRetries must be from 0 to 10"),
     ({"imageRendering": "wadouri"}, "imageRendering must be one of wadors, not 'wadouri'"),
     ({"thumbnailRendering": "png"}, "thumbnailRendering must be one of wadors, rendered"),
+    ({"supportsRendered": False, "thumbnailRendering": "rendered"},
+     "thumbnailRendering 'rendered' needs supportsRendered"),
+    ({"supportsRendered": "no"}, "supportsRendered must be bool"),
     ({"stowRoot": "javascript:alert(1)"}, "stowRoot must be an http\\(s\\) URL or a path"),
     ({"wadoUriRoot": "data:text/plain,x"}, "wadoUriRoot must be an http\\(s\\) URL"),
 ])

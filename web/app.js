@@ -16,6 +16,7 @@ import { setDateFormat } from "./display_format.js";
 import { element } from "./dom.js";
 import { createLocalFiles, installFileDrop } from "./local.js";
 import { MARKS, markOnce } from "./marks.js";
+import { fetchPreview } from "./preview.js";
 import { showStudyList } from "./studylist.js";
 import { showViewer } from "./viewer.js";
 import { WorkerClient } from "./worker_client.js";
@@ -57,18 +58,25 @@ const START_TIMEOUT_MS = 300_000; // a start slower than this is a failure worth
 // the configured server's). The worker's Python client takes it if it asks for the same
 // URL, else asks itself: a wrong guess costs one request, never a wrong answer. (So this
 // splits the URL's UIDs itself, the one place the page does: Python is not up yet.)
-function metadataToPrefetch(config) {
-  const url = new URL(location.href);
-  const studies = url.searchParams.get("StudyInstanceUIDs");
-  if (routeOf(url) !== "viewer" || !studies || url.searchParams.get("SeriesInstanceUIDs")) return [];
-  const sources = config.dataSources ?? [];
-  const name = (s) => s.configuration?.name || s.sourceName;
-  const chosen = url.searchParams.get("datasources") || config.defaultDataSourceName || (sources[0] && name(sources[0]));
-  const source = sources.find((s) => name(s) === chosen)?.configuration;
-  if (!source?.wadoRoot) return [];
+function metadataToPrefetch(source) {
+  const params = new URL(location.href).searchParams;
+  const studies = params.get("StudyInstanceUIDs");
+  if (!studies || params.get("SeriesInstanceUIDs") || !source?.wadoRoot) return [];
   const root = new URL(source.wadoRoot, base).href.replace(/\/+$/, "");
   return studies.split(",").map((uid) => uid.trim()).filter(Boolean)
     .map((uid) => `${root}/studies/${encodeURIComponent(uid)}/metadata`);
+}
+
+// The data source (its OHIF configuration object) a viewer link at start opens, or null
+// on another page. Nothing is fetched for a config from a link before Python has
+// validated it, so there is none with ?configUrl=.
+function viewerSource(config) {
+  const url = new URL(location.href);
+  if (routeOf(url) !== "viewer" || configUrl) return null;
+  const sources = config.dataSources ?? [];
+  const name = (s) => s.configuration?.name || s.sourceName;
+  const chosen = url.searchParams.get("datasources") || config.defaultDataSourceName || (sources[0] && name(sources[0]));
+  return sources.find((s) => name(s) === chosen)?.configuration ?? null;
 }
 
 // init's answer, for every page: the data sources, and the tables the pages build their
@@ -81,11 +89,17 @@ const signedIn = config.then((shipped) =>
     worker.on("token-needed", () => worker.setAccessToken(null)); // requests fail, none hangs
   }),
 );
+// The server-rendered preview the viewer shows while Python starts (preview.js): fetched
+// from the start, at once with the metadata; taken by the first page, a viewer or not.
+let preview = Promise.all([config, signedIn]).then(([shipped]) => {
+  const source = viewerSource(shipped);
+  return source && fetchPreview({ source, params: new URL(location.href).searchParams, base, token: worker.accessToken });
+});
+preview.catch(() => {});
 const runtime = (async () => {
   const shipped = await config;
   await signedIn;
-  // Nothing is fetched for a config from a link before Python has validated it.
-  if (!configUrl) worker.prefetch(metadataToPrefetch(shipped));
+  worker.prefetch(metadataToPrefetch(viewerSource(shipped)));
   const answer = await worker.call("init", { config: shipped, baseUrl: base.href, configUrl }, { timeoutMs: START_TIMEOUT_MS });
   setDateFormat(answer.tables.dateFormat); // before any page shows a date
   markOnce(MARKS.runtimeReady);
@@ -115,7 +129,8 @@ function render() {
   const main = document.getElementById("main");
   main.replaceChildren();
   const url = new URL(location.href);
-  const context = { worker, runtime, main, params: url.searchParams };
+  const context = { worker, runtime, main, params: url.searchParams, preview };
+  preview = null; // later pages: Python is up, the diagnostic image comes as fast
   const route = routeOf(url);
   if (route === "viewer") leave = showViewer(context);
   else if (route === "viewer/dicomjson") leave = showViewer({ ...context, dicomJsonUrl: url.searchParams.get("url") ?? "" });

@@ -2,6 +2,7 @@
 export const MARKS = {
   runtimeReady: "ohifpy:runtime-ready",
   firstImage: "ohifpy:first-image",
+  firstPreview: "ohifpy:first-preview", // the server-rendered preview while Python starts (preview.js)
   seriesLoaded: "ohifpy:series-loaded",
 };
 

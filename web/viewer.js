@@ -25,6 +25,7 @@ import { MeasurementStore } from "./measurement_store.js";
 import { installMeasurementKeys, MeasurementLayer, registerMeasurementTools } from "./measurements.js";
 import { loadRequest, MprSession, sourceDisplaySetUID } from "./mpr.js";
 import { getPreference, setPreference } from "./preferences.js";
+import { showPreview } from "./preview.js";
 import { ConsoleClient } from "./console_client.js";
 import { ConsolePanel } from "./console_panel.js";
 import { ReferenceLines } from "./reference_lines.js";
@@ -40,7 +41,7 @@ const NARROW = "(max-width: 1100px)";
 // An error whose message is the whole sentence shown.
 class Told extends Error {}
 
-export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
+export function showViewer({ worker, runtime, main, params, dicomJsonUrl, preview: previewImage }) {
   const page = node("section", "viewer");
   const header = node("header", "viewer-header");
   const toolbarSlot = node("div", "toolbar-slot");
@@ -49,6 +50,8 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   const body = node("div", "viewer-body");
   page.append(header, note, body);
   main.append(page);
+  // The server's rendering while Python starts, until the first diagnostic image (preview.js).
+  const preview = showPreview(body, previewImage);
 
   let displaySets = [];
   let panel = null;
@@ -80,6 +83,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     },
     onDraw: (viewport, result) => {
       markOnce(MARKS.firstImage);
+      preview.remove();
       segmentations.drawn(viewport); // a SEG opened waits for its source's viewports
       // An image that failed shows now: the server is back, so the frames its stack
       // failed on (a load that ended skips them) are asked again.
@@ -90,6 +94,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
       settled(viewport);
     },
     onError: (viewport) => {
+      preview.remove(); // the viewport says why it shows no image
       unshown.add(`${viewport.displaySet.displaySetUID}/${viewport.canvas.dataset.imageIndex}`); // the failed one
       settled(viewport);
     },
@@ -503,6 +508,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
     listPriors();
     await hung;
   })().catch((error) => {
+    preview.remove();
     if (!page.isConnected) return;
     note.textContent = error instanceof Told ? error.message : `This study cannot be opened: ${error.message}`;
     note.classList.add("error");
@@ -522,6 +528,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl }) {
   });
 
   return () => {
+    preview.remove();
     stopProgress();
     removeKeys();
     stopMeasurementKeys();

@@ -21,6 +21,7 @@ export class WorkerClient {
     this.pending = new Map();
     this.listeners = new Map();
     this.failed = null;
+    this.accessToken = null;
     this.worker.onmessage = ({ data }) => this.receive(data);
     this.worker.onerror = (event) => {
       event.preventDefault();
@@ -51,7 +52,9 @@ export class WorkerClient {
   }
 
   // The signed-in user's token (or null), for the worker's requests (see worker.js).
+  // Kept here too for the page's one request of its own (the preview, preview.js).
   setAccessToken(token) {
+    this.accessToken = token ?? null;
     this.worker.postMessage({ accessToken: token ?? null });
   }
 

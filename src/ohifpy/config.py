@@ -70,6 +70,9 @@ class DicomWebSource:
     ``queryEncoding`` is ours: ``"minimal"`` sends ``, * ^`` literally in query strings
     (legal there, and what Orthanc 1.10's DICOMweb plugin needs because it does not
     percent-decode), ``"strict"`` percent-encodes everything but unreserved characters.
+    ``supportsRendered`` is ours too, in OHIF's ``supports*`` style: False for a server
+    without WADO-RS ``/rendered``; the page then shows no server-rendered preview while
+    Python starts (``web/preview.js``), and thumbnails cannot be ``rendered``.
     """
 
     name: str
@@ -83,6 +86,7 @@ class DicomWebSource:
     supportsWildcard: bool = True
     imageRendering: str = "wadors"
     thumbnailRendering: str = "wadors"
+    supportsRendered: bool = True
     enableStudyLazyLoad: bool = True
     staticWado: bool = False
     acceptHeader: tuple[str, ...] = ()
@@ -126,6 +130,9 @@ class DicomWebSource:
                     f"data source {self.name!r}: {key} must be one of {', '.join(allowed)}, "
                     f"not {getattr(self, key)!r}"
                 )
+        if not self.supportsRendered and self.thumbnailRendering != "wadors":
+            raise ConfigError(f"data source {self.name!r}: thumbnailRendering "
+                              f"{self.thumbnailRendering!r} needs supportsRendered")
         if self.queryLimit < 1:
             raise ConfigError(f"data source {self.name!r}: queryLimit must be at least 1")
         for key, (low, high) in (("timeout", TIMEOUT_RANGE), ("maxRetries", MAX_RETRIES_RANGE)):

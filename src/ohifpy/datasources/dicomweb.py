@@ -29,7 +29,7 @@ class DICOMwebDataSource(DICOMwebClient):
         self.friendly_name = source.friendlyName or source.name
         self.capabilities = Capabilities(
             store=bool(source.stowRoot),
-            rendered=True,
+            rendered=source.supportsRendered,
             query_options=True,
             thumbnail_rendering=source.thumbnailRendering,
             query_limit=source.queryLimit,
