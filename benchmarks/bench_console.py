@@ -12,25 +12,9 @@ Run: ``.venv/bin/python benchmarks/bench_console.py``.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from bench_browser import (
-    MARKS,
-    ROOT,
-    SCROLL,
-    build_dist,
-    chromium,
-    serve_in_thread,
-    wait_for_mark,
-    window_level_ms,
-)
-
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
-
-import make_test_data
-from orthanc import start_orthanc
+from bench_browser import MARKS, SCROLL, chromium, serving_ct, wait_for_mark, window_level_ms
 from playwright.sync_api import Page
 
 BUSY_CELL = "import time\nend = time.time() + 5\nwhile time.time() < end:\n    pass"
@@ -90,16 +74,8 @@ def bench(site: str, ct_uid: str) -> None:
 
 
 def main() -> int:
-    manifest = make_test_data.ensure()
-    with tempfile.TemporaryDirectory() as work:
-        dist = build_dist(work)
-        server = start_orthanc(Path(work) / "orthanc")
-        try:
-            server.upload(manifest.files())
-            site = serve_in_thread(dist, {"/dicom-web": server.dicomweb_root})
-            bench(site, manifest.study("ct").study_uid)
-        finally:
-            server.stop()
+    with serving_ct() as (site, ct):
+        bench(site, ct.study_uid)
     return 0
 
 
