@@ -114,6 +114,16 @@ async def test_the_viewer_has_no_serious_violations(app: App, orthanc: LoadedOrt
     assert await blocking_violations(app) == []
     await app.page.click(".segmentations-toggle")
 
+    await app.page.keyboard.press("p")  # the Python console, with a cell's output
+    await app.page.wait_for_selector(".console-panel", state="visible")
+    await app.page.fill(".console-input", "print('<b>x</b>')\n1/0")
+    await app.page.press(".console-input", "Enter")
+    await app.page.wait_for_selector(".console-output .console-stderr", timeout=120_000)
+    assert await blocking_violations(app) == []
+    await app.page.keyboard.press("Escape")  # back to the viewport
+    await app.page.keyboard.press("p")
+    await app.page.wait_for_selector(".console-panel", state="hidden")
+
 
 async def test_the_dialogs_have_no_serious_violations_and_close_with_escape(
         app: App, orthanc: LoadedOrthanc) -> None:
