@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import re
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import numpy as np
@@ -36,13 +35,6 @@ from pydicom.uid import generate_uid
 
 from .cine import cine_frame_rate
 from .config import AppConfig, DicomJsonSource, LocalSource
-from .console.messages import (
-    derived_from_message,
-    instances_json,
-    overlay_from_message,
-    window_message,
-)
-from .console.viewer import image_array
 from .datasources import DataSource, query_server, server_roots
 from .dicomweb import StudyQuery, Transport
 from .dicomweb.bearer import AccessToken, BearerTokenTransport, Renew
@@ -66,7 +58,6 @@ from .study_list import StudyListState, series_row, sort_study_rows, study_row
 from .tag_tree import filter_tree, tag_tree
 from .thumbnail import THUMBNAIL_SIZE, downsample_rgba, thumbnail_index
 from .viewer import documents
-from .viewer.console_images import ConsoleImages
 from .viewer.frames import DEFAULT_CACHE_BYTES, LOAD_CONCURRENCY, FrameCache, Frames
 from .viewer.mpr import MPR_PREFIX, VIEWS, MprViews
 from .viewer.overlay_items import DEFAULT_OVERLAY, ViewportOverlay
@@ -84,6 +75,9 @@ from .viewer.segmentations import Segmentations
 from .viewer.session import ViewerSession, fetch_config, uid_list
 from .viewer.tables import tables
 from .window_presets import window_presets
+
+if TYPE_CHECKING:
+    from .viewer.console_images import ConsoleImages
 
 __all__ = ["DEFAULT_CACHE_BYTES", "FrameCache", "WorkerAPI", "create_for_browser"]
 
@@ -127,7 +121,7 @@ class WorkerAPI:
         self.frames = Frames(cache_bytes, self.emit)
         self.mprs: dict[str, MprViews] = {}  # by the display set they reformat
         self.segmentations = Segmentations(self.session, self.frames)  # SEG, RTSTRUCT overlays
-        self.console_images = ConsoleImages()  # what the Python console showed
+        self.console_images: ConsoleImages | None = None  # what the Python console showed
         self._planes: dict[str, tuple[tuple[Any, ...], ImageFrame]] = {}  # last plane per view
         # The hanging shown, and what made it (initial series, saved layout, URL's studies).
         self._hanging: StageView | None = None
@@ -369,7 +363,8 @@ class WorkerAPI:
         chosen = _window(window) if window else frame.default_window()
         rgba = render_rgba(frame, chosen, invert=bool(invert))
         rgba = self.segmentations.blend_image(display_set_uid, image, rgba)  # loaded SEGs
-        rgba = self.console_images.blend(display_set_uid, image_index, rgba)  # console masks
+        if self.console_images is not None:  # the Python console's masks
+            rgba = self.console_images.blend(display_set_uid, image_index, rgba)
         answer = {
             "rgba": rgba,  # (rows, columns, 4) uint8: the worker copies it out once
             "width": int(rgba.shape[1]),
@@ -659,69 +654,30 @@ class WorkerAPI:
         window: Mapping[str, float] | None = None, volume: bool = False,
         display_sets: Sequence[str] = (), volumes: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """What a Python console cell reads (see :mod:`ohifpy.console.remote`): the active
-        viewport's display set and image (``display_set_uid``, ``image_index``, its
-        ``window``), with ``volume`` its whole volume (loaded first). The metadata of
-        display sets (``display_sets``) and volumes (``volumes``) the console holds
-        already is not sent again. The answer: ``snapshot`` (JSON) and the arrays
-        ``imageData``, ``volumeData``; a problem with either is said in ``snapshot``
-        (``image.error``, ``volume.error``) for the cell that reads it.
-        """
-        snapshot: dict[str, Any] = {"window": dict(window) if window else None,
-                                    "active": {"displaySetUID": str(display_set_uid),
-                                               "imageIndex": int(image_index)},
-                                    "volume": None}
-        answer: dict[str, Any] = {"snapshot": snapshot, "imageData": None, "volumeData": None}
-        held = set(display_sets)
-        snapshot["displaySets"] = [
-            {"displaySetUID": uid, "instances": json.dumps(instances_json(d))}
-            for uid, (d, _) in self.session.display_sets.items() if d.is_image and uid not in held]
-        if not display_set_uid:
-            snapshot["error"] = "the active viewport shows no series"
-            return answer
-        display_set, source = self.session.display_set(display_set_uid)
-        if not display_set.is_image:
-            snapshot["error"] = f"the active viewport shows a {display_set.kind.upper()}, not images"
-            return answer
-        image, source = self.session.image(display_set_uid, image_index)
-        try:
-            frame = await self.frames.get(source, image)
-        except DATA_ERRORS as exc:
-            snapshot["image"] = {"error": f"the current image cannot be read: {exc}"}
-        else:
-            values = np.ascontiguousarray(image_array(frame, image))
-            snapshot["image"] = {"dtype": values.dtype.name, "shape": list(values.shape),
-                                 "photometric": "RGB" if values.ndim == 3
-                                 else frame.photometric_interpretation,
-                                 "windows": [window_message(w) for w in frame.windows]}
-            answer["imageData"] = values
-        if volume and display_set.is_reconstructable and display_set_uid not in volumes:
-            try:
-                voxels = (await self.frames.whole_volume(display_set, source)).voxels
-            except DATA_ERRORS as exc:
-                snapshot["volume"] = {"error": str(exc)}
-            else:
-                snapshot["volume"] = {"dtype": voxels.dtype.name, "shape": list(voxels.shape)}
-                answer["volumeData"] = np.ascontiguousarray(voxels)
-        return answer
+        """What a Python console cell reads: see :meth:`ConsoleImages.snapshot`."""
+        return await self._console().snapshot(
+            self.session, self.frames, str(display_set_uid), int(image_index), window,
+            bool(volume), set(display_sets), set(volumes))
 
     async def console_show(self, derived: Mapping[str, Any]) -> dict[str, Any]:
         """A console cell's ``show``: a display set of the derived image, in the study of
         the display set it was computed from (``{displaySet}``, for the series panel)."""
-        made = derived_from_message(derived)
-        source = self.session.display_sets.get(made.source_display_set_uid)
-        display_set = self.console_images.add(made, source[0] if source else None)
-        self.session.add_display_set(display_set, self.console_images)
-        self.frames.track(display_set, self.console_images)  # a stack: its volume, for MPR
+        display_set = self._console().show(derived, self.session, self.frames)
         return {"displaySet": display_set_info(display_set)}
 
     async def console_overlay(self, overlay: Mapping[str, Any]) -> dict[str, Any]:
         """A console cell's ``overlay``: the mask is blended into the display set's images
         from the next render on (``{displaySetUID}``)."""
-        made = overlay_from_message(overlay)
-        display_set, _ = self.session.display_set(made.display_set_uid)
-        self.console_images.add_overlay(made, display_set)
-        return {"displaySetUID": display_set.display_set_uid}
+        return {"displaySetUID": self._console().overlay(overlay, self.session)}
+
+    def _console(self) -> ConsoleImages:
+        """What the Python console showed; its code is imported on the console's first
+        call, not at every start of the viewer."""
+        if self.console_images is None:
+            from .viewer.console_images import ConsoleImages
+
+            self.console_images = ConsoleImages()
+        return self.console_images
 
     async def roi_contours(self, display_set_uid: str, image_index: int,
                            rtstruct_uids: Sequence[str] | None = None) -> dict[str, Any]:

@@ -13,7 +13,8 @@ into the images they lie over when those are rendered.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,10 +22,20 @@ from pydicom import Dataset
 from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
 
 from ..console.derived import ConsoleError, DerivedImage, Overlay
+from ..console.messages import (
+    derived_from_message,
+    instances_json,
+    overlay_from_message,
+    window_message,
+)
+from ..console.viewer import image_array
 from ..datasources.protocol import Capabilities, DataSourceError
 from ..dicomweb.client import Frame
+from ..errors import DATA_ERRORS
 from ..imaging import ImageFrame
 from ..model import DisplaySet, ImageRef, Instance, display_sets_from_instances
+from .frames import Frames
+from .session import ViewerSession
 
 __all__ = ["CONSOLE_SOURCE_NAME", "ConsoleImages"]
 
@@ -91,6 +102,80 @@ class ConsoleImages:
             instances.append(instance)
         (display_set,) = display_sets_from_instances(instances)
         return display_set
+
+    # ------------------------------------------------------------ the viewer worker's calls
+
+    async def snapshot(
+        self, session: ViewerSession, frames: Frames, display_set_uid: str, image_index: int,
+        window: Mapping[str, float] | None, volume: bool, display_sets: set[str],
+        volumes: set[str],
+    ) -> dict[str, Any]:
+        """What a console cell reads (see :mod:`ohifpy.console.remote`): the active
+        viewport's display set and image (``display_set_uid``, ``image_index``, its
+        ``window``), with ``volume`` its whole volume (loaded first). The metadata of
+        display sets (``display_sets``) and volumes (``volumes``) the console holds
+        already is not sent again. The answer: ``snapshot`` (JSON) and the arrays
+        ``imageData``, ``volumeData``; a problem with either is said in ``snapshot``
+        (``image.error``, ``volume.error``) for the cell that reads it.
+        """
+        snapshot: dict[str, Any] = {"window": dict(window) if window else None,
+                                    "active": {"displaySetUID": display_set_uid,
+                                               "imageIndex": image_index},
+                                    "volume": None}
+        answer: dict[str, Any] = {"snapshot": snapshot, "imageData": None, "volumeData": None}
+        snapshot["displaySets"] = [
+            {"displaySetUID": uid, "instances": json.dumps(instances_json(d))}
+            for uid, (d, _) in session.display_sets.items()
+            if d.is_image and uid not in display_sets]
+        if not display_set_uid:
+            snapshot["error"] = "the active viewport shows no series"
+            return answer
+        display_set, source = session.display_set(display_set_uid)
+        if not display_set.is_image:
+            snapshot["error"] = f"the active viewport shows a {display_set.kind.upper()}, not images"
+            return answer
+        image, source = session.image(display_set_uid, image_index)
+        try:
+            frame = await frames.get(source, image)
+        except DATA_ERRORS as exc:
+            snapshot["image"] = {"error": f"the current image cannot be read: {exc}"}
+        else:
+            values = np.ascontiguousarray(image_array(frame, image))
+            snapshot["image"] = {"dtype": values.dtype.name, "shape": list(values.shape),
+                                 "photometric": "RGB" if values.ndim == 3
+                                 else frame.photometric_interpretation,
+                                 "windows": [window_message(w) for w in frame.windows]}
+            answer["imageData"] = values
+        if volume and display_set.is_reconstructable and display_set_uid not in volumes:
+            try:
+                voxels = (await frames.whole_volume(display_set, source)).voxels
+            except DATA_ERRORS as exc:
+                snapshot["volume"] = {"error": str(exc)}
+            else:
+                snapshot["volume"] = {"dtype": voxels.dtype.name, "shape": list(voxels.shape)}
+                answer["volumeData"] = np.ascontiguousarray(voxels)
+        return answer
+
+    def show(self, derived: Mapping[str, Any], session: ViewerSession,
+             frames: Frames) -> DisplaySet:
+        """A cell's ``show`` (a :func:`~ohifpy.console.messages.derived_message`): the
+        derived image as a display set of the session (a stack: tracked as a volume)."""
+        made = derived_from_message(derived)
+        source = session.display_sets.get(made.source_display_set_uid)
+        display_set = self.add(made, source[0] if source else None)
+        session.add_display_set(display_set, self)
+        frames.track(display_set, self)
+        return display_set
+
+    def overlay(self, overlay: Mapping[str, Any], session: ViewerSession) -> str:
+        """A cell's ``overlay`` (an :func:`~ohifpy.console.messages.overlay_message`): laid
+        over its display set's images; answers that display set's UID."""
+        made = overlay_from_message(overlay)
+        display_set, _ = session.display_set(made.display_set_uid)
+        self.add_overlay(made, display_set)
+        return display_set.display_set_uid
+
+    # ------------------------------------------------------------ frames
 
     def holds(self, image: ImageRef) -> bool:
         return (image.instance.sop_instance_uid, image.frame_number) in self._frames
