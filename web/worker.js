@@ -20,7 +20,6 @@
 "use strict";
 
 const BASE = new URL(".", self.location.href).href; // the site's base path: worker.js sits there
-const CODECS = BASE + "codecs/";
 
 // Start-up phases, as User Timing marks for the page (boot.js records them): where a
 // start's time goes, the runtime's own part (Pyodide, numpy, pydicom) apart from ours.
@@ -42,36 +41,16 @@ try {
   die(`the Python runtime could not be loaded (${error.message})`);
 }
 
-// Codecs load on first use: most studies need one codec or none, and loading all of them
-// would compete with Python's start. Each classic codec script declares a global factory
-// (openjph's is called `Module`, a name Emscripten code looks for): take it and clear the
-// global so nothing else picks it up.
-let codecIndex = null; // Promise of codecs.json, fetched with the first codec
-const codecs = new Map(); // name -> Promise of the initialised module
-
-async function instantiateCodec(name) {
-  codecIndex ??= fetch(CODECS + "codecs.json").then((response) => response.json());
-  const spec = (await codecIndex)[name];
-  if (!spec) throw new Error(`no codec named ${name} in codecs.json`);
-  if (spec.type !== "classic") return import(CODECS + spec.script);
-  importScripts(CODECS + spec.script);
-  const factory = self[spec.export];
-  self[spec.export] = undefined;
-  return factory({
-    locateFile: (file) => CODECS + file, // the .wasm sits next to its script, not this worker
-    print: () => {},
-    printErr: () => {},
-  });
+// Codecs load on first use (web/codecs.js): most studies need one codec or none, and
+// loading all of them would compete with Python's start. Frames decode in the codec pool
+// (web/codec_pool.js) where one can start; here only when none can, or for Python's
+// synchronous callers (see ohifpy.imaging.wasm_codecs).
+try {
+  importScripts(BASE + "codecs.js", BASE + "codec_pool.js");
+} catch (error) {
+  die(`the codecs could not be loaded (${error.message})`);
 }
-
-function loadCodec(name) {
-  if (!codecs.has(name)) {
-    const loading = instantiateCodec(name);
-    loading.catch(() => codecs.delete(name)); // a failed load is tried again next time
-    codecs.set(name, loading);
-  }
-  return codecs.get(name);
-}
+const codecPool = fatal === null ? CodecPool.create(BASE + "codec_worker.js") : null;
 
 // The signed-in user's access token (web/auth.js), as the page last sent it. Python reads
 // it at every request (ohifpy.dicomweb.bearer decides which servers get it); after a 401
@@ -139,7 +118,8 @@ function emit(event, data) {
 
 const booting = (async () => {
   const { pyodide, workerApi } = await loadPython();
-  const api = workerApi.create_for_browser(emit, loadCodec, prefetched, () => accessToken ?? undefined, renewAccessToken);
+  const api = workerApi.create_for_browser(emit, loadCodec, prefetched, () => accessToken ?? undefined, renewAccessToken,
+                                             codecPool);
   workerApi.destroy();
   return { pyodide, api };
 })();

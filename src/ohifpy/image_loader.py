@@ -19,8 +19,8 @@ from .imaging import (
     ImageFrame,
     PixelModule,
     UnsupportedTransferSyntaxError,
-    load_decoder,
     prepare_frame,
+    run_codec,
 )
 from .imaging.codecs import native_frame_length
 from .model import ImageRef
@@ -44,8 +44,9 @@ async def load_image_frame(source: DataSource, image: ImageRef) -> ImageFrame:
     (wado,) = await source.retrieve_instance_frames(*uids, [image.frame_number], pixel_size=size)
     syntax = wado.transfer_syntax_uid
     try:
-        await load_decoder(syntax)
-        return prepare_frame(wado.data, syntax, metadata, image.frame_index)
+        codec_output = await run_codec(wado.data, syntax, pixel)  # in a codec worker, if any
+        return prepare_frame(wado.data, syntax, metadata, image.frame_index,
+                             codec_output=codec_output)
     except UnsupportedTransferSyntaxError as unsupported:
         try:
             (wado,) = await source.retrieve_instance_frames(

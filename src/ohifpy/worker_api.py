@@ -930,10 +930,11 @@ class WorkerAPI:
 
 
 def create_for_browser(emit: Emit, load_codec: Any, prefetched: Any, access_token: Any,
-                       renew_token: Any) -> WorkerAPI:
+                       renew_token: Any, codec_pool: Any = None) -> WorkerAPI:
     """What ``web/worker.js`` calls once Pyodide is up.
 
-    ``load_codec(name)`` loads a WebAssembly codec (on a frame's first need of it);
+    ``load_codec(name)`` loads a WebAssembly codec (on a frame's first need of it), and
+    ``codec_pool`` (None without one) decodes frames in codec workers (see wasm_codecs);
     ``prefetched`` holds the worker's early fetches (see :class:`FetchTransport`);
     ``access_token()`` and ``renew_token(rejected)`` are the page's sign-in, as the
     worker relays it.
@@ -947,7 +948,7 @@ def create_for_browser(emit: Emit, load_codec: Any, prefetched: Any, access_toke
     def emit_js(event: str, data: dict[str, Any]) -> None:
         emit(event, to_js(data, dict_converter=Object.fromEntries))
 
-    wasm_codecs.install(load_codec)
+    wasm_codecs.install(load_codec, codec_pool)
     return WorkerAPI(FetchTransport(prefetched), emit_js, access_token=access_token,
                      renew_token=renew_token)
 

@@ -14,6 +14,7 @@ from ohifpy.imaging.codecs import (
     get_decoder,
     load_decoder,
     register_decoder,
+    run_codec,
     set_decoder_loader,
 )
 from ohifpy.imaging.color import PaletteColorLUT
@@ -50,6 +51,7 @@ __all__ = [
     "register_decoder",
     "render_frame",
     "render_rgba",
+    "run_codec",
     "set_decoder_loader",
     "voi_windows",
 ]

@@ -4,7 +4,9 @@ One registry serves both runtimes: in CPython the decoders come from pydicom,
 looked up on first use of a syntax, with whichever of its pylibjpeg / Pillow
 plugins are installed (none is needed to import this module); in the browser
 the worker's WebAssembly codecs become pydicom plugins, loaded on first use through
-:func:`set_decoder_loader` (awaited by :func:`load_decoder` before a frame is decoded).
+:func:`set_decoder_loader` (awaited by :func:`load_decoder` before a frame is decoded),
+and decoding in other workers where it can (:func:`run_codec`, then :func:`decode_frame`
+with the codec's output).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ class DecodedFrame:
     photometric_interpretation: str
 
 
-FrameDecoder = Callable[[bytes, PixelModule], DecodedFrame]
+FrameDecoder = Callable[..., DecodedFrame]
+"""``decoder(data, pixel)``; pydicom's also take ``codec_output=`` (see :func:`run_codec`)."""
 
 
 class FrameDecodeError(OhifpyError, ValueError):
@@ -67,6 +70,8 @@ class UnsupportedTransferSyntaxError(FrameDecodeError):
 
 _DECODERS: dict[str, FrameDecoder] = {}
 _LOADER: Callable[[str], Awaitable[None]] | None = None
+CodecOffload = Callable[[bytes, str, PixelModule], Awaitable[Any]]
+_OFFLOAD: CodecOffload | None = None
 
 
 def set_decoder_loader(loader: Callable[[str], Awaitable[None]] | None) -> None:
@@ -83,6 +88,32 @@ async def load_decoder(transfer_syntax_uid: str) -> None:
     """Make the decoder for `transfer_syntax_uid` ready; nothing to do in CPython."""
     if _LOADER is not None:
         await _LOADER(str(transfer_syntax_uid).strip())
+
+
+def set_codec_offload(offload: CodecOffload | None) -> None:
+    """Codecs that run elsewhere: ``await offload(data, uid, pixel)`` gives the codec's
+    output for the frame (None when it has no codec for the syntax).
+
+    The browser decodes in a pool of codec workers, so decoding uses every core while
+    Python, which owns the pipeline and the cache, goes on fetching.
+    """
+    global _OFFLOAD
+    _OFFLOAD = offload
+
+
+async def run_codec(data: bytes, transfer_syntax_uid: str, pixel: PixelModule) -> Any:
+    """Decode the frame elsewhere where a codec there can: its output, for
+    :func:`decode_frame`'s ``codec_output``; else None, once the decoder here is ready.
+
+    The frame is checked as :func:`decode_frame` checks it before any codec sees it.
+    """
+    if _OFFLOAD is not None:
+        _check_frame(data, transfer_syntax_uid, pixel)
+        output = await _OFFLOAD(data, transfer_syntax_uid, pixel)
+        if output is not None:
+            return output
+    await load_decoder(transfer_syntax_uid)
+    return None
 
 
 def register_decoder(transfer_syntax_uid: str, decoder: FrameDecoder) -> None:
@@ -114,20 +145,19 @@ def get_decoder(transfer_syntax_uid: str) -> FrameDecoder:
     return decoder
 
 
-def decode_frame(data: bytes, transfer_syntax_uid: str, pixel: PixelModule) -> DecodedFrame:
+def decode_frame(data: bytes, transfer_syntax_uid: str, pixel: PixelModule, *,
+                 codec_output: Any = None) -> DecodedFrame:
     """Decode one frame (as WADO-RS returns it) into stored values.
 
     The decoder's result is checked against `pixel` and put in native byte
     order, so whatever codec ran (pydicom's or a browser one) the rest of the
-    pipeline sees the same shape and dtype.
+    pipeline sees the same shape and dtype. ``codec_output`` is what :func:`run_codec`
+    got from a codec elsewhere: pydicom's plugin takes it instead of decoding.
     """
     decoder = get_decoder(transfer_syntax_uid)
-    if not data:
-        raise FrameDecodeError(transfer_syntax_uid, "the frame is empty (0 bytes)")
-    _check_codestream(data, transfer_syntax_uid)
-    check_claimed_size(data, transfer_syntax_uid, pixel.rows, pixel.columns,
-                       pixel.samples_per_pixel, pixel.bits_allocated)
-    decoded = decoder(bytes(data), pixel)
+    _check_frame(data, transfer_syntax_uid, pixel)
+    options = {} if codec_output is None else {"codec_output": codec_output}
+    decoded = decoder(bytes(data), pixel, **options)
     problem = _mismatch(decoded, pixel)
     if problem:
         raise FrameDecodeError(transfer_syntax_uid, f"the decoder returned {problem}")
@@ -148,6 +178,15 @@ _MARKER_TERMINATED = frozenset({
 _END_MARKER = b"\xff\xd9"
 
 
+def _check_frame(data: bytes, transfer_syntax_uid: str, pixel: PixelModule) -> None:
+    """Refuse an empty, truncated or mis-sized frame before any codec allocates for it."""
+    if not data:
+        raise FrameDecodeError(transfer_syntax_uid, "the frame is empty (0 bytes)")
+    _check_codestream(data, transfer_syntax_uid)
+    check_claimed_size(data, transfer_syntax_uid, pixel.rows, pixel.columns,
+                       pixel.samples_per_pixel, pixel.bits_allocated)
+
+
 def _check_codestream(data: bytes, transfer_syntax_uid: str) -> None:
     """Refuse a JPEG-family frame that lost its end marker (a truncated transfer).
 
@@ -156,7 +195,10 @@ def _check_codestream(data: bytes, transfer_syntax_uid: str) -> None:
     plausible-looking wrong image, whatever codec runs. Padding after the marker
     (a fragment's trailing zero, a few stray bytes) is tolerated.
     """
-    if transfer_syntax_uid in _MARKER_TERMINATED and _END_MARKER not in data.rstrip(b"\x00")[-16:]:
+    if transfer_syntax_uid not in _MARKER_TERMINATED:
+        return
+    # Only the last KiB is copied to strip the padding, not the whole frame.
+    if _END_MARKER not in data[-1024:].rstrip(b"\x00")[-16:]:
         raise FrameDecodeError(
             transfer_syntax_uid,
             f"the {len(data)}-byte codestream has no end marker (FFD9): truncated or corrupt",
@@ -271,12 +313,13 @@ def _pydicom_decoder(uid: str, plugin: str = "") -> FrameDecoder | None:
         return None
     options: dict[str, Any] = {"decoding_plugin": plugin} if plugin else {}
 
-    def decode(data: bytes, pixel: PixelModule) -> DecodedFrame:
+    def decode(data: bytes, pixel: PixelModule, **codec_output: Any) -> DecodedFrame:
         if not decoder.is_encapsulated:
             data = _native_source(data, uid, pixel)
         try:
             source = encapsulate([data]) if decoder.is_encapsulated else data
-            pixels, properties = decoder.as_array(source, **_decode_options(pixel), **options)
+            pixels, properties = decoder.as_array(source, **_decode_options(pixel), **options,
+                                                  **codec_output)
         except Exception as exc:  # plugins raise anything from RuntimeError to struct.error
             raise FrameDecodeError(uid, f"{type(exc).__name__}: {exc}") from exc
         except BaseException as exc:

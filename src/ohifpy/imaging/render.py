@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -88,11 +89,13 @@ class ImageFrame:
 
 
 def prepare_frame(
-    data: bytes, transfer_syntax_uid: str, ds: Dataset, frame_index: int = 0
+    data: bytes, transfer_syntax_uid: str, ds: Dataset, frame_index: int = 0, *,
+    codec_output: Any = None,
 ) -> ImageFrame:
     """Decode a frame and collect its display attributes from the instance metadata `ds`.
 
-    `ds` is metadata only (as from WADO-RS: no Pixel Data, no file meta).
+    `ds` is metadata only (as from WADO-RS: no Pixel Data, no file meta). ``codec_output``:
+    the frame as a codec elsewhere decoded it (see :func:`~ohifpy.imaging.run_codec`).
     """
     pixel = PixelModule.from_dataset(ds)
     if not 0 <= frame_index < pixel.number_of_frames:
@@ -100,7 +103,7 @@ def prepare_frame(
             f"frame index {frame_index} is out of range for an instance of "
             f"{pixel.number_of_frames} frame(s)"
         )
-    decoded = decode_frame(data, transfer_syntax_uid, pixel)
+    decoded = decode_frame(data, transfer_syntax_uid, pixel, codec_output=codec_output)
     photometric = decoded.photometric_interpretation
     if photometric in COLOR:
         return ImageFrame(to_rgb(decoded.pixels, photometric, pixel.bits_stored), "RGB")
