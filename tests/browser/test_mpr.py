@@ -133,6 +133,19 @@ async def centres(app: App, selector: str) -> list[tuple[float, float]]:
         const b = n.getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]; })""")
 
 
+async def settled_centres(app: App, selector: str) -> list[tuple[float, float]]:
+    """:func:`centres` once they stay put across two settles (the crosshairs are redrawn
+    as each view's new plane lands: a handle read before that is no longer there)."""
+    found = await centres(app, selector)
+    for _ in range(50):
+        await app.settle()
+        again = await centres(app, selector)
+        if again == found and found:
+            return found
+        found = again
+    return found
+
+
 async def crosshair_center(app: App, view: str) -> tuple[float, float]:
     """The crosshair centre on the page (from the viewport's data-crosshair-center)."""
     box = await app.page.locator(mpr_viewport(view)).bounding_box()
@@ -351,7 +364,7 @@ async def test_rotation_makes_an_oblique_plane_and_a_slab_handle_sets_its_thickn
 
     # A slab handle dragged away from its line: that plane gets a slab, drawn dashed.
     red_line = f"{mpr_viewport('sagittal')} .crosshair-line[data-view='axial']"
-    squares = await centres(app, f"{red_line} .crosshair-slab-handle")
+    squares = await settled_centres(app, f"{red_line} .crosshair-slab-handle")
     assert squares
     red = (await crosshair_lines(app, "sagittal"))["axial"]
     dx, dy = (red["to"][i] - red["from"][i] for i in (0, 1))
