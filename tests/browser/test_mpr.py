@@ -493,8 +493,10 @@ async def test_back_to_a_stack_layout_restores_the_stack_as_it_was(
     mr = orthanc.manifest.study("mr")
     ct = orthanc.manifest.study("ct")
     await open_viewer(app, viewer_url(ct.study_uid, mr.study_uid))  # 1x2: CT, MR
-    await app.page.wait_for_selector(".viewport[data-viewport-index='1'] canvas[data-image-index]",
-                                     state="attached", timeout=60_000)
+    for index in (0, 1):  # both drawn: the CT's presets (key 2) come with its first image
+        await app.page.wait_for_selector(
+            f".viewport[data-viewport-index='{index}'] canvas[data-image-index]",
+            state="attached", timeout=60_000)
     ct_viewport = ".viewport[data-viewport-index='0']"
     await app.page.focus(ct_viewport)
     for key in ("ArrowDown",) * 7 + ("2", "+", "+", "r"):  # image 8, lung window, zoom, rotate
