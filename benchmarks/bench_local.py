@@ -51,6 +51,17 @@ def fresh_page(browser, url: str) -> Page:
     return page
 
 
+def follow_link(page: Page, url: str) -> tuple[int, int]:
+    """Follow a viewer link in the running app (no reload): ms from then to the first image
+    and to the series loaded."""
+    t0 = now(page)
+    page.evaluate("url => { history.pushState(null, '', url); "
+                  "dispatchEvent(new PopStateEvent('popstate')); }", url)
+    wait_for_mark(page, "ohifpy:series-loaded")
+    first, loaded = page.evaluate(SINCE, t0)
+    return first, loaded
+
+
 def open_folder(page: Page, folder: Path) -> float:
     """Choose ``folder`` in /local's folder input; the page time it was chosen."""
     started = now(page)
@@ -70,12 +81,7 @@ def bench_ct(browser, site: str, folder: Path, ct_uid: str) -> None:
     page.context.close()
 
     page = fresh_page(browser, site)
-    t0 = now(page)
-    page.evaluate("url => { history.pushState(null, '', url); "
-                  "dispatchEvent(new PopStateEvent('popstate')); }",
-                  f"{site}viewer?StudyInstanceUIDs={ct_uid}")
-    wait_for_mark(page, "ohifpy:series-loaded")
-    first, loaded = page.evaluate(SINCE, t0)
+    first, loaded = follow_link(page, f"{site}viewer?StudyInstanceUIDs={ct_uid}")
     print(f"Orthanc, same CT:           first image {first} ms, series loaded {loaded} ms "
           "after following the viewer link")
     page.context.close()

@@ -55,7 +55,7 @@ slab = Slab(${slab}, 'mip', 0.7) if ${slab} else None
 times = []
 for _ in range(7):
     start = time.perf_counter()
-    reformat(volume.voxels, volume.geometry.affine, plane, slab, volume.background)
+    reformat(volume.stored, volume.geometry.affine, plane, slab, volume.background)
     times.append((time.perf_counter() - start) * 1000)
 sorted(times)[len(times) // 2]
 `); }"""

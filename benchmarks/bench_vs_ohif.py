@@ -37,6 +37,20 @@ How each number is measured (the same way for both viewers):
   Chromium renderer and GPU processes (``--type=renderer``/``--type=gpu-process``), once
   the series is loaded; a fresh browser per run, so they are this page's. Peak memory:
   the largest of those sums, sampled every 0.5 s from navigation to loaded.
+- memory per held slice (explicit LE only): the slope of memory over the slices held,
+  between the first ``SMALL_SLICES`` slices of the CT (a study of its own) and the whole
+  CT, each loaded cold in a fresh browser of its own: (memory of the CT - memory of the
+  small series) / (the difference of their slices). The page's baseline (runtime, code,
+  canvases, the pipeline's working memory) cancels out. Memory here is what the
+  renderer and GPU processes allocated (``Pss_Anon`` + ``Pss_Shmem``; not their
+  file-backed pages, whose PSS falls by 40 MB and more as other Chromium processes on
+  the machine map the same binary), taken once the series is loaded and a full garbage
+  collection ran in the page and in each of its workers (Chromium runs with
+  ``--js-flags=--expose-gc``; no other row calls it): what the page holds, not what it
+  has yet to collect. "As left" is the same slope without that collection. The growth
+  from the first image to loaded would not do: ours allocates its whole volume with the
+  first frame, and what is collected when varies from run to run. Both viewers hold
+  every slice of these series; ours holds 512² x 2 bytes = 0.5 MB a slice.
 - cold: a fresh browser (empty profile, no HTTP cache, no service worker); warm: the
   same URL opened again in the same tab after that visit (once a service worker, if the
   site registers one, is active). Each number is the median of ``--runs`` runs.
@@ -67,7 +81,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_browser import ROOT, build_dist, chromium, serve_in_thread  # noqa: I001
+from bench_browser import CHROMIUM_ARGS, ROOT, build_dist, chromium, serve_in_thread  # noqa: I001
 
 import make_test_data
 import pydicom
@@ -85,7 +99,10 @@ VIEWPORT = {"width": 1200, "height": 800}
 SYNTAXES = {"explicit LE": None, "JPEG lossless": "ct-jpeg-lossless-sv1",
             "JPEG-LS": "ct-jpeg-ls", "JPEG 2000": "ct-j2k"}
 BIG_SLICES = 2000
+SMALL_SLICES = 20
 QUIET_S, BIN_S, BUSY_SHARE = 1.5, 0.2, 0.2
+# V8's gc() in every page and worker of this benchmark's browsers; only held_memory calls it.
+CHROMIUM_ARGS.append("--js-flags=--expose-gc")
 
 # Runs before any page script, in both sites: OHIF's onboarding tour and its
 # investigational-use dialog marked as seen, then the first-image probe.
@@ -302,7 +319,13 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime, stime
 
 
-def renderer_gpu_mb() -> float:
+ALLOCATED = ("Pss_Anon", "Pss_Shmem")
+"""What a page allocates, without its code: the PSS of file-backed pages (Chromium's
+binary, 40-70 MB) falls as other Chromium processes on the machine map the same file."""
+
+
+def renderer_gpu_mb(fields: tuple[str, ...] = ("Pss",)) -> float:
+    """The renderer and GPU processes' ``fields`` of ``smaps_rollup``, summed (MB)."""
     total = 0
     for pid in chromium_pids():
         try:
@@ -310,8 +333,9 @@ def renderer_gpu_mb() -> float:
             if b"--type=renderer" not in cmdline and b"--type=gpu-process" not in cmdline:
                 continue
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
+                name, _, value = line.partition(":")
+                if name in fields:
+                    total += int(value.split()[0])
         except OSError:
             continue
     return total / 1024
@@ -393,6 +417,12 @@ class Visit:
     peak_mb: float = 0.0
     scroll_fps: float | None = None
     own_mark_ms: float | None = None
+    as_left_mb: float | None = None
+    """Renderer+GPU memory allocated once loaded (:func:`held_memory`)."""
+    held_mb: float | None = None
+    """The same once garbage is collected."""
+    per_slice_mb: float | None = None
+    per_slice_as_left_mb: float | None = None
 
 
 def dismiss(page: Page) -> None:
@@ -448,6 +478,28 @@ def browser_page() -> Iterator[tuple[Page, CpuMonitor]]:
             context.close()
 
 
+def held_memory(url: str, timeout_s: float) -> Visit:
+    """A cold visit in a fresh browser, then the memory it allocated (``as_left_mb``), and
+    that once a full garbage collection ran in the page and in each of its workers
+    (``held_mb``)."""
+    with browser_page() as (page, monitor):
+        loaded = visit(page, url, monitor, timeout_s)
+        loaded.as_left_mb = renderer_gpu_mb(ALLOCATED)
+        for target in (page, *page.workers):
+            target.evaluate("gc()")
+        page.wait_for_timeout(1000)  # backing stores are freed after the collection
+        loaded.held_mb = renderer_gpu_mb(ALLOCATED)
+    return loaded
+
+
+def per_slice(small: Visit, large: Visit, slices: int,
+              memory: Callable[[Visit], float | None]) -> float:
+    """The slope of memory over slices held, from ``SMALL_SLICES`` to ``slices``."""
+    small_mb, large_mb = memory(small), memory(large)
+    assert small_mb is not None and large_mb is not None
+    return (large_mb - small_mb) / (slices - SMALL_SLICES)
+
+
 def scroll_fps(page: Page, steps: int) -> float:
     """Real wheel input (CDP ``Input.dispatchMouseEvent``, each awaited), ``steps`` notches
     down from the first image; changed frames per second from the first event to the last
@@ -487,6 +539,8 @@ ROWS: list[tuple[str, Row]] = [
     ("cold", ("renderer+GPU memory, cold", lambda v: v.memory_mb, "MB")),
     ("warm", ("renderer+GPU memory, warm", lambda v: v.memory_mb, "MB")),
     ("cold", ("peak renderer+GPU, cold", lambda v: v.peak_mb, "MB")),
+    ("cold", ("memory per held slice", lambda v: v.per_slice_mb, "MB")),
+    ("cold", ("  per slice as left (no GC)", lambda v: v.per_slice_as_left_mb, "MB")),
 ]
 
 
@@ -497,19 +551,38 @@ def median(visits: list[Visit], get: Callable[[Visit], float | None]) -> float |
 
 def report(title: str, results: dict[str, dict[str, list[Visit]]]) -> None:
     print(f"\n{title}")
-    print(f"  {'':28}{'ours':>10}{'OHIF':>10}{'ours/OHIF':>11}")
+    print(f"  {'':34}{'ours':>10}{'OHIF':>10}{'ours/OHIF':>11}")
     for kind, (label, get, unit) in ROWS:
         ours, ohif = (median(results[name][kind], get) for name in ("ours", "ohif"))
         ratio = f"{ours / ohif:.2f}" if ours is not None and ohif else "-"
-        cells = "".join(f"{v:>10.0f}" if v is not None else f"{'-':>10}" for v in (ours, ohif))
-        print(f"  {label + (f' ({unit})' if unit else ''):28}{cells}{ratio:>11}")
+        digits = 2 if "slice" in label else 0
+        cells = "".join(f"{v:>10.{digits}f}" if v is not None else f"{'-':>10}"
+                        for v in (ours, ohif))
+        print(f"  {label + (f' ({unit})' if unit else ''):34}{cells}{ratio:>11}")
     own = median(results["ours"]["cold"], lambda v: v.own_mark_ms)
     if own is not None:
         print(f"  (ours' own ohifpy:series-loaded mark, cold: {own:.0f} ms)")
     print(flush=True)
 
 
-def bench(title: str, sites: dict[str, str], uid: str, slices: int, runs: int) -> None:
+def memory_per_slice(cold: Visit, site: str, small_uid: str, uid: str, slices: int,
+                     timeout_s: float) -> None:
+    """Sets ``cold``'s memory per held slice: the small series and the whole one, each
+    loaded cold and garbage collected."""
+    small, large = (held_memory(f"{site}viewer?StudyInstanceUIDs={u}", timeout_s)
+                    for u in (small_uid, uid))
+    cold.per_slice_mb = per_slice(small, large, slices, lambda v: v.held_mb)
+    cold.per_slice_as_left_mb = per_slice(small, large, slices, lambda v: v.as_left_mb)
+    print(f"    allocated: {SMALL_SLICES} slices {small.as_left_mb:.0f} MB, {small.held_mb:.0f} "
+          f"MB collected; {slices} slices {large.as_left_mb:.0f} MB, {large.held_mb:.0f} MB "
+          f"collected: {cold.per_slice_mb:.2f} MB a slice ({cold.per_slice_as_left_mb:.2f} as "
+          "left)", flush=True)
+
+
+def bench(title: str, sites: dict[str, str], uid: str, slices: int, runs: int,
+          small_uid: str | None = None) -> None:
+    """Every row for one study; with ``small_uid`` (a series of the study's first slices)
+    the memory per held slice too."""
     results: dict[str, dict[str, list[Visit]]] = {n: {"cold": [], "warm": []} for n in sites}
     timeout_s = 120 + slices * 0.2
     for n in range(runs):
@@ -521,6 +594,8 @@ def bench(title: str, sites: dict[str, str], uid: str, slices: int, runs: int) -
                   f"ms, loaded {cold.loaded_ms:.0f}/{warm.loaded_ms:.0f} ms (cold/warm), "
                   f"{cold.frames} frames, scroll {warm.scroll_fps:.1f} fps, "
                   f"{cold.memory_mb:.0f}/{warm.memory_mb:.0f} MB", flush=True)
+            if small_uid is not None:
+                memory_per_slice(cold, sites[name], small_uid, uid, slices, timeout_s)
     report(title, results)
 
 
@@ -552,6 +627,11 @@ def main() -> int:
         try:
             for files in studies.values():
                 server.upload(files)
+            small_uid = None  # the reference of memory per held slice
+            if "explicit LE" in studies:
+                small = big_series(ct[:SMALL_SLICES], Path(work) / "small", 1)
+                server.upload(small)
+                small_uid = study_uid(small)
             if big:
                 copies = max(1, args.big_slices // len(ct))
                 print(f"storing a {len(ct) * copies}-slice series...", flush=True)
@@ -564,7 +644,8 @@ def main() -> int:
                   "since navigation", flush=True)
             for label, files in studies.items():
                 title = label if "series" in label else f"{label}, {len(files)} slices"
-                bench(title, sites, study_uid(files), len(files), runs)
+                bench(title, sites, study_uid(files), len(files), runs,
+                      small_uid if label == "explicit LE" else None)
         finally:
             server.stop()
     return 0

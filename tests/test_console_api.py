@@ -300,7 +300,7 @@ async def test_the_async_study_on_the_callers_loop(orthanc: LoadedOrthanc,
         (display_set,) = study.images
         frame = await study.frame(display_set, 3)
         volume = await study.volume(display_set)
-        assert volume.complete and volume.voxels.shape == (16, 512, 512)
+        assert volume.complete and volume.stored.shape == (16, 512, 512)
         assert await study.measurements() == []
     (expected,) = await decoded(dicomweb_source, display_set, [3])
     assert np.array_equal(frame.values, expected.values)

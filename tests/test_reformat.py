@@ -103,7 +103,7 @@ def test_the_sphere_is_at_its_pixels_in_every_view(acquisition: str, view: str) 
     assert abs(off) <= grid.step / 2 + 1e-9
     np.testing.assert_allclose(plane.patient_point(column, row), centre - off * plane.normal,
                                atol=1e-9)
-    values = reformat(volume.voxels, volume.geometry.affine, plane, None, OUTSIDE)
+    values = reformat(volume.values(), volume.geometry.affine, plane, None, OUTSIDE)
     assert values.shape == (grid.rows, grid.columns)
     if acquisition != "oblique":
         expected_index, expected_point = SPHERE_PIXELS[(acquisition, view)]
@@ -147,7 +147,7 @@ def test_an_oblique_plane_through_two_known_points(acquisition: str) -> None:
     np.testing.assert_allclose(plane.patient_point(61, 20), second, atol=1e-9)
     assert abs(float((second - origin) @ plane.normal)) < 1e-9  # both in the plane
 
-    values = reformat(volume.voxels, volume.geometry.affine, plane, None, OUTSIDE)
+    values = reformat(volume.values(), volume.geometry.affine, plane, None, OUTSIDE)
     assert values.dtype == np.float32 and values.shape == (70, 90)
     assert values[20, 15] == pytest.approx(SPHERE[2])
     assert values[20, 61] == pytest.approx(SECOND[2])
@@ -346,7 +346,7 @@ def test_an_oblique_slab_projects_its_planes(mode: str) -> None:
     """Off the voxels, a slab is still numpy's max, min or mean over its planes, each
     interpolated one step apart along the normal."""
     stack = STACKS["oblique"]
-    voxels = volume_of("oblique").voxels
+    voxels = volume_of("oblique").values()
     views = views_of("oblique")
     grid = views.grid("coronal")
     index = grid.index_of(stack.sphere_centre)

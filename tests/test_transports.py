@@ -1,6 +1,7 @@
-"""The transports' failures, the same in CPython (httpx) and under Pyodide (``fetch``, the
-browser's): a server that never answers times out, one that cannot be reached says so, and
-(``fetch`` only) an early answer that never comes counts against the request's timeout.
+"""The transports, the same in CPython (httpx) and under Pyodide (``fetch``, the browser's):
+a server that never answers times out, one that cannot be reached says so, whole or
+streamed; a streamed body is the body, chunk by chunk; and (``fetch`` only) an early
+answer that never comes counts against the request's timeout.
 
 Under Pyodide the faulty servers are the outer CPython test's (tests/test_pyodide_node.py),
 given in the environment as the data-source contract's sites are.
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.contract import REFUSED, STALLED, given_site_url
+from support.contract import ORTHANC, REFUSED, STALLED, given_site_url
 
 from ohifpy.dicomweb import DICOMwebConnectionError, DICOMwebTimeout, Transport
 
@@ -31,9 +32,9 @@ def run() -> Iterator[Any]:
 @pytest.fixture
 def urls(request: pytest.FixtureRequest) -> dict[str, str]:
     if PYODIDE:
-        return {name: given_site_url(name) for name in (STALLED, REFUSED)}
+        return {name: given_site_url(name) for name in (STALLED, REFUSED, ORTHANC)}
     sites = request.getfixturevalue("contract_sites")
-    return {name: sites.url(name) for name in (STALLED, REFUSED)}
+    return {name: sites.url(name) for name in (STALLED, REFUSED, ORTHANC)}
 
 
 def make_transport(prefetched: Any = None) -> Transport:
@@ -57,6 +58,37 @@ def test_a_server_that_cannot_be_reached_says_so(run: Any, urls: dict[str, str])
     transport = make_transport()
     with pytest.raises(DICOMwebConnectionError, match="cannot reach the server"):
         run(transport.request("GET", urls[REFUSED] + "studies", timeout=10))
+    run(transport.aclose())
+
+
+def test_a_streamed_body_is_the_body_chunk_by_chunk(run: Any, urls: dict[str, str]) -> None:
+    transport = make_transport()
+    url = urls[ORTHANC].rstrip("/") + "/studies?includefield=all"
+    whole = run(transport.request("GET", url, headers={"Accept": "application/dicom+json"}))
+
+    async def streamed() -> tuple[int, str, bytes]:
+        response = await transport.stream("GET", url,
+                                          headers={"Accept": "application/dicom+json"})
+        try:
+            return (response.status, response.content_type,
+                    b"".join([chunk async for chunk in response.chunks]))
+        finally:
+            await response.aclose()
+
+    status, content_type, body = run(streamed())
+    assert (status, body) == (200, whole.body) and len(body) > 1000
+    assert content_type.startswith("application/dicom+json")
+    run(transport.aclose())
+
+
+@pytest.mark.parametrize(("site", "error", "message"), [
+    (STALLED, DICOMwebTimeout, "timed out after 0.5 s"),
+    (REFUSED, DICOMwebConnectionError, "cannot reach the server")])
+def test_a_stream_fails_as_a_request_does(run: Any, urls: dict[str, str], site: str,
+                                          error: type[Exception], message: str) -> None:
+    transport = make_transport()
+    with pytest.raises(error, match=message):
+        run(transport.stream("GET", urls[site] + "studies/1/series/2", timeout=0.5))
     run(transport.aclose())
 
 

@@ -1,7 +1,7 @@
 """ohifpy.volume: a reconstructable stack's geometry (shape, affine, each image's slice) and
-the one array of modality values the stack view and MPR share, on synthetic stacks of known
-geometry (axial, sagittal and oblique acquisitions, anisotropic voxels, a non-trivial
-origin) holding two spheres at known patient positions.
+the one array of voxels (stored values and their rescale) the stack view and MPR share,
+on synthetic stacks of known geometry (axial, sagittal and oblique acquisitions,
+anisotropic voxels, a non-trivial origin) holding two spheres at known patient positions.
 
 Pure numpy and pydicom: this module runs under Pyodide too. ``tests/test_reformat.py`` and
 ``tests/test_mpr_views.py`` build on its stacks.
@@ -243,11 +243,11 @@ def test_a_missing_slice_keeps_its_place_as_a_gap() -> None:
     assert volume.complete
     assert volume.loaded.tolist() == [k != 17 for k in range(40)]
     assert volume.frame(17) is None
-    assert (volume.voxels[17] == volume.background).all()
-    assert volume.background == AIR_HU  # the first frame's lowest value
+    assert (volume.stored[17] == volume.background).all()
+    assert volume.background == AIR_HU - INTERCEPT  # the first frame's lowest stored value
     expected = hu.copy()
     expected[17] = AIR_HU
-    assert np.array_equal(volume.voxels, expected)
+    assert np.array_equal(volume.values(), expected)
 
 
 @pytest.mark.parametrize(("positions", "reason"), [
@@ -291,17 +291,18 @@ def test_frames_put_in_display_order_make_the_phantom(name: str) -> None:
     are the phantom at the affine's voxel centres (the spheres where they are in mm)."""
     stack = STACKS[name]
     volume = stack.volume()
-    assert volume.voxels.dtype == np.int16 and volume.voxels.shape == SHAPE
+    assert volume.stored.dtype == np.int16 and volume.stored.shape == SHAPE
     assert volume.complete and volume.missing == 0 and volume.version == 40
-    assert np.array_equal(volume.voxels, stack.hu())
+    voxels = volume.values()
+    assert np.array_equal(voxels, stack.hu())
     (column, row, slice_), _, hu = SPHERE
-    assert volume.voxels[slice_, row, column] == hu
+    assert voxels[slice_, row, column] == hu
     # The sphere's centre in mm maps back through the affine to that voxel.
     index = np.linalg.inv(volume.geometry.affine) @ [*stack.sphere_centre, 1]
     np.testing.assert_allclose(index[:3], [column, row, slice_], atol=1e-9)
     # 6 mm is 3 slices of 2 mm: the sphere ends between the 3rd and 5th slice away.
-    assert volume.voxels[slice_ + 3, row, column] == hu
-    assert volume.voxels[slice_ + 4, row, column] == AIR_HU
+    assert voxels[slice_ + 3, row, column] == hu
+    assert voxels[slice_ + 4, row, column] == AIR_HU
 
 
 @pytest.mark.parametrize(("photometric", "windows"), [
@@ -316,18 +317,18 @@ def test_a_put_frame_is_a_view_of_the_voxels_and_renders_as_the_frame(
     frames = [ct_frame((hu[k] - INTERCEPT).astype(np.int16), photometric, windows)
               for k in range(40)]
     volume = Volume(geometry, frames[18])
-    assert volume.background == AIR_HU
-    assert volume.voxels.dtype == np.int16 and (volume.voxels == AIR_HU).all()
+    assert volume.background == AIR_HU - INTERCEPT  # stored: the volume holds those
+    assert volume.stored.dtype == np.int16 and (volume.values() == AIR_HU).all()
     assert not volume.loaded.any() and volume.template() is None and volume.version == 0
     assert volume.nbytes == 40 * 48 * 56 * 2
     for n, slot in enumerate((18, 3, 30)):
         view = volume.put(slot, frames[slot])
         assert volume.version == n + 1
         assert volume.frame(slot) is view
-        assert np.shares_memory(view.stored, volume.voxels)
-        assert np.shares_memory(view.stored, volume.voxels[slot])
+        assert np.shares_memory(view.stored, volume.stored)
+        assert np.shares_memory(view.stored, volume.stored[slot])
         assert np.array_equal(view.values, frames[slot].values)
-        assert view.modality.slope == 1 and view.modality.intercept == 0
+        assert view.modality is volume.modality and view.modality.intercept == INTERCEPT
         assert (view.photometric_interpretation, view.windows) == (photometric, windows)
         for window in (None, WINDOW, VOIWindow(-600, 1500), VOIWindow(1000.5, 3.0)):
             for invert in (False, True):
@@ -338,7 +339,7 @@ def test_a_put_frame_is_a_view_of_the_voxels_and_renders_as_the_frame(
     assert volume.template() is volume.frame(18)  # the loaded slice nearest the middle
     assert volume.frame(19) is None
     # Writing through the volume is what the view shows: one copy.
-    volume.voxels[30, 0, 0] = 123
+    volume.stored[30, 0, 0] = 123
     assert volume.frame(30).stored[0, 0] == 123
 
 
@@ -350,17 +351,19 @@ def test_a_frame_that_needs_a_wider_dtype_widens_the_volume() -> None:
     first = volume.put(0, stack.frame(0, hu))
     # A narrower frame fits as it is.
     narrow = volume.put(1, ImageFrame(np.full((48, 56), 7, np.uint8), "MONOCHROME2"))
-    assert volume.voxels.dtype == np.int16 and narrow.stored.dtype == np.int16
+    # (another rescale: the volume holds modality values from now on)
+    assert volume.stored.dtype == np.int16 and narrow.stored.dtype == np.int16
+    assert volume.modality.is_identity and volume.background == AIR_HU
     # Unsigned 16-bit values above int16's range: int32, the earlier slices kept.
     wide = np.full((48, 56), 60000, np.uint16)
     view = volume.put(2, ImageFrame(wide, "MONOCHROME2"))
-    assert volume.voxels.dtype == np.int32 and volume.nbytes == 40 * 48 * 56 * 4
+    assert volume.stored.dtype == np.int32 and volume.nbytes == 40 * 48 * 56 * 4
     assert (view.values == 60000).all()
-    assert np.array_equal(volume.voxels[0], hu[0]) and (volume.voxels[1] == 7).all()
-    assert (volume.voxels[3:] == AIR_HU).all()
+    assert np.array_equal(volume.stored[0], hu[0]) and (volume.stored[1] == 7).all()
+    assert (volume.stored[3:] == AIR_HU).all()
     # Every frame put before is a view of the new voxels, and renders as before.
     for slot in range(3):
-        assert np.shares_memory(volume.frame(slot).stored, volume.voxels)
+        assert np.shares_memory(volume.frame(slot).stored, volume.stored)
     assert np.array_equal(render_rgba(volume.frame(0), WINDOW), render_rgba(first, WINDOW))
     assert np.array_equal(volume.frame(0).values, hu[0])
     assert volume.frame(0).stored.dtype == np.int32
@@ -371,9 +374,9 @@ def test_a_frame_that_needs_a_wider_dtype_widens_the_volume() -> None:
     halves = ImageFrame(np.full((48, 56), 3, np.int16), "MONOCHROME2",
                         ModalityTransform(slope=0.5, intercept=0.25))
     view = volume.put(1, halves)
-    assert volume.voxels.dtype == np.float32 and view.stored.dtype == np.float32
-    assert (volume.voxels[1] == 1.75).all() and np.array_equal(volume.voxels[0], hu[0])
-    assert np.shares_memory(volume.frame(0).stored, volume.voxels)
+    assert volume.stored.dtype == np.float32 and view.stored.dtype == np.float32
+    assert (volume.stored[1] == 1.75).all() and np.array_equal(volume.stored[0], hu[0])
+    assert np.shares_memory(volume.frame(0).stored, volume.stored)
     assert np.array_equal(render_rgba(volume.frame(0), WINDOW), render_rgba(first, WINDOW))
 
 

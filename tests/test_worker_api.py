@@ -225,7 +225,12 @@ async def test_render_answers_presets_markers_and_pixel_size(api, orthanc: Loade
 
 
 async def test_load_series_nearest_first_with_progress(api, orthanc: LoadedOrthanc) -> None:
+    """Frame by frame (whole-series retrieval off: tests/test_series_retrieve.py), the
+    images nearest the one shown first."""
     worker, events = api
+    frame_by_frame = {"dataSources": [{"sourceName": "orthanc", "configuration": {
+        **ORTHANC_CONFIG["dataSources"][0]["configuration"], "retrieveWholeSeries": False}}]}
+    await result(worker, "init", config=frame_by_frame, baseUrl=orthanc.base_url + "/some/app/")
     study = orthanc.manifest.study("ct-jpeg-ls")
     (stack,) = (await result(worker, "openViewer", studyInstanceUIDs=[study.study_uid]))[
         "displaySets"]

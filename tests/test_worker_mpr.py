@@ -140,7 +140,7 @@ async def test_open_mpr_gives_three_views_and_loads_the_series(ct: Opened) -> No
     memory = await result(ct.api, "memory")
     assert (memory["cacheBytes"], memory["cachedFrames"]) == (VOLUME_BYTES, 1)
     volume = ct.api.frames.volume(uid)
-    assert volume is not None and volume.complete and volume.voxels.dtype == np.int16
+    assert volume is not None and volume.complete and volume.stored.dtype == np.int16
     # openMpr again: the same MPR.
     again = await result(ct.api, "openMpr", displaySetUID=uid)
     assert again["mprUID"] == opened["mprUID"]

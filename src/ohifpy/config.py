@@ -49,6 +49,9 @@ IMAGE_RENDERINGS = ("wadors",)
 TIMEOUT_RANGE = (0.1, 600.0)
 """Seconds per request: a shorter one fails healthy servers, a longer one hangs the viewer."""
 MAX_RETRIES_RANGE = (0, 10)
+FRAMES_PER_REQUEST_RANGE = (1, 256)
+"""Frames of one instance a WADO-RS request may ask for: 1 is one a request; 256 keeps the
+URL short (a few bytes a frame number) and a failed request's loss bounded."""
 ROOT_KEYS = ("qidoRoot", "wadoRoot", "stowRoot", "wadoUriRoot")
 DateFormat = Literal["ohif", "locale"]
 DATE_FORMATS: tuple[DateFormat, ...] = ("ohif", "locale")
@@ -73,6 +76,8 @@ class DicomWebSource:
     ``supportsRendered`` is ours too, in OHIF's ``supports*`` style: False for a server
     without WADO-RS ``/rendered``; the page then shows no server-rendered preview while
     Python starts (``web/preview.js``), and thumbnails cannot be ``rendered``.
+    ``retrieveWholeSeries`` is ours: whether a stack may load from one WADO-RS Retrieve
+    Series response (:mod:`ohifpy.viewer.series_retrieve`).
     """
 
     name: str
@@ -87,6 +92,7 @@ class DicomWebSource:
     imageRendering: str = "wadors"
     thumbnailRendering: str = "wadors"
     supportsRendered: bool = True
+    retrieveWholeSeries: bool = True
     enableStudyLazyLoad: bool = True
     staticWado: bool = False
     acceptHeader: tuple[str, ...] = ()
@@ -96,6 +102,7 @@ class DicomWebSource:
     queryEncoding: QueryEncoding = "minimal"
     timeout: float = 30.0
     maxRetries: int = 3
+    framesPerRequest: int = 16
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -135,7 +142,8 @@ class DicomWebSource:
                               f"{self.thumbnailRendering!r} needs supportsRendered")
         if self.queryLimit < 1:
             raise ConfigError(f"data source {self.name!r}: queryLimit must be at least 1")
-        for key, (low, high) in (("timeout", TIMEOUT_RANGE), ("maxRetries", MAX_RETRIES_RANGE)):
+        for key, (low, high) in (("timeout", TIMEOUT_RANGE), ("maxRetries", MAX_RETRIES_RANGE),
+                                 ("framesPerRequest", FRAMES_PER_REQUEST_RANGE)):
             if not low <= getattr(self, key) <= high:
                 raise ConfigError(f"data source {self.name!r}: {key} must be from {low:g} to "
                                   f"{high:g}, not {getattr(self, key)!r}")

@@ -52,6 +52,7 @@ __all__ = [
     "describe",
     "display_sets_from_instances",
     "float_values",
+    "frame_bytes",
     "instance_kind",
     "sort_by_position",
 ]
@@ -202,6 +203,13 @@ class ImageRef:
         return n / norm if norm > 1e-6 else None
 
 
+def frame_bytes(image: ImageRef) -> int:
+    """What an image takes decoded (its stored values: 1, 2 or 4 bytes a sample)."""
+    instance = image.instance
+    sample = min(max(instance.bits_allocated // 8, 1), 4)
+    return instance.rows * instance.columns * max(instance.samples_per_pixel, 1) * sample
+
+
 # Attributes an instance is ordered and grouped by, read before its dataset is converted.
 _INSTANCE_KEYWORDS = (
     "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "InstanceNumber",
@@ -304,6 +312,14 @@ class Instance:
     def metadata(self) -> Dataset:
         """The whole dataset (converted from DICOM JSON the first time it is asked for)."""
         return self.load_metadata()
+
+    def adopt_metadata(self, ds: Dataset) -> bool:
+        """Take ``ds``, the instance read from its file without its pixel data, as the
+        metadata unless that is converted already (then False): reading a file's elements
+        (converted as they are used) costs a fraction of converting the DICOM JSON object
+        whole, and the file holds all that metadata may leave out (bulk data, Orthanc's
+        US/SS elements), so there is no bulk data to load for it."""
+        return self.__dict__.setdefault("metadata", ds) is ds
 
     def _attributes(self) -> Any:
         """The dataset if it is converted already, else a read-only view of the DICOM JSON

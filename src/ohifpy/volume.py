@@ -1,10 +1,17 @@
-"""A reconstructable display set as one array of modality values, with its patient geometry.
+"""A reconstructable display set as one array of voxels, with its patient geometry.
 
 MPR needs the series as a volume; the stack view needs it as frames. Holding both would
 double what a series costs, so the volume is the one copy: each frame of a reconstructable
 display set is written into its slice as it loads, and the frame the stack view renders is
 a view of that slice (:meth:`Volume.put`). The planes therefore fill in while the series
 loads, and a series already loaded for the stack opens in MPR without another byte.
+
+The voxels are the frames' stored values at their stored size, with the one increasing
+linear rescale they share (:attr:`Volume.modality`): 2 bytes a voxel for CT and for MR
+or PET with a fractional slope alike, where modality values would take float32's 4. A
+linear rescale commutes with interpolation, slabs and maxima, so a plane is reformatted
+from the stored values and rescaled after. Frames whose rescales differ (PET's per-slice
+slopes) or that map through a Modality LUT make the volume hold modality values instead.
 
 Voxels are indexed ``[slice, row, column]``; the affine maps ``(column, row, slice, 1)`` to
 patient coordinates (LPS, mm), as an image's plane does for its pixels. Slices are in
@@ -15,15 +22,16 @@ in; a whole-multiple gap leaves slices that are never loaded, drawn as the backg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from .errors import OhifpyError
 from .imaging import ImageFrame, ModalityTransform
+from .imaging.reformat import Plane, Slab, reformat
 from .model import DisplaySet, ImageRef
 
-__all__ = ["Volume", "VolumeError", "VolumeGeometry"]
+__all__ = ["Volume", "VolumeError", "VolumeGeometry", "VolumeSlice"]
 
 
 class VolumeError(OhifpyError, ValueError):
@@ -106,31 +114,45 @@ class VolumeGeometry:
         return self.voxel_centres().mean(axis=0)
 
 
+@dataclass(frozen=True, eq=False)
+class VolumeSlice(ImageFrame):
+    """A frame that is a view of a volume's slice: its modality values are computed each
+    time they are asked for (a measurement, statistics), never kept beside the slice."""
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.modality.apply(self.stored)
+
+
 class Volume:
     """The voxels of one display set, filled slice by slice as its frames load.
 
-    ``voxels`` hold modality values (HU for CT) in the narrowest dtype the frames need;
-    a frame that needs a wider one widens the whole volume. Slices not loaded yet hold
+    ``stored`` holds the voxels, whose modality values (HU for CT) are ``modality`` of
+    them (:meth:`values`), in the narrowest dtype the frames need; a frame that needs a
+    wider one, or another rescale, widens the whole volume. Slices not loaded yet hold
     ``background`` (the first frame's lowest value: black in any window).
     """
 
     def __init__(self, geometry: VolumeGeometry, first: ImageFrame) -> None:
-        values = first.values
+        shared = first.modality.commutes_with_resampling
+        held = first.stored if shared else first.values
         self.geometry = geometry
-        self.background = values.min().item()
-        self.voxels = np.full(geometry.shape, self.background, dtype=values.dtype)
+        self.modality = first.modality if shared else ModalityTransform()
+        self.background = held.min().item()
+        self.stored = np.full(geometry.shape, self.background, dtype=held.dtype)
         self.loaded = np.zeros(geometry.shape[0], dtype=bool)
-        self.frames: list[ImageFrame | None] = [None] * geometry.shape[0]
+        self.frames: list[VolumeSlice | None] = [None] * geometry.shape[0]
         self.version = 0
         """Counts the slices put: a reformatted plane cached at one version is stale after."""
 
     @classmethod
     def of_voxels(cls, geometry: VolumeGeometry, voxels: np.ndarray) -> Volume:
-        """A volume whose every slice is loaded already (sent whole, or computed)."""
+        """A volume of modality values whose every slice is loaded already (sent whole,
+        or computed)."""
         if voxels.shape != geometry.shape:
             raise VolumeError(f"voxels {voxels.shape} are not the geometry's {geometry.shape}")
         volume = cls.__new__(cls)
-        volume.geometry, volume.voxels = geometry, voxels
+        volume.geometry, volume.stored, volume.modality = geometry, voxels, ModalityTransform()
         volume.background = voxels.min().item() if voxels.size else 0
         volume.loaded = np.ones(geometry.shape[0], dtype=bool)
         volume.frames = [None] * geometry.shape[0]
@@ -139,7 +161,12 @@ class Volume:
 
     @property
     def nbytes(self) -> int:
-        return int(self.voxels.nbytes)
+        return int(self.stored.nbytes)
+
+    def values(self) -> np.ndarray:
+        """Every voxel's modality value: ``stored`` itself if it holds them, else a new
+        array as large as the volume in modality values' dtype."""
+        return self.modality.apply(self.stored)
 
     @property
     def complete(self) -> bool:
@@ -151,31 +178,34 @@ class Volume:
         """Slices no image fills (gaps of whole multiples of the spacing)."""
         return self.geometry.shape[0] - len(self.geometry.slots)
 
-    def put(self, slot: int, frame: ImageFrame) -> ImageFrame:
-        """Write a decoded frame into slice ``slot``; the frame to render is a view of it.
+    def put(self, slot: int, frame: ImageFrame) -> VolumeSlice:
+        """Write a decoded frame into slice ``slot`` (one copy); the frame to render is a
+        view of it.
 
-        The view renders exactly as the frame did: its modality values with the identity
-        transform, its own windows, VOI LUT and photometric interpretation.
+        The view renders exactly as the frame did: the same modality values, its own
+        windows, VOI LUT and photometric interpretation.
         """
         if frame.is_color or frame.stored.shape != self.geometry.shape[1:]:
             raise VolumeError("a frame of another kind or size than the volume's")
-        values = frame.values
-        if not np.can_cast(values.dtype, self.voxels.dtype, "safe"):
-            floats = "f" in (values.dtype.kind, self.voxels.dtype.kind)  # float32 is ample
-            self._widen(np.dtype(np.float32) if floats else
-                        np.result_type(values.dtype, self.voxels.dtype))
-        self.voxels[slot] = values
+        if frame.modality.rescales_like(self.modality):
+            self._hold(frame.stored.dtype, values=False)
+            self.stored[slot] = frame.stored
+        else:
+            self._hold(frame.modality.dtype_of(frame.stored), values=True)
+            frame.modality.apply(frame.stored, out=self.stored[slot])
         self.loaded[slot] = True
-        view = replace(frame, stored=self.voxels[slot], modality=ModalityTransform())
+        attributes = {f.name: getattr(frame, f.name) for f in fields(frame)}
+        view = VolumeSlice(**{**attributes, "stored": self.stored[slot],
+                              "modality": self.modality})
         self.frames[slot] = view
         self.version += 1
         return view
 
-    def frame(self, slot: int) -> ImageFrame | None:
+    def frame(self, slot: int) -> VolumeSlice | None:
         """The frame of a loaded slice (a view of the voxels), else None."""
         return self.frames[slot]
 
-    def template(self) -> ImageFrame | None:
+    def template(self) -> VolumeSlice | None:
         """A loaded frame nearest the middle: whose windows and photometric interpretation
         the reformatted planes use."""
         loaded = np.flatnonzero(self.loaded)
@@ -184,8 +214,41 @@ class Volume:
         middle = loaded[np.argmin(np.abs(loaded - (len(self.loaded) - 1) / 2))]
         return self.frames[int(middle)]
 
-    def _widen(self, dtype: np.dtype) -> None:
-        """Hold the voxels in a wider dtype (a frame's values do not fit); frames follow."""
-        self.voxels = self.voxels.astype(dtype)
-        self.frames = [None if f is None else replace(f, stored=self.voxels[slot])
+    def plane_frame(self, plane: Plane, slab: Slab | None = None) -> ImageFrame:
+        """A plane through the volume as a frame to render and measure, with the windows,
+        VOI LUT and photometric interpretation of :meth:`template`.
+
+        It is reformatted from the voxels as held and carries the volume's rescale: the
+        modality values it renders and measures are those of the plane reformatted from
+        modality values (a VOI LUT only where the plane's values are the voxels' own).
+        """
+        template = self.template()
+        if template is None:
+            raise VolumeError("no slice of the volume is loaded yet")
+        stored = reformat(self.stored, self.geometry.affine, plane, slab, self.background)
+        return ImageFrame(stored, template.photometric_interpretation, self.modality,
+                          windows=template.windows,
+                          voi_lut=template.voi_lut if stored.dtype.kind in "iu" else None)
+
+    def _hold(self, dtype: np.dtype, *, values: bool) -> None:
+        """Make the voxels hold `dtype` (and modality values, if `values`), in one new
+        array if they do not already; the frames put before follow."""
+        rescale = values and not self.modality.is_identity
+        held = self.modality.dtype_of(self.stored) if rescale else self.stored.dtype
+        if np.can_cast(dtype, held, "safe"):
+            if not rescale:
+                return
+            wider = held
+        else:  # float32 is ample for any values with a fraction
+            floats = "f" in (dtype.kind, held.kind)
+            wider = np.dtype(np.float32) if floats else np.result_type(dtype, held)
+        if rescale:
+            background = np.array(self.background, dtype=self.stored.dtype)
+            self.background = self.modality.apply(background).item()
+            self.stored = self.modality.apply(self.stored, out=np.empty(self.stored.shape, wider))
+            self.modality = ModalityTransform()
+        else:
+            self.stored = self.stored.astype(wider)
+        self.frames = [None if f is None else replace(f, stored=self.stored[slot],
+                                                      modality=self.modality)
                        for slot, f in enumerate(self.frames)]

@@ -42,7 +42,6 @@ from .dicomweb.part10 import write_instance
 from .errors import DATA_ERRORS, BadRequest
 from .hanging import Layout, StageView, study_tabs
 from .imaging import ImageFrame, VOIWindow, render_rgba
-from .imaging.reformat import reformat
 from .measure import (
     ROI_TOOLS,
     ImageGeometry,
@@ -766,16 +765,11 @@ class WorkerAPI:
             if volume is None:
                 raise BadRequest(f"{display_set.series_description or 'This series'} cannot be "
                                  "shown in MPR: its images are not greyscale volumes")
-        key = (view_uid, image_index, volume.version, id(volume.voxels))
+        key = (view_uid, image_index, volume.version, id(volume.stored))
         kept = self._planes.get(f"{mpr.uid}:{name}")
         if kept is not None and kept[0] == key:
             return mpr, name, kept[1]
-        template = volume.template()
-        assert template is not None  # a frame was put
-        values = reformat(volume.voxels, volume.geometry.affine, grid.plane(image_index),
-                          mpr.slab(name, image_index), volume.background)
-        frame = ImageFrame(values, template.photometric_interpretation, windows=template.windows,
-                           voi_lut=template.voi_lut if values.dtype.kind in "iu" else None)
+        frame = volume.plane_frame(grid.plane(image_index), mpr.slab(name, image_index))
         self._planes[f"{mpr.uid}:{name}"] = (key, frame)
         return mpr, name, frame
 

@@ -101,6 +101,11 @@ def frames_of(series_uid: str) -> str:
     return rf"/series/{re.escape(series_uid)}/instances/[^/]+/frames/"
 
 
+def series_response_of(series_uid: str) -> str:
+    """The pattern of a series' WADO-RS Retrieve Series request (its stack loading whole)."""
+    return rf"/series/{re.escape(series_uid)}$"
+
+
 def frame_of(sop_uid: str, number: int = 1) -> str:
     """The pattern of one frame's requests."""
     return rf"/instances/{re.escape(sop_uid)}/frames/{number}$"
@@ -180,15 +185,38 @@ async def open_list(app: App) -> None:
 # ---------------------------------------------------------------- the faults
 
 
+async def test_a_series_response_cut_short_is_finished_frame_by_frame(
+        app: App, proxy: FaultProxy, orthanc: LoadedOrthanc) -> None:
+    """A JPEG-LS stack's series response (16 instances of 157 KB) breaks off after 800 KB:
+    the instances read before the break are decoded (a browser drops what it had not handed
+    over yet), the others fetched frame by frame, once each; every image shows and nobody
+    is told of a failure."""
+    study = orthanc.manifest.study("ct-jpeg-ls")
+    (series,) = study.series
+    proxy.inject(series_response_of(series.series_uid), Fault.reset(800_000))
+    requested = asked(app, frames_of(series.series_uid))
+    await app.navigate(f"viewer?StudyInstanceUIDs={study.study_uid}")
+    await shown(app, 0)
+    assert await progress(app, series.series_uid) == "loaded"
+    assert len(proxy.requests(series_response_of(series.series_uid))) == 1
+    assert 1 <= len(requested) == len(set(requested)) <= 16
+    await press(app, "End")
+    await shown(app, 15)
+    await press(app, "ArrowUp", times=7)
+    await shown(app, 8)
+
+
 async def test_server_down_mid_series_then_back(
         app: App, proxy: FaultProxy, orthanc: LoadedOrthanc,
         dicomweb_source: DicomWebSource) -> None:
     """The 200-slice CT beside the MR; the server goes away after 40 CT frames (and never
-    gives the CT's thumbnail frame)."""
+    gives the CT's thumbnail frame). The CT's series response breaks off at once, so its
+    stack loads frame by frame; the MR's comes whole."""
     ct, mr = orthanc.manifest.study("ct"), orthanc.manifest.study("mr")
     ct_series, mr_series = ct.series[0].series_uid, mr.series[0].series_uid
     (stack,) = await cpython_display_sets(dicomweb_source, ct.study_uid)
     thumbnail_sop = stack.images[thumbnail_index(stack)].instance.sop_instance_uid
+    proxy.inject(series_response_of(ct_series), Fault.drop())
     proxy.inject(frames_of(ct_series), Fault.drop(), skip=40)
     proxy.inject(frame_of(thumbnail_sop), Fault.drop())
     requested = asked(app, frames_of(ct_series))
@@ -262,10 +290,12 @@ async def test_a_storm_of_503s_is_retried_a_bounded_number_of_times(
 async def test_a_stalled_frame_times_out_and_the_others_load(
         app: App, proxy: FaultProxy, orthanc: LoadedOrthanc,
         dicomweb_source: DicomWebSource) -> None:
-    """One frame's request is held for 30 s; the data source gives up after TIMEOUT."""
+    """One frame's request is held for 30 s; the data source gives up after TIMEOUT.
+    (The series response breaks off: the stack loads frame by frame.)"""
     study = orthanc.manifest.study("ct-implicit-le")
     (stack,) = await cpython_display_sets(dicomweb_source, study.study_uid)
     stalled = frame_of(stack.images[3].instance.sop_instance_uid)
+    proxy.inject(series_response_of(study.series[0].series_uid), Fault.drop())
     proxy.inject(stalled, Fault.stall(30))
     assert await study_note(app, study.study_uid) == ""
     await shown(app, 0)
@@ -289,14 +319,17 @@ async def test_a_reset_in_the_middle_of_an_answer(
     answer: that image, that study says so; the other frames show."""
     cine = orthanc.manifest.study("xa-cine")
     sop = cine.instances[0].sop_uid
-    proxy.inject(frame_of(sop, 3), Fault.reset(after_bytes=4096))
+    # Frame 3 alone, or in a request for several (framesPerRequest): that one fails whole,
+    # and its frames are asked alone.
+    with_frame_3 = rf"/instances/{re.escape(sop)}/frames/([0-9,]*,)?3(,[0-9,]*)?$"
+    proxy.inject(with_frame_3, Fault.reset(after_bytes=4096))
     assert await study_note(app, cine.study_uid) == ""
     await shown(app, 0)
     await press(app, "ArrowDown", times=2)
     assert_told(await failed(app, 2), "Image 3 cannot be shown", "broke off")
     await press(app, "ArrowDown")
     await shown(app, 3)
-    assert len(proxy.requests(frame_of(sop, 3))) <= 2  # a broken answer is not retried
+    assert len(proxy.requests(with_frame_3)) <= 3  # a broken answer is not retried
 
     other = orthanc.manifest.study("cr-mono1")
     proxy.inject(rf"/studies/{other.study_uid}/metadata", Fault.reset(after_bytes=200))
@@ -331,10 +364,12 @@ async def test_a_wrong_content_type(
         dicomweb_source: DicomWebSource) -> None:
     """Frames labelled ``application/octet-stream`` (their multipart body whole) or
     ``text/plain``: the image says which label; metadata labelled ``text/plain`` is still
-    DICOM JSON and is read (static hosts label files by extension)."""
+    DICOM JSON and is read (static hosts label files by extension). (The series response
+    breaks off: the stack loads frame by frame.)"""
     study = orthanc.manifest.study("ct-rle")
     (stack,) = await cpython_display_sets(dicomweb_source, study.study_uid)
     sops = [image.instance.sop_instance_uid for image in stack.images]
+    proxy.inject(series_response_of(study.series[0].series_uid), Fault.drop())
     proxy.inject(frame_of(sops[1]), Fault.relabel("application/octet-stream"))
     proxy.inject(frame_of(sops[2]), Fault.relabel("text/plain"))
     proxy.inject(r"/metadata$", Fault.relabel("text/plain"))

@@ -101,8 +101,9 @@ def image_grid(image: ImageRef) -> Grid:
 
 
 def volume_array(volume: Volume, display_set: DisplaySet) -> SpatialArray:
-    """A volume's voxels (a read-only view, no copy) placed by its geometry's affine."""
-    return SpatialArray(volume.voxels, Grid.of_affine(volume.geometry.affine),
+    """A volume's modality values placed by its geometry's affine, read-only: a view of
+    volumes that hold them (as the console's volumes sent whole do), else computed."""
+    return SpatialArray(volume.values(), Grid.of_affine(volume.geometry.affine),
                         display_set.images[0].instance.metadata, writeable=False)
 
 

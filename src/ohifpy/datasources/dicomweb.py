@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pydicom import Dataset
 
@@ -34,8 +35,15 @@ class DICOMwebDataSource(DICOMwebClient):
             thumbnail_rendering=source.thumbnailRendering,
             query_limit=source.queryLimit,
             supports_wildcard=source.supportsWildcard,
+            series_retrieve=source.retrieveWholeSeries,
+            frames_per_request=source.framesPerRequest,
         )
         self._filled_in: set[str] = set()
+
+    def _refuse_frame_lists(self) -> None:
+        """One frame a request from now on: loads stop asking for several at once too."""
+        super()._refuse_frame_lists()
+        self.capabilities = replace(self.capabilities, frames_per_request=1)
 
     async def retrieve_study_instances(
         self, study_instance_uid: str, series_instance_uids: Sequence[str] = ()

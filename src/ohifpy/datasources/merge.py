@@ -74,6 +74,7 @@ class MergedDataSource:
             query_limit=own.query_limit,
             supports_wildcard=own.supports_wildcard,
             download_reports=own.download_reports,
+            frames_per_request=min(s.capabilities.frames_per_request for s in self.sources),
         )
         self.failures: dict[str, OhifpyError] = {}
         """Why a source's part was left out of the last answer, by source name."""

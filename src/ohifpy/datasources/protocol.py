@@ -58,6 +58,14 @@ class Capabilities:
     download_reports : bool
         Measurement reports are offered as a file download rather than stored
         (the user's own files: nothing to store them on).
+    frames_per_request : int
+        How many frames of one instance a load asks for in one request (a DICOMweb
+        server's ``/frames/1,2,3``, the config's ``framesPerRequest``); 1 where each frame
+        costs a request of its own anyway (a static tree's files), is read here (files),
+        or the server turned out to refuse a list.
+    series_retrieve : bool
+        ``retrieve_series_frames`` works: a stack loads from one WADO-RS Retrieve Series
+        response (see :mod:`ohifpy.viewer.series_retrieve`).
     """
 
     store: bool = False
@@ -67,6 +75,8 @@ class Capabilities:
     query_limit: int = 101
     supports_wildcard: bool = True
     download_reports: bool = False
+    frames_per_request: int = 1
+    series_retrieve: bool = False
 
 
 @runtime_checkable

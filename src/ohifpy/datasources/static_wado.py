@@ -102,7 +102,7 @@ class StaticWadoDataSource(DICOMwebDataSource):
         super().__init__(source, transport, **kwargs)
         self.capabilities = replace(
             self.capabilities, store=False, rendered=False, query_options=False,
-            thumbnail_rendering="wadors",
+            thumbnail_rendering="wadors", series_retrieve=False, frames_per_request=1,
         )
         self._names = dict(_NAMES)
         # SOP Instance UID -> (0002,0010) of its metadata: the syntax of our raw frames.

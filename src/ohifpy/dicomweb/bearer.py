@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from .transport import Response, Transport
+from .transport import Response, StreamedResponse, Transport
 
 __all__ = ["BearerTokenTransport", "origin_of"]
 
 AccessToken = Callable[[], str | None]
 Renew = Callable[[str | None], Awaitable[str | None]]
+Answer = TypeVar("Answer", Response, StreamedResponse)
 
 
 def origin_of(url: str) -> str:
@@ -86,25 +88,38 @@ class BearerTokenTransport:
         timeout: float = 30.0,
         max_bytes: int | None = None,
     ) -> Response:
+        async def send(sent: dict[str, str]) -> Response:
+            return await self.inner.request(method, url, headers=sent, body=body,
+                                            timeout=timeout, max_bytes=max_bytes)
+
+        return await self._authorized(url, headers, send)
+
+    async def stream(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                     timeout: float = 30.0) -> StreamedResponse:
+        async def send(sent: dict[str, str]) -> StreamedResponse:
+            return await self.inner.stream(method, url, headers=sent, timeout=timeout)
+
+        return await self._authorized(url, headers, send)
+
+    async def _authorized(
+        self, url: str, headers: Mapping[str, str] | None,
+        send: Callable[[dict[str, str]], Awaitable[Answer]],
+    ) -> Answer:
+        """``send`` with the token where ``url`` may have it; after a 401, once more with a
+        renewed one (a streamed 401 is closed first)."""
         plain = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
         if not self.authorizes(url):
-            return await self.inner.request(method, url, headers=plain, body=body, timeout=timeout,
-                                            max_bytes=max_bytes)
+            return await send(plain)
         token = self.access_token()
-        response = await self._send(method, url, plain, body, timeout, max_bytes, token)
-        if response.status != 401 or self.renew is None:
-            return response
+        answer = await send(_with_token(plain, token))
+        if answer.status != 401 or self.renew is None:
+            return answer
         renewed = await self._renewed(token)
         if not renewed or renewed == token:
-            return response
-        return await self._send(method, url, plain, body, timeout, max_bytes, renewed)
-
-    async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
-                    timeout: float, max_bytes: int | None, token: str | None) -> Response:
-        if token:
-            headers = {**headers, "Authorization": f"Bearer {token}"}
-        return await self.inner.request(method, url, headers=headers, body=body, timeout=timeout,
-                                        max_bytes=max_bytes)
+            return answer
+        if isinstance(answer, StreamedResponse):
+            await answer.aclose()
+        return await send(_with_token(plain, renewed))
 
     async def _renewed(self, rejected: str | None) -> str | None:
         """The token to retry with: one renewal per rejected token, shared by its requests.
@@ -125,3 +140,7 @@ class BearerTokenTransport:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def _with_token(headers: dict[str, str], token: str | None) -> dict[str, str]:
+    return {**headers, "Authorization": f"Bearer {token}"} if token else headers

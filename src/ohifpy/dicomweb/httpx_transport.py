@@ -12,13 +12,13 @@ an idempotent request that met a keep-alive connection the server had just close
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 
 from .errors import DICOMwebConnectionError, DICOMwebError, DICOMwebTimeout
 from .limits import body_limit, check_content_length, check_received_length
-from .transport import Response
+from .transport import Response, StreamedResponse
 
 __all__ = ["IDEMPOTENT_METHODS", "HttpxTransport"]
 
@@ -49,16 +49,8 @@ class HttpxTransport:
         limit = body_limit(max_bytes)
         try:
             return await self._send(method, url, headers, body, timeout, limit)
-        except httpx.TimeoutException as exc:
-            raise DICOMwebTimeout(
-                f"{method} timed out after {timeout:g} s ({type(exc).__name__})", url
-            ) from None
-        except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
-            raise DICOMwebConnectionError(
-                f"{method} failed: cannot reach the server ({type(exc).__name__}: {exc})", url
-            ) from None
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise DICOMwebError(f"{method} failed: {type(exc).__name__}: {exc}", url) from None
+        except _FAILURES as exc:
+            raise _mapped(exc, method, url, timeout) from None
 
     async def _send(
         self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None,
@@ -99,5 +91,45 @@ class HttpxTransport:
             reason=response.reason_phrase,
         )
 
+    async def stream(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                     timeout: float = 30.0) -> StreamedResponse:
+        try:
+            request = self._client.build_request(method, url, headers=headers,
+                                                 timeout=httpx.Timeout(timeout))
+            response = await self._client.send(request, stream=True)
+        except _FAILURES as exc:
+            raise _mapped(exc, method, url, timeout) from None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+            except _FAILURES as exc:
+                raise _mapped(exc, method, url, timeout) from None
+
+        return StreamedResponse(
+            status=response.status_code,
+            url=str(response.url),
+            chunks=chunks(),
+            aclose=response.aclose,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            reason=response.reason_phrase,
+        )
+
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+_FAILURES = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
+
+
+def _mapped(exc: Exception, method: str, url: str, timeout: float) -> DICOMwebError:
+    """An httpx failure as the DICOMweb error every transport raises for it."""
+    if isinstance(exc, httpx.TimeoutException):
+        return DICOMwebTimeout(f"{method} timed out after {timeout:g} s ({type(exc).__name__})",
+                               url)
+    if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError)):
+        return DICOMwebConnectionError(
+            f"{method} failed: cannot reach the server ({type(exc).__name__}: {exc})", url
+        )
+    return DICOMwebError(f"{method} failed: {type(exc).__name__}: {exc}", url)

@@ -14,11 +14,20 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .errors import MultipartError
+from .errors import MultipartError, ResponseTooLarge
+from .limits import describe_bytes
 
-__all__ = ["Part", "build_multipart_related", "parse_media_type", "parse_multipart_related"]
+__all__ = [
+    "MultipartReader",
+    "Part",
+    "build_multipart_related",
+    "parse_media_type",
+    "parse_multipart_related",
+]
 
 _WHITESPACE = b" \t"
+_PADDING_SLACK = 1024
+"""How much transport padding (RFC 2046) after a delimiter a reader looks back over."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
     return media_type.strip().lower(), params
 
 
-def _line_end(body: bytes, pos: int) -> int:
+def _line_end(body: bytes | bytearray, pos: int) -> int:
     """Index just past the line break at ``pos`` (after optional transport padding), or -1."""
     while pos < len(body) and body[pos] in _WHITESPACE:
         pos += 1
@@ -86,7 +95,7 @@ def _line_end(body: bytes, pos: int) -> int:
     return -1
 
 
-def _find_delimiter(body: bytes, delimiter: bytes, start: int) -> int:
+def _find_delimiter(body: bytes | bytearray, delimiter: bytes, start: int) -> int:
     """Index of the next ``delimiter`` that starts a line and ends with ``--`` or a line end."""
     pos = start
     while True:
@@ -144,13 +153,10 @@ def parse_multipart_related(body: bytes, content_type: str, url: str = "") -> li
         if not body:
             raise MultipartError(f"empty {media_type or 'untyped'} body: no parts", url)
         return [Part(body, {"content-type": content_type} if content_type else {})]
-    boundary = params.get("boundary", "")
-    if not boundary:
-        raise MultipartError(f"Content-Type {content_type!r} has no boundary parameter", url)
-    delimiter = b"--" + boundary.encode("latin-1", "replace")
+    delimiter = _delimiter(content_type, params, url)
     pos = _find_delimiter(body, delimiter, 0)
     if pos < 0:
-        raise MultipartError(f"boundary {boundary!r} not found in the body", url)
+        raise MultipartError(f"boundary {params['boundary']!r} not found in the body", url)
     parts: list[Part] = []
     while True:
         after = pos + len(delimiter)
@@ -174,10 +180,93 @@ def parse_multipart_related(body: bytes, content_type: str, url: str = "") -> li
     return parts
 
 
-def _split_part(body: bytes, start: int, end: int, url: str, index: int) -> Part:
-    """Separate a part's header block from its content at the first empty line."""
+def _delimiter(content_type: str, params: Mapping[str, str], url: str) -> bytes:
+    """The delimiter line of a multipart Content-Type: ``--`` and its boundary."""
+    boundary = params.get("boundary", "")
+    if not boundary:
+        raise MultipartError(f"Content-Type {content_type!r} has no boundary parameter", url)
+    return b"--" + boundary.encode("latin-1", "replace")
+
+
+class MultipartReader:
+    """The parts of a multipart/related body as its chunks arrive.
+
+    A whole series retrieved in one response (WADO-RS Retrieve Series) is hundreds of MB:
+    each part is handed on as soon as its closing delimiter has arrived, so only the part
+    being received is held, never the body. ``max_part_bytes`` bounds that part (the
+    largest instance the metadata allows): a part that passes it raises
+    :class:`~ohifpy.dicomweb.errors.ResponseTooLarge`. The same server quirks as
+    :func:`parse_multipart_related` are accepted.
+    """
+
+    def __init__(self, content_type: str, url: str = "", max_part_bytes: int | None = None):
+        media_type, params = parse_media_type(content_type)
+        if not media_type.startswith("multipart/"):
+            raise MultipartError(f"expected a multipart body, not {media_type or 'an untyped one'}",
+                                 url)
+        self.url = url
+        self.delimiter = _delimiter(content_type, params, url)
+        self.max_part_bytes = max_part_bytes
+        self.count = 0
+        self.closed = False
+        self._buffer = bytearray()
+        self._started = False  # the first delimiter (after any preamble) has been read
+        self._scanned = 0  # where the search for the next delimiter goes on from
+
+    def feed(self, chunk: bytes) -> list[Part]:
+        """Take the next bytes of the body; answers the parts they complete."""
+        if self.closed:
+            return []  # the epilogue
+        self._buffer += chunk
+        parts: list[Part] = []
+        while not self.closed:
+            pos = _find_delimiter(self._buffer, self.delimiter, self._scanned)
+            after = pos + len(self.delimiter)
+            if pos < 0 or after + 2 > len(self._buffer):  # what follows it decides
+                slack = len(self.delimiter) + _PADDING_SLACK
+                self._scanned = max(0, len(self._buffer) - slack)
+                self._check_size()
+                break
+            if self._started:
+                end = pos - 2 if self._buffer[pos - 2 : pos] == b"\r\n" else pos - 1
+                parts.append(_split_part(self._buffer, 0, max(end, 0), self.url, self.count))
+                self.count += 1
+            if self._buffer.startswith(b"--", after):
+                self.closed = True
+                self._buffer = bytearray()
+                break
+            start = _line_end(self._buffer, after)
+            if start < 0:  # transport padding up to the end of what has come
+                self._scanned = pos
+                break
+            del self._buffer[:start]
+            self._started, self._scanned = True, 0
+        return parts
+
+    def close(self) -> None:
+        """The body ended: a missing close delimiter means it was cut short."""
+        if not self.closed:
+            raise MultipartError(
+                f"truncated body: no closing delimiter after part {self.count + 1}", self.url
+            )
+        if not self.count:
+            raise MultipartError("multipart body has no parts", self.url)
+
+    def _check_size(self) -> None:
+        if self.max_part_bytes is not None and len(self._buffer) > self.max_part_bytes:
+            raise ResponseTooLarge(
+                f"GET stopped: part {self.count + 1} is larger than its limit of "
+                f"{describe_bytes(self.max_part_bytes)}",
+                self.url,
+                self.max_part_bytes,
+            )
+
+
+def _split_part(body: bytes | bytearray, start: int, end: int, url: str, index: int) -> Part:
+    """Separate a part's header block from its content at the first empty line (the
+    content copied once, whether the body is ``bytes`` or a reader's ``bytearray``)."""
     if body.startswith(b"\r\n", start, end) or body.startswith(b"\n", start, end):
-        return Part(body[_line_end(body, start) : end], {})
+        return Part(bytes(memoryview(body)[_line_end(body, start) : end]), {})
     blank = body.find(b"\n\r\n", start, end)
     bare_lf_blank = body.find(b"\n\n", start, end if blank < 0 else blank + 1)
     if bare_lf_blank >= 0:
@@ -185,7 +274,8 @@ def _split_part(body: bytes, start: int, end: int, url: str, index: int) -> Part
     if blank < 0:
         raise MultipartError(f"part {index + 1} has no empty line between headers and content", url)
     content_start = _line_end(body, blank + 1)
-    return Part(body[content_start:end], _parse_headers(body[start:blank], url, index))
+    return Part(bytes(memoryview(body)[content_start:end]),
+                _parse_headers(bytes(body[start:blank]), url, index))
 
 
 def build_multipart_related(

@@ -35,6 +35,8 @@ def read_instance(data: bytes, max_inflated_bytes: int = DEFAULT_MAX_BODY_BYTES)
     gigabytes, and pydicom would inflate them whole before reading a tag.
     """
     try:
+        if not _may_be_deflated(data):
+            return pydicom.dcmread(io.BytesIO(data))
         buffer = io.BytesIO(data)
         preamble = read_preamble(buffer, False)
         file_meta = _read_file_meta_info(buffer)  # what dcmread reads first (pydicom pinned)
@@ -49,6 +51,16 @@ def read_instance(data: bytes, max_inflated_bytes: int = DEFAULT_MAX_BODY_BYTES)
         raise ValueError(f"not a readable DICOM file: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - see _malformed
         raise ValueError(f"not a readable DICOM file: {_malformed(exc)}") from None
+
+
+def _may_be_deflated(data: bytes) -> bool:
+    """Whether a Part 10 file's meta group may name the deflated syntax (or is not the
+    usual group, for the careful path to say what is wrong): a cheap look that spares most
+    files reading their meta twice (a third of the time a CT slice takes to read)."""
+    if data[128:132] != b"DICM" or data[132:136] != b"\x02\x00\x00\x00":
+        return True
+    meta_end = 144 + int.from_bytes(data[140:144], "little")
+    return DeflatedExplicitVRLittleEndian.encode() in data[132:meta_end]
 
 
 def _read_inflated(inflated: bytes, preamble: bytes | None, file_meta: FileMetaDataset) -> Dataset:

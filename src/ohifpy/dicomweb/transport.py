@@ -1,6 +1,7 @@
 """The one async I/O surface of the DICOMweb client.
 
-The client only ever calls :meth:`Transport.request`; CPython uses
+The client calls :meth:`Transport.request`, and :meth:`Transport.stream` for a body too
+large to hold whole (a series retrieved in one response); CPython uses
 :class:`ohifpy.dicomweb.httpx_transport.HttpxTransport`, the browser a ``fetch``
 transport. Keeping retries, parsing and error mapping out of transports means both
 behave the same.
@@ -8,11 +9,11 @@ behave the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["Response", "Transport"]
+__all__ = ["Response", "StreamedResponse", "Transport"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,33 @@ class Response:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True)
+class StreamedResponse:
+    """A response whose body is read as it arrives: ``chunks`` yields it piece by piece
+    (each read waits at most the request's timeout), ``aclose`` drops what is left (the
+    download stops). Whoever streams one closes it."""
+
+    status: int
+    url: str
+    chunks: AsyncIterator[bytes]
+    aclose: Callable[[], Awaitable[None]]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    async def read(self, max_bytes: int) -> bytes:
+        """The body up to ``max_bytes`` (an error answer's, to say what went wrong)."""
+        body = bytearray()
+        async for chunk in self.chunks:
+            body += chunk
+            if len(body) >= max_bytes:
+                break
+        return bytes(body[:max_bytes])
 
 
 class Transport(Protocol):
@@ -54,5 +82,11 @@ class Transport(Protocol):
         timeout: float = 30.0,
         max_bytes: int | None = None,
     ) -> Response: ...
+
+    async def stream(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                     timeout: float = 30.0) -> StreamedResponse:
+        """Send, and answer once the head has come: the body is the caller's to read (and
+        to bound); ``timeout`` is the longest wait for the head and for each chunk."""
+        ...
 
     async def aclose(self) -> None: ...

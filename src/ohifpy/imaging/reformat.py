@@ -3,8 +3,11 @@ trilinear interpolation where it does not, and slabs (maximum, minimum, mean).
 
 A plane is described as an image is (PS3.3 C.7.6.2): the patient position of its first
 pixel's centre, the row and column direction cosines and the pixel spacing. The result is
-an image of modality values that every tool treats like an acquired one: its
+an image of the voxels' values that every tool treats like an acquired one: its
 :meth:`Plane.geometry` is what measurements, orientation markers and the scale bar read.
+Voxels of stored values give the plane's stored values: an increasing linear rescale
+applied to it gives what reformatting the modality values would (interpolation, means
+and maxima commute with it), at half the memory of float32 voxels.
 
 Where every pixel of a plane falls on a voxel centre (the axial, sagittal and coronal
 planes of a volume acquired in one of them), the plane is an array slice and its values

@@ -148,7 +148,7 @@ class ConsoleImages:
             answer["imageData"] = values
         if volume and display_set.is_reconstructable and display_set_uid not in volumes:
             try:
-                voxels = (await frames.whole_volume(display_set, source)).voxels
+                voxels = (await frames.whole_volume(display_set, source)).values()
             except DATA_ERRORS as exc:
                 snapshot["volume"] = {"error": str(exc)}
             else:

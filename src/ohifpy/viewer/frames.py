@@ -3,7 +3,9 @@
 A window/level drag re-renders from a cached :class:`~ohifpy.imaging.ImageFrame` (one
 table lookup per pixel) instead of fetching and decoding again. A stack loads nearest
 its displayed image first; each fetch runs as a task of its own, so a cancelled load
-never cancels a render that waits on the same frame.
+never cancels a render that waits on the same frame. Frames of one multi-frame instance
+load several a request where the source serves that (``framesPerRequest``): one request
+instead of one a frame, each frame still decoded, kept and failing on its own.
 
 The frames of a reconstructable display set are held in its :class:`~ohifpy.volume.Volume`
 (the one copy MPR and the stack view share), which the cache holds as one entry: used
@@ -15,18 +17,21 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..datasources import DataSource
+from ..dicomweb import Frame
 from ..errors import DATA_ERRORS
-from ..image_loader import load_image_frame
-from ..imaging import ImageFrame
+from ..image_loader import decode_image_frame, load_image_frame, retrieve_image_frames
+from ..imaging import ImageFrame, PixelModule
 from ..lru import SizedLRU
-from ..model import DisplaySet, ImageRef, describe
+from ..model import DisplaySet, ImageRef, describe, frame_bytes
 from ..volume import Volume, VolumeError, VolumeGeometry
+from .series_retrieve import SeriesRetrieval
 
 __all__ = ["DEFAULT_CACHE_BYTES", "LOAD_CONCURRENCY", "FrameCache", "Frames"]
 
@@ -35,6 +40,11 @@ DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 200-slice 512x512 CT takes 100 MB."""
 LOAD_CONCURRENCY = 6
 """Frame requests in flight while loading a series (what browsers allow per host)."""
+REQUEST_BYTES = 16 * 1024 * 1024
+"""What the frames of one request for several (``framesPerRequest``) may take decoded: 32
+slices of 512x512 at 16 bits, one 2048x2048 RGB frame. Six such requests in flight stay
+small beside the browser's 4 GiB heap, and more frames a request gain little once each
+is this large (benchmarks/bench_frames_batch.py)."""
 HOLD_SHARE = 0.75
 """The share of the cache one series' load may fill (the rest: the other viewports' images
 and renders); at least half, so every volume the cache makes is loaded whole."""
@@ -60,13 +70,6 @@ class HeldFrames(Protocol):
     def holds(self, image: ImageRef) -> bool: ...
 
     def frame(self, image: ImageRef) -> ImageFrame: ...
-
-
-def frame_bytes(image: ImageRef) -> int:
-    """What an image takes decoded (its stored values: 1, 2 or 4 bytes a sample)."""
-    instance = image.instance
-    sample = min(max(instance.bits_allocated // 8, 1), 4)
-    return instance.rows * instance.columns * max(instance.samples_per_pixel, 1) * sample
 
 
 class FrameCache(SizedLRU[FrameKey, ImageFrame | Volume]):
@@ -97,6 +100,7 @@ class Frames:
         # Reconstructable display sets: the volume slice of each of their frames.
         self._slots: dict[FrameKey, tuple[str, int]] = {}
         self._geometries: dict[str, tuple[VolumeGeometry, DataSource]] = {}
+        self.series_retrieval = SeriesRetrieval()
 
     def track(self, display_set: DisplaySet, source: DataSource) -> str | None:
         """Hold a reconstructable display set's frames in a volume as they load; None, or
@@ -165,10 +169,31 @@ class Frames:
             return frame
         task = self._pending.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._fetch(source, image))
-            self._pending[key] = task
-            task.add_done_callback(lambda done: self._settled(key, done))
+            task = self._start(key, self._fetch(source, image))
         return await asyncio.shield(task)
+
+    async def fetch_once(self, source: DataSource, image: ImageRef,
+                         decoded: Coroutine[Any, Any, ImageFrame]) -> ImageFrame | None:
+        """Keep the frame ``decoded`` makes (retrieved by other means than :meth:`get`,
+        e.g. a whole series' response), unless it is at hand or being fetched already:
+        then None, and ``decoded`` is not run."""
+        key = frame_key(source, image)
+        if key in self._pending or self.cached(source, image) is not None:
+            decoded.close()
+            return None
+
+        async def keep() -> ImageFrame:
+            return self._keep(source, image, await decoded)
+
+        return await asyncio.shield(self._start(key, keep()))
+
+    def _start(self, key: FrameKey, fetch: Coroutine[Any, Any, ImageFrame]
+               ) -> asyncio.Task[ImageFrame]:
+        """A frame's fetch as a task of its own, which later requests for it await."""
+        task = asyncio.ensure_future(fetch)
+        self._pending[key] = task
+        task.add_done_callback(lambda done: self._settled(key, done))
+        return task
 
     def _settled(self, key: FrameKey, task: asyncio.Task[ImageFrame]) -> None:
         self._pending.pop(key, None)
@@ -182,6 +207,38 @@ class Frames:
             frame = source.frame(image)
         else:
             frame = await load_image_frame(source, image)
+        return self._keep(source, image, frame)
+
+    def _fetch_together(self, source: DataSource, images: list[ImageRef]
+                        ) -> dict[FrameKey, asyncio.Task[ImageFrame]]:
+        """The fetches of ``images`` (frames of one instance) under way, once those neither
+        at hand nor being fetched are, if more than one, in one request: each decoded and
+        kept by a task of its own, which :meth:`get` awaits as any other. (A failed one is
+        no longer under way: awaited here, it is not fetched again.)"""
+        missing = [image for image in images if frame_key(source, image) not in self._pending
+                   and self.cached(source, image) is None]
+        if len(missing) > 1:  # else get fetches it as ever
+            request = asyncio.ensure_future(retrieve_image_frames(source, missing))
+            for part, image in enumerate(missing):
+                self._start(frame_key(source, image),
+                            self._fetch_part(source, image, request, part))
+        keys = [frame_key(source, image) for image in images]
+        return {key: self._pending[key] for key in keys if key in self._pending}
+
+    async def _fetch_part(self, source: DataSource, image: ImageRef,
+                          request: asyncio.Future[tuple[PixelModule, list[Frame]]],
+                          part: int) -> ImageFrame:
+        """One frame of a request for several, decoded and kept; when the request failed
+        whole, fetched alone (so that only a frame at fault fails, with its own error)."""
+        try:
+            pixel, wados = await asyncio.shield(request)
+        except DATA_ERRORS:
+            return await self._fetch(source, image)
+        return self._keep(source, image,
+                          await decode_image_frame(source, image, wados[part], pixel))
+
+    def _keep(self, source: DataSource, image: ImageRef, frame: ImageFrame) -> ImageFrame:
+        """Cache a decoded frame, in its volume if it has one: the frame to render."""
         key = frame_key(source, image)
         slot = self._slots.get(key)
         if slot is not None and not frame.is_color:
@@ -261,22 +318,36 @@ class Frames:
         start = min(max(int(start_index), 0), total - 1)
         nearest = sorted(range(total), key=lambda i: (abs(i - start), i))
         held = self.holdable(display_set)
-        queue = iter(nearest[:held])
+        retrieved: set[int] = set()  # by the series response
+        queue = deque(nearest[:held])
+        size = 1  # the image shown comes alone, as soon as ever
         state = {"loaded": 0, "failed": 0}
         counts = {"displaySetUID": uid, "total": total, "held": held}
         if held < total:
             self.emit("progress", {**counts, **state, "note": self.hold_note(display_set, held)})
 
+        def landed(index: int) -> None:
+            retrieved.add(index)
+            state["loaded"] += 1
+            self.emit("progress", {**counts, **state})
+
         async def worker() -> None:
-            for index in queue:
-                try:
-                    await self.get(source, display_set.images[index])
-                    state["loaded"] += 1
-                except DATA_ERRORS:  # counted: its viewport says why when shown
-                    state["failed"] += 1
-                self.emit("progress", {**counts, **state})
+            nonlocal size
+            while batch := _take(queue, display_set.images, retrieved, size):
+                size = source.capabilities.frames_per_request  # read again: it may drop to 1
+                fetches = self._fetch_together(source, batch)
+                for image in batch:
+                    fetch = fetches.get(frame_key(source, image))
+                    try:
+                        await (self.get(source, image) if fetch is None else asyncio.shield(fetch))
+                        state["loaded"] += 1
+                    except DATA_ERRORS:  # counted: its viewport says why when shown
+                        state["failed"] += 1
+                    self.emit("progress", {**counts, **state})
 
         async def run() -> dict[str, Any]:
+            if self.series_retrieval.applies(display_set, source, held):
+                await self.series_retrieval.run(self, display_set, source, landed)
             await asyncio.gather(*(worker() for _ in range(max(1, int(concurrency)))))
             return {**counts, "cancelled": False, **state}
 
@@ -330,6 +401,27 @@ class Frames:
             task.add_done_callback(_report_failure)
             self.viewport_loads[uid] = task
         return sorted(u for u, t in self.viewport_loads.items() if not t.done())
+
+
+def _take(queue: deque[int], images: Sequence[ImageRef], skip: set[int],
+          size: int) -> list[ImageRef]:
+    """The images a load fetches next in one request: the first of ``queue`` (image
+    indices in load order) and those after it of the same instance, at most ``size`` and
+    :data:`REQUEST_BYTES` decoded; indices in ``skip`` (loaded otherwise) are dropped."""
+    batch: list[ImageRef] = []
+    budget = REQUEST_BYTES
+    while queue and len(batch) < size:
+        if queue[0] in skip:
+            queue.popleft()
+            continue
+        image = images[queue[0]]
+        budget -= frame_bytes(image)
+        if batch and (budget < 0 or image.instance.sop_instance_uid
+                      != batch[0].instance.sop_instance_uid):
+            break
+        batch.append(image)
+        queue.popleft()
+    return batch
 
 
 def _report_failure(task: asyncio.Task[Any]) -> None:
