@@ -138,11 +138,13 @@ async def test_a_response_cut_short_leaves_the_rest_to_frame_requests(
     await api.transport.aclose()
 
 
+@pytest.mark.parametrize("refusal", [Fault.answer(406), Fault.relabel("application/dicom")],
+                         ids=["406", "not multipart"])
 async def test_a_refused_series_request_is_not_an_error_for_the_user(
-        proxy: FaultProxy, orthanc: LoadedOrthanc) -> None:
+        proxy: FaultProxy, orthanc: LoadedOrthanc, refusal: Fault) -> None:
     study = orthanc.manifest.study("mr")
     (series,) = study.series
-    proxy.inject(rf"/series/{re.escape(series.series_uid)}$", Fault.answer(406))
+    proxy.inject(rf"/series/{re.escape(series.series_uid)}$", refusal)
     refused = len(series_requests(proxy, series.series_uid))
     earlier = len(frame_requests(proxy, series.series_uid))
     api, progress = await viewer(proxy)

@@ -70,13 +70,13 @@ from .viewer.presenters import (
     source_info,
     study_header,
 )
-from .viewer.segmentations import Segmentations
 from .viewer.session import ViewerSession, fetch_config, uid_list
 from .viewer.tables import tables
 from .window_presets import window_presets
 
 if TYPE_CHECKING:
     from .viewer.console_images import ConsoleImages
+    from .viewer.segmentations import Segmentations
 
 __all__ = ["DEFAULT_CACHE_BYTES", "FrameCache", "WorkerAPI", "create_for_browser"]
 
@@ -119,7 +119,7 @@ class WorkerAPI:
         self.session = ViewerSession(transport)
         self.frames = Frames(cache_bytes, self.emit)
         self.mprs: dict[str, MprViews] = {}  # by the display set they reformat
-        self.segmentations = Segmentations(self.session, self.frames)  # SEG, RTSTRUCT overlays
+        self._segmentations: Segmentations | None = None  # SEG, RTSTRUCT overlays, once asked
         self.console_images: ConsoleImages | None = None  # what the Python console showed
         self._planes: dict[str, tuple[tuple[Any, ...], ImageFrame]] = {}  # last plane per view
         # The hanging shown, and what made it (initial series, saved layout, URL's studies).
@@ -361,7 +361,8 @@ class WorkerAPI:
         frame = await self.frames.get(source, image)
         chosen = _window(window) if window else frame.default_window()
         rgba = render_rgba(frame, chosen, invert=bool(invert))
-        rgba = self.segmentations.blend_image(display_set_uid, image, rgba)  # loaded SEGs
+        if self._segmentations is not None:  # loaded SEGs
+            rgba = self._segmentations.blend_image(display_set_uid, image, rgba)
         if self.console_images is not None:  # the Python console's masks
             rgba = self.console_images.blend(display_set_uid, image_index, rgba)
         answer = {
@@ -428,7 +429,8 @@ class WorkerAPI:
         opened = await self.session.open_studies(source, studies, series)
         await self.frames.stop(opened.closed)  # their frames stay cached, by instance
         self.frames.forget(opened.closed)  # but not their volumes
-        self.segmentations.clear()  # a viewer opened anew shows no overlay until asked
+        if self._segmentations is not None:  # a viewer opened anew shows no overlay until asked
+            self._segmentations.clear()
         for uid in opened.closed:
             self.mprs.pop(uid, None)
         for display_set, display_source in self.session.display_sets.values():
@@ -669,6 +671,16 @@ class WorkerAPI:
         from the next render on (``{displaySetUID}``)."""
         return {"displaySetUID": self._console().overlay(overlay, self.session)}
 
+    @property
+    def segmentations(self) -> Segmentations:
+        """The SEG and RTSTRUCT overlays; their code (a tenth of ohifpy's import) is
+        imported when a study first asks for one, not at every start of the viewer."""
+        if self._segmentations is None:
+            from .viewer.segmentations import Segmentations
+
+            self._segmentations = Segmentations(self.session, self.frames)
+        return self._segmentations
+
     def _console(self) -> ConsoleImages:
         """What the Python console showed; its code is imported on the console's first
         call, not at every start of the viewer."""
@@ -786,7 +798,9 @@ class WorkerAPI:
         chosen = _window(window) if window else frame.default_window()
         rgba = render_rgba(frame, chosen, invert=bool(invert))
         grid = mpr.grid(name)
-        rgba = self.segmentations.blend_plane(mpr.display_set_uid, grid.plane(image_index), rgba)
+        if self._segmentations is not None:
+            rgba = self._segmentations.blend_plane(mpr.display_set_uid, grid.plane(image_index),
+                                                   rgba)
         answer = {
             "rgba": rgba,
             "width": int(rgba.shape[1]),

@@ -167,4 +167,6 @@ def _split_frames(ds: Dataset) -> list[bytes]:
             "byte boundaries; WADO-RS frames cannot be cut from it"
         )
     size = expected // nr_frames
+    if nr_frames == 1 and len(data) == size:
+        return [data]  # a single frame's pixel data is the frame: not copied again
     return [bytes(data[i * size : (i + 1) * size]) for i in range(nr_frames)]

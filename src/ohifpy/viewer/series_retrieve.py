@@ -11,8 +11,8 @@ also serves as its metadata, instead of converting its DICOM JSON object.
 What the series response does not bring (an instance that could not be read, one added
 since the metadata, or every one when the server refuses the request) is then fetched
 frame by frame as before, which also reports any error the user should see. A server
-that refuses series retrieval (an HTTP error status) is not asked again; a response cut
-short or timed out only ends this load's. Frames that a viewport asks for
+that refuses series retrieval (an HTTP error status, or an answer that is no multipart
+body) is not asked again; a response cut short or timed out only ends this load's. Frames that a viewport asks for
 meanwhile are fetched on their own and not decoded twice.
 """
 
@@ -24,7 +24,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from ..datasources import DataSource
-from ..dicomweb import Frame, HTTPStatusError
+from ..dicomweb import Frame, HTTPStatusError, MultipartError
 from ..dicomweb.limits import PixelDataSize
 from ..errors import DATA_ERRORS
 from ..image_loader import decode_image_frame, pixel_module
@@ -67,6 +67,7 @@ class SeriesRetrieval:
         sizes = {sop: PixelDataSize(frame_bytes(image)) for sop, (_, image) in wanted.items()}
         slots = asyncio.Semaphore(DECODES_IN_FLIGHT)
         decoding: set[asyncio.Task[None]] = set()
+        arrived = False
 
         async def decode(index: int, image: ImageRef, wado: Frame, whole: bool) -> None:
             try:
@@ -86,6 +87,7 @@ class SeriesRetrieval:
                     display_set.study_instance_uid, display_set.series_instance_uid,
                     sizes)) as instances:
                 async for ds, retrieved in instances:
+                    arrived = True
                     index, image = wanted.get(str(ds.get("SOPInstanceUID", "")), (-1, None))
                     if image is None or not retrieved or frames.cached(source, image):
                         continue
@@ -96,6 +98,9 @@ class SeriesRetrieval:
                     task.add_done_callback(decoding.discard)
         except HTTPStatusError:
             self.refused.add(source.name)
+        except MultipartError:
+            if not arrived:  # not a multipart answer (a static tree's file, say): never one
+                self.refused.add(source.name)
         except DATA_ERRORS:
             pass  # cut short, timed out, unreadable: the frame-by-frame load goes on from here
         finally:
