@@ -162,9 +162,32 @@ async def test_a_refused_series_request_is_not_an_error_for_the_user(
     await api.transport.aclose()
 
 
-async def test_a_stack_the_cache_cannot_hold_whole_keeps_frame_requests(
+async def test_a_stack_the_cache_holds_three_quarters_of_skips_the_others(
         proxy: FaultProxy, orthanc: LoadedOrthanc) -> None:
-    """It loads the images around the one shown, which a series response cannot choose."""
+    """A 100 MB cache holds 150 of the CT's 200 slices (3/4 of it, HOLD_SHARE): the 150
+    around the one shown come from the series response, the others are skipped."""
+    ct = orthanc.manifest.study("ct")
+    (series,) = ct.series
+    earlier = len(series_requests(proxy, series.series_uid))
+    frames_earlier = len(frame_requests(proxy, series.series_uid))
+    api, _ = await viewer(proxy, cache_mb=100)
+    opened = await result(api, "openViewer", studyInstanceUIDs=ct.study_uid)
+    uid = opened["viewports"][0]
+    answer = await result(api, "loadSeries", displaySetUID=uid, startIndex=150)
+    assert (answer["held"], answer["loaded"], answer["failed"]) == (150, 150, 0)
+    assert len(series_requests(proxy, series.series_uid)) == earlier + 1
+    assert len(frame_requests(proxy, series.series_uid)) == frames_earlier
+    display_set, source = api.session.display_set(uid)
+    cached = [i for i, image in enumerate(display_set.images)
+              if api.frames.cached(source, image) is not None]
+    assert cached == list(range(50, 200))  # the 150 nearest image 150
+    await api.transport.aclose()
+
+
+async def test_a_stack_the_cache_holds_less_of_keeps_frame_requests(
+        proxy: FaultProxy, orthanc: LoadedOrthanc) -> None:
+    """Below 2/3 held, the series response would bring more than half again what is kept:
+    the images around the one shown are fetched frame by frame."""
     ct = orthanc.manifest.study("ct")
     (series,) = ct.series
     earlier = len(series_requests(proxy, series.series_uid))

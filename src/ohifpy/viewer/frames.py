@@ -347,7 +347,8 @@ class Frames:
 
         async def run() -> dict[str, Any]:
             if self.series_retrieval.applies(display_set, source, held):
-                await self.series_retrieval.run(self, display_set, source, landed)
+                await self.series_retrieval.run(self, display_set, source, nearest[:held],
+                                                landed)
             await asyncio.gather(*(worker() for _ in range(max(1, int(concurrency)))))
             return {**counts, "cancelled": False, **state}
 

@@ -3,23 +3,24 @@
 The browser spends milliseconds on every request, whatever its size: a 512² CT's 200
 frames take it 1–1.5 s fetched one by one from a server that sends them all in 0.2–0.3 s
 as one response (Orthanc on loopback, both measured in Chromium). So a stack of
-single-frame instances that loads whole is retrieved as its series, stored syntax, and
-each instance is decoded into the cache (or its volume) as soon as it has arrived: only
-the instance being received is held, never the response. The instance read from its file
-also serves as its metadata, instead of converting its DICOM JSON object.
+single-frame instances that loads whole (or mostly: see :data:`HELD_SHARE`) is retrieved
+as its series, stored syntax, and each instance is decoded into the cache (or its volume)
+as soon as it has arrived: only the instance being received is held, never the response.
+The instance read from its file also serves as its metadata, instead of converting its
+DICOM JSON object.
 
 What the series response does not bring (an instance that could not be read, one added
 since the metadata, or every one when the server refuses the request) is then fetched
 frame by frame as before, which also reports any error the user should see. A server
 that refuses series retrieval (an HTTP error status, or an answer that is no multipart
-body) is not asked again; a response cut short or timed out only ends this load's. Frames that a viewport asks for
-meanwhile are fetched on their own and not decoded twice.
+body) is not asked again; a response cut short or timed out only ends this load's.
+Frames that a viewport asks for meanwhile are fetched on their own, not decoded twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,10 @@ __all__ = ["MIN_IMAGES", "SeriesRetrieval"]
 
 MIN_IMAGES = 16
 """Below this a stack's frame requests, six at a time, are about as fast as one response."""
+HELD_SHARE = 2 / 3
+"""A stack larger than the cache loads the images around the one shown: from the series
+response (skipping the others) while they are at least this share of it, at most half
+again as many bytes downloaded as kept; frame by frame below."""
 DECODES_IN_FLIGHT = 4
 """Instances decoding while the response goes on (the codec workers' queue)."""
 
@@ -50,20 +55,21 @@ class SeriesRetrieval:
 
     def applies(self, display_set: DisplaySet, source: DataSource, held: int) -> bool:
         """Whether ``display_set`` loads from its series response: its source offers
-        series retrieval, has not refused it, and the stack is held whole and made of
-        at least :data:`MIN_IMAGES` single-frame instances."""
+        series retrieval, has not refused it, and the stack is made of at least
+        :data:`MIN_IMAGES` single-frame instances of which the cache holds at least
+        :data:`HELD_SHARE`."""
         images = display_set.images
         return (source.capabilities.series_retrieve and source.name not in self.refused
-                and held == len(images) >= MIN_IMAGES
+                and len(images) >= MIN_IMAGES and held >= HELD_SHARE * len(images)
                 and all(image.instance.number_of_frames == 1 for image in images))
 
     async def run(self, frames: Frames, display_set: DisplaySet, source: DataSource,
-                  landed: Callable[[int], None]) -> None:
-        """Decode every image the series response brings into ``frames``; ``landed(index)``
-        for each. Returns when the response has ended (or failed: the rest is left to the
-        frame-by-frame load)."""
-        wanted = {image.instance.sop_instance_uid: (index, image)
-                  for index, image in enumerate(display_set.images)}
+                  held: Sequence[int], landed: Callable[[int], None]) -> None:
+        """Decode the images ``held`` (their indices) that the series response brings into
+        ``frames``, skipping the others; ``landed(index)`` for each. Returns when the
+        response has ended (or failed: the rest is left to the frame-by-frame load)."""
+        wanted = {display_set.images[index].instance.sop_instance_uid:
+                  (index, display_set.images[index]) for index in held}
         sizes = {sop: PixelDataSize(frame_bytes(image)) for sop, (_, image) in wanted.items()}
         slots = asyncio.Semaphore(DECODES_IN_FLIGHT)
         decoding: set[asyncio.Task[None]] = set()
