@@ -95,7 +95,8 @@ class SeriesRetrieval:
                 async for ds, retrieved in instances:
                     arrived = True
                     index, image = wanted.get(str(ds.get("SOPInstanceUID", "")), (-1, None))
-                    if image is None or not retrieved or frames.cached(source, image):
+                    if (image is None or not retrieved
+                            or frames.cached(source, image) is not None):
                         continue
                     whole = image.instance.adopt_metadata(ds)
                     await slots.acquire()
