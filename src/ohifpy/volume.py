@@ -251,9 +251,7 @@ class Volume:
             return
         self.whole()  # converted whole: the slices not loaded too
         held = self.modality.dtype_of(self.stored) if rescale else self.stored.dtype
-        if np.can_cast(dtype, held, "safe"):
-            if not rescale:
-                return
+        if np.can_cast(dtype, held, "safe"):  # a rescale only: its values fit held
             wider = held
         else:  # float32 is ample for any values with a fraction
             floats = "f" in (dtype.kind, held.kind)
