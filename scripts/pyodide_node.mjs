@@ -10,6 +10,11 @@
 //       Load Pyodide from a built dist (INDEX_DIR = dist/pyodide, its own lock and
 //       stdlib), loadPackage the packages, import the modules; prints JSON timings (ms).
 //
+//   node scripts/pyodide_node.mjs dataclass-code INDEX_DIR OUT_FILE
+//       Load Pyodide from a built dist, loadPackage ohifpy, import every module of it while
+//       recording the methods dataclasses compiles (ohifpy.dataclass_code), and write them
+//       to OUT_FILE for the worker to install before it imports the core. Prints the count.
+//
 //   node scripts/pyodide_node.mjs pytest INDEX_DIR WHEEL[,WHEEL] PYDICOM_DATA_DIR [PYTEST_ARG...]
 //       Run the core's tests under Pyodide from a built dist: loadPackage ohifpy (with
 //       numpy and pydicom from the dist's lock, as the browser worker does, and
@@ -23,7 +28,7 @@
 //       The host's OHIFPY_* environment variables reach os.environ inside Pyodide (the
 //       data-source contract reads the URLs of the sites it is served from there).
 
-import { readFileSync, writeSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadPyodide } from "pyodide";
@@ -55,6 +60,24 @@ async function compile(jobsFile) {
   }
 }
 
+// The dist's precompiled dataclass methods installed as the worker installs them, when the
+// dist has them and ohifpy is loaded: a dict, {installed, compiled}, whose "compiled" lists
+// the sources the imports still had to compile (none, when the table covers the core).
+const COUNT_COMPILED = `
+import ohifpy.dataclass_code as dataclass_code
+compile_ = dataclass_code._compile
+counts = {"installed": dataclass_code.install(blob), "compiled": []}
+dataclass_code._compile = lambda source: counts["compiled"].append(source) or compile_(source)
+counts
+`;
+
+function installDataclassCode(pyodide, indexDir) {
+  const file = join(indexDir, "dataclass-code.bin");
+  if (!existsSync(file) || !pyodide.loadedPackages.ohifpy) return null;
+  const namespace = pyodide.toPy({ blob: new Uint8Array(readFileSync(file)) });
+  return pyodide.runPython(COUNT_COMPILED, { globals: namespace });
+}
+
 async function smoke(indexDir, packages, modules) {
   const t0 = performance.now();
   const pyodide = await loadPyodide({ indexURL: indexDir + "/" });
@@ -62,6 +85,7 @@ async function smoke(indexDir, packages, modules) {
   // what ran at start-up: site imports the stdlib zip's sitecustomize before anything else
   const sitecustomize = pyodide.runPython(`import sys\n"sitecustomize" in sys.modules`);
   await pyodide.loadPackage(packages.split(","), { messageCallback: () => {} });
+  const dataclassMethods = installDataclassCode(pyodide, indexDir);
   const t2 = performance.now();
   const imported = pyodide.runPython(
     `import importlib\n` +
@@ -82,6 +106,7 @@ async function smoke(indexDir, packages, modules) {
       modules: Object.fromEntries(imported),
       sitecustomize,
       columns,
+      dataclassMethods: dataclassMethods && dataclassMethods.toJs({ dict_converter: Object.fromEntries }),
     }),
   );
 }
@@ -95,6 +120,28 @@ for name in names:
     importlib.import_module(name)
 print(f"the viewer's {len(names)} ohifpy modules import without numpy-extras")
 `;
+
+// The viewer's modules imported while recording their dataclass methods (see above).
+const RECORD_DATACLASS_CODE = `
+import importlib, pkgutil, ohifpy
+from ohifpy.dataclass_code import dump, recording
+with recording() as table:
+    for module in pkgutil.walk_packages(ohifpy.__path__, "ohifpy."):
+        importlib.import_module(module.name)
+blob = dump(table)
+count = len(table)
+`;
+
+async function recordDataclassCode(indexDir, outFile) {
+  const pyodide = await loadPyodide({ indexURL: indexDir + "/" });
+  await pyodide.loadPackage(["ohifpy"], { messageCallback: () => {} });
+  const namespace = pyodide.globals.get("dict")();
+  pyodide.runPython(RECORD_DATACLASS_CODE, { globals: namespace });
+  const blob = namespace.get("blob");
+  writeFileSync(outFile, blob.toJs());
+  blob.destroy();
+  console.log(JSON.stringify({ dataclassMethods: namespace.get("count") }));
+}
 
 // Runs inside Pyodide: everything host-side is under HOST. Bytecode and hypothesis's
 // example database must not land in the host's tree; fd-level capture (dup2) does not
@@ -156,6 +203,8 @@ async function runPytest(indexDir, wheels, pydicomData, pytestArgs) {
 const [command, ...args] = process.argv.slice(2);
 if (command === "compile" && args.length === 1) {
   await compile(args[0]);
+} else if (command === "dataclass-code" && args.length === 2) {
+  await recordDataclassCode(...args);
 } else if (command === "smoke" && args.length === 3) {
   await smoke(...args);
 } else if (command === "pytest" && args.length >= 3) {
@@ -163,6 +212,7 @@ if (command === "compile" && args.length === 1) {
 } else {
   console.error(
     "usage: pyodide_node.mjs compile JOBS.json | smoke INDEX_DIR PACKAGES MODULES" +
+      " | dataclass-code INDEX_DIR OUT_FILE" +
       " | pytest INDEX_DIR WHEEL[,WHEEL] PYDICOM_DATA_DIR [PYTEST_ARG...]",
   );
   process.exit(2);

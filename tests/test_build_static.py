@@ -205,6 +205,10 @@ def test_node_smoke_test_imports_the_core(dist: Path) -> None:
     assert result["modules"] == {"ohifpy": "0.1.0", "pydicom": "3.0.2", "numpy": "2.0.2"}
     assert result["sitecustomize"] is True  # the stdlib zip's, run by site at start-up
     assert result["columns"] is False  # compiled as with -X no_debug_ranges
+    # dist/pyodide/dataclass-code.bin, installed as web/worker.js installs it, holds every
+    # dataclass method importing the core compiles: none is compiled at start
+    methods = result["dataclassMethods"]
+    assert methods["installed"] > 100 and methods["compiled"] == []
 
 
 # ---------------------------------------------------------------- shell, config, codecs

@@ -99,11 +99,32 @@ WebAssembly.instantiateStreaming = async (source, imports) => {
   return { module, instance: await WebAssembly.instantiate(module, imports) };
 };
 
+// The core's dataclass methods, compiled when the site was built (ohifpy.dataclass_code):
+// fetched while Pyodide starts, handed to Python before the core is imported. Without
+// them (a build that has none) dataclasses compiles them as usual.
+const dataclassCode = fetch(BASE + "pyodide/dataclass-code.bin")
+  .then((response) => (response.ok ? response.arrayBuffer() : null))
+  .catch(() => null);
+
+async function installDataclassCode(pyodide) {
+  const code = await dataclassCode;
+  if (!code) return;
+  const module = pyodide.pyimport("ohifpy.dataclass_code");
+  const blob = pyodide.toPy(new Uint8Array(code));
+  try {
+    module.install(blob);
+  } finally {
+    blob.destroy();
+    module.destroy();
+  }
+}
+
 // Pyodide with ohifpy imported: the runtime and ohifpy.worker_api.
 async function loadPython() {
   // Packages named here download while the interpreter starts, not after it.
   const pyodide = await loadPyodide({ indexURL: BASE + "pyodide/", packages: ["ohifpy"] });
   phase("ohifpy:python-started"); // the interpreter, packages installed
+  await installDataclassCode(pyodide);
   pyodide.pyimport("pydicom").destroy(); // and numpy: the libraries ohifpy builds on
   phase("ohifpy:libraries-imported");
   const workerApi = pyodide.pyimport("ohifpy.worker_api");

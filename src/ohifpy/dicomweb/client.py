@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urljoin
@@ -704,7 +703,9 @@ def _body_text(response: Response) -> str:
         text = response.body[: _DETAIL_CHARS * 4].decode("utf-8", "replace")
         text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
         return text[:_DETAIL_CHARS]
-    page = _PageText()
+    from .page_text import PageText  # on first use: html.parser is ~10% of the core's import
+
+    page = PageText()
     page.feed(response.body[:_HTML_CHARS].decode("utf-8", "replace"))
     title, text = (" ".join("".join(parts).split()) for parts in (page.title, page.text))
     named = title or text[:_DETAIL_CHARS]
@@ -716,30 +717,6 @@ def _is_html(response: Response) -> bool:
     start = response.body[:64].lstrip().lower()
     return (media_type in ("text/html", "application/xhtml+xml")
             or start.startswith((b"<!doctype html", b"<html")))
-
-
-class _PageText(HTMLParser):
-    """An HTML page's title and its other text, scripts and styles left out."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.title: list[str] = []
-        self.text: list[str] = []
-        self._inside = ""
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("title", "script", "style"):
-            self._inside = tag
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == self._inside:
-            self._inside = ""
-
-    def handle_data(self, data: str) -> None:
-        if self._inside == "title":
-            self.title.append(data)
-        elif not self._inside:
-            self.text.append(data + " ")
 
 
 def _not_dicom_json(response: Response) -> DicomJSONError | None:
