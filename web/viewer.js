@@ -408,9 +408,12 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl, previe
     if (key === requested) return;
     requested = key;
     worker.call("loadViewports", { viewports, start }).catch(() => {}); // shown per image
+    // The panel's thumbnails and the patient's other studies come once every viewport has
+    // its first image (or failed): asked earlier, they would hold it up.
     if (start && !thumbnailsStarted && panel) {
       thumbnailsStarted = true;
       panel.loadThumbnails();
+      listPriors();
     }
   }
 
@@ -504,9 +507,7 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl, previe
     body.append(panel.element, grid.element, measurePanel.element, segmentations.element, consolePanel.element);
     measurePanel.setDisplaySets(displaySets);
     store.load(opened.measurements);
-    const hung = applyHanging(opened);
-    listPriors();
-    await hung;
+    await applyHanging(opened);
   })().catch((error) => {
     preview.remove();
     if (!page.isConnected) return;

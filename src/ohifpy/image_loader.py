@@ -75,7 +75,7 @@ async def decode_image_frame(
     try:
         codec_output = await run_codec(wado.data, syntax, pixel)  # in a codec worker, if any
         return prepare_frame(wado.data, syntax, metadata, image.frame_index,
-                             codec_output=codec_output)
+                             codec_output=codec_output, pixel=pixel)
     except UnsupportedTransferSyntaxError as unsupported:
         size = PixelDataSize(native_frame_length(pixel), pixel.number_of_frames)
         try:
@@ -89,7 +89,8 @@ async def decode_image_frame(
                 f"no decoder is available for it here, and the server did not transcode the "
                 f"frame to Explicit VR Little Endian ({exc}); try its /rendered images",
             ) from None
-        return prepare_frame(wado.data, wado.transfer_syntax_uid, metadata, image.frame_index)
+        return prepare_frame(wado.data, wado.transfer_syntax_uid, metadata, image.frame_index,
+                             pixel=pixel)
 
 
 def _uids(image: ImageRef) -> tuple[str, str, str]:

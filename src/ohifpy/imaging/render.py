@@ -90,14 +90,16 @@ class ImageFrame:
 
 def prepare_frame(
     data: bytes, transfer_syntax_uid: str, ds: Dataset, frame_index: int = 0, *,
-    codec_output: Any = None,
+    codec_output: Any = None, pixel: PixelModule | None = None,
 ) -> ImageFrame:
     """Decode a frame and collect its display attributes from the instance metadata `ds`.
 
     `ds` is metadata only (as from WADO-RS: no Pixel Data, no file meta). ``codec_output``:
     the frame as a codec elsewhere decoded it (see :func:`~ohifpy.imaging.run_codec`).
+    ``pixel``: the Image Pixel Module of `ds` when the caller has it already (read from
+    `ds` otherwise: a few hundred microseconds a frame under Pyodide).
     """
-    pixel = PixelModule.from_dataset(ds)
+    pixel = PixelModule.from_dataset(ds) if pixel is None else pixel
     if not 0 <= frame_index < pixel.number_of_frames:
         raise ValueError(
             f"frame index {frame_index} is out of range for an instance of "
