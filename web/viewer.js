@@ -408,12 +408,9 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl, previe
     if (key === requested) return;
     requested = key;
     worker.call("loadViewports", { viewports, start }).catch(() => {}); // shown per image
-    // The panel's thumbnails and the patient's other studies come once every viewport has
-    // its first image (or failed): asked earlier, they would hold it up.
     if (start && !thumbnailsStarted && panel) {
       thumbnailsStarted = true;
       panel.loadThumbnails();
-      listPriors();
     }
   }
 
@@ -507,7 +504,9 @@ export function showViewer({ worker, runtime, main, params, dicomJsonUrl, previe
     body.append(panel.element, grid.element, measurePanel.element, segmentations.element, consolePanel.element);
     measurePanel.setDisplaySets(displaySets);
     store.load(opened.measurements);
-    await applyHanging(opened);
+    const hung = applyHanging(opened);
+    listPriors();
+    await hung;
   })().catch((error) => {
     preview.remove();
     if (!page.isConnected) return;
