@@ -22,7 +22,7 @@ import builtins
 import dataclasses
 import marshal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.util import MAGIC_NUMBER
 from types import CodeType
@@ -37,7 +37,7 @@ def _compile(source: str) -> CodeType:
     return compile(source, "<string>", "exec", dont_inherit=True)
 
 
-def _exec_with(code_of: Any) -> Any:
+def _exec_with(code_of: Callable[[str], CodeType]) -> Callable[..., None]:
     """``exec`` as ``dataclasses`` calls it, with source turned into code by ``code_of``."""
 
     def exec_(source: str | CodeType, globals: Any = None, locals: Any = None, /) -> None:

@@ -703,7 +703,7 @@ def _body_text(response: Response) -> str:
         text = response.body[: _DETAIL_CHARS * 4].decode("utf-8", "replace")
         text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
         return text[:_DETAIL_CHARS]
-    from .page_text import PageText  # on first use: html.parser is ~10% of the core's import
+    from .page_text import PageText  # on first use: html.parser is ~15% of the core's import
 
     page = PageText()
     page.feed(response.body[:_HTML_CHARS].decode("utf-8", "replace"))
