@@ -20,6 +20,8 @@ import { KIND_LABELS } from "./document_viewport.js";
 import { element as node } from "./dom.js";
 import { DISPLAY_SET_MIME } from "./viewport_grid.js";
 
+const PROGRESS_REDRAW_MS = 250;
+
 export class SeriesPanel {
   // studies, displaySets: openViewer's answer; onSelect(displaySet): an entry clicked;
   // onOpenStudy(studyInstanceUID): a study not opened yet was clicked, resolved once the
@@ -31,6 +33,9 @@ export class SeriesPanel {
     this.element = node("aside", "study-browser");
     this.element.setAttribute("aria-label", "Series");
     this.entries = new Map(); // displaySetUID -> entry element
+    this.progressPending = new Map(); // displaySetUID -> its latest progress not shown yet
+    this.progressShown = new Map(); // displaySetUID -> when its progress was last shown
+    this.progressTimers = new Map(); // displaySetUID -> the timer that will show it
     this.thumbnailing = new Set(); // displaySetUIDs whose thumbnail is being fetched
     this.opened = new Map(); // studyInstanceUID -> its section (header and series)
     this.closed = new Map(); // studyInstanceUID -> the header of a study not opened yet
@@ -264,8 +269,30 @@ export class SeriesPanel {
 
   // A load's progress; `held` < `total`: the series is larger than the cache, and only
   // the images nearest the one shown are kept (ohifpy.viewer.frames.Frames.holdable).
-  setProgress({ displaySetUID, loaded, failed, total, held = total }) {
-    const button = this.entries.get(displaySetUID);
+  // The worker counts every image; each count shown costs the page a style, layout and
+  // paint pass, which on two cores is time taken from the load itself. So a load's first
+  // and last counts show at once, those between at most every PROGRESS_REDRAW_MS.
+  setProgress(progress) {
+    const uid = progress.displaySetUID;
+    const { loaded, failed, held = progress.total } = progress;
+    const shown = this.progressShown.get(uid);
+    this.progressPending.set(uid, progress);
+    if (shown === undefined || loaded + failed === held || performance.now() - shown >= PROGRESS_REDRAW_MS) {
+      this.showProgress(uid);
+    } else if (!this.progressTimers.has(uid)) {
+      this.progressTimers.set(uid, setTimeout(() => this.showProgress(uid), PROGRESS_REDRAW_MS - (performance.now() - shown)));
+    }
+  }
+
+  showProgress(uid) {
+    clearTimeout(this.progressTimers.get(uid));
+    this.progressTimers.delete(uid);
+    const pending = this.progressPending.get(uid);
+    this.progressPending.delete(uid);
+    if (pending === undefined) return;
+    this.progressShown.set(uid, performance.now());
+    const { loaded, failed, total, held = total } = pending;
+    const button = this.entries.get(uid);
     if (!button) return;
     const progress = button.querySelector(".series-progress");
     progress.hidden = false;

@@ -310,6 +310,11 @@ async def test_displayed_image_first_and_a_series_no_longer_shown_stops_loading(
         assert f"/instances/{shown_sop}/frames/1" in frames[0]  # the displayed image first
         ct_progress = f".series-entry[data-series-uid='{ct_series}'] .series-progress"
         await app.page.wait_for_selector(f"{ct_progress}:not([hidden])", timeout=60_000)
+        # Counts between the first and the last are shown too (at most every 250 ms).
+        await app.page.wait_for_function(
+            """selector => /^([2-9]|[1-9][0-9]+)\\/200$/.test(
+                document.querySelector(selector + ' .progress-text').textContent)""",
+            arg=ct_progress, timeout=30_000)
 
         # The user puts the MR in the CT's viewport: no viewport shows the CT any more.
         await app.page.click(viewport(0))
