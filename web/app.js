@@ -15,7 +15,7 @@ import { startAuth, takeUrlToken } from "./auth.js";
 import { setDateFormat } from "./display_format.js";
 import { element } from "./dom.js";
 import { createLocalFiles, installFileDrop } from "./local.js";
-import { MARKS, markOnce } from "./marks.js";
+import { MARKS, markOnce, whenMarked } from "./marks.js";
 import { fetchPreview } from "./preview.js";
 import { showStudyList } from "./studylist.js";
 import { showViewer } from "./viewer.js";
@@ -167,9 +167,16 @@ home.after(localLink);
 installFileDrop((collecting) => local.open(collecting));
 signedIn.then(render, render); // a config that failed to load is told by the page
 
-// The service worker caches the app shell for the next start (and offline); registered
-// once the runtime is up so its downloads do not compete with the first one.
+// The service worker caches the app shell for the next start (and offline): it downloads
+// its 23 MB again, and Chromium compiles its scripts for the next start as they go in. On
+// two cores that work is taken from whatever runs meanwhile, so it waits for the runtime
+// and for the viewer's first image (a page that shows none: SHELL_CACHE_DELAY_MS more).
+const SHELL_CACHE_DELAY_MS = 5000;
 runtime
+  .finally(() => Promise.race([
+    whenMarked(MARKS.firstImage),
+    new Promise((resolve) => setTimeout(resolve, SHELL_CACHE_DELAY_MS)),
+  ]))
   .finally(() => {
     if ("serviceWorker" in navigator) {
       navigator.serviceWorker.register(new URL("service_worker.js", base), { scope: base.href }).catch(() => {});

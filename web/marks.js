@@ -10,3 +10,16 @@ export const MARKS = {
 export function markOnce(name) {
   if (performance.getEntriesByName(name, "mark").length === 0) performance.mark(name);
 }
+
+// Resolves once `name` is marked (at once if it was already).
+export function whenMarked(name) {
+  return new Promise((resolve) => {
+    if (performance.getEntriesByName(name, "mark").length > 0) return resolve();
+    const observer = new PerformanceObserver((entries) => {
+      if (entries.getEntriesByName(name, "mark").length === 0) return;
+      observer.disconnect();
+      resolve();
+    });
+    observer.observe({ type: "mark" });
+  });
+}

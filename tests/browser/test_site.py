@@ -34,6 +34,16 @@ CACHED_URLS = """async () => {
 }"""
 
 
+# When the page registers its service worker (performance.now()), kept for the test.
+REGISTRATION_PROBE = """(() => {
+    const register = navigator.serviceWorker.register.bind(navigator.serviceWorker);
+    navigator.serviceWorker.register = (...args) => {
+        window.__registered ??= performance.now();
+        return register(...args);
+    };
+})();"""
+
+
 def demo_ct_uid(dist: Path) -> str:
     """The demo tree's CT, read from its static QIDO answer."""
     studies = json.loads((dist / "demo/dicom-web/studies/index.json").read_text())
@@ -136,9 +146,14 @@ async def test_second_start_works_offline_from_the_service_worker(
     served = ServedSite(demo_dist, base_path=SUBPATH).start()
     try:
         app = App(await (await new_context()).context.new_page(), served)
+        await app.page.add_init_script(REGISTRATION_PROBE)
         await app.page.goto(f"{served.url}viewer?StudyInstanceUIDs={demo_ct_uid(demo_dist)}")
         await app.wait_for_mark("ohifpy:first-image")
         await app.page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=90_000)
+        # Its downloads and compiles came after the first image, not in its way.
+        registered, first_image = await app.page.evaluate("""() => [window.__registered,
+            performance.getEntriesByName('ohifpy:first-image', 'mark')[0].startTime]""")
+        assert registered >= first_image
         cached = await app.page.evaluate(CACHED_URLS)
         assert f"{served.url}pyodide/pyodide.asm.wasm" in cached
         assert f"{served.url}worker.js" in cached
