@@ -33,9 +33,7 @@ export class SeriesPanel {
     this.element = node("aside", "study-browser");
     this.element.setAttribute("aria-label", "Series");
     this.entries = new Map(); // displaySetUID -> entry element
-    this.progressPending = new Map(); // displaySetUID -> its latest progress not shown yet
-    this.progressShown = new Map(); // displaySetUID -> when its progress was last shown
-    this.progressTimers = new Map(); // displaySetUID -> the timer that will show it
+    this.progress = new Map(); // displaySetUID -> {latest, shownAt, timer}: its load's progress
     this.thumbnailing = new Set(); // displaySetUIDs whose thumbnail is being fetched
     this.opened = new Map(); // studyInstanceUID -> its section (header and series)
     this.closed = new Map(); // studyInstanceUID -> the header of a study not opened yet
@@ -273,25 +271,21 @@ export class SeriesPanel {
   // paint pass, which on two cores is time taken from the load itself. So a load's first
   // and last counts show at once, those between at most every PROGRESS_REDRAW_MS.
   setProgress(progress) {
-    const uid = progress.displaySetUID;
-    const { loaded, failed, held = progress.total } = progress;
-    const shown = this.progressShown.get(uid);
-    this.progressPending.set(uid, progress);
-    if (shown === undefined || loaded + failed === held || performance.now() - shown >= PROGRESS_REDRAW_MS) {
-      this.showProgress(uid);
-    } else if (!this.progressTimers.has(uid)) {
-      this.progressTimers.set(uid, setTimeout(() => this.showProgress(uid), PROGRESS_REDRAW_MS - (performance.now() - shown)));
-    }
+    const { displaySetUID: uid, loaded, failed, total, held = total } = progress;
+    const state = this.progress.get(uid) ?? { shownAt: -Infinity, timer: null };
+    state.latest = progress;
+    this.progress.set(uid, state);
+    const wait = state.shownAt + PROGRESS_REDRAW_MS - performance.now();
+    if (loaded + failed === held || wait <= 0) this.showProgress(uid);
+    else state.timer ??= setTimeout(() => this.showProgress(uid), wait);
   }
 
   showProgress(uid) {
-    clearTimeout(this.progressTimers.get(uid));
-    this.progressTimers.delete(uid);
-    const pending = this.progressPending.get(uid);
-    this.progressPending.delete(uid);
-    if (pending === undefined) return;
-    this.progressShown.set(uid, performance.now());
-    const { loaded, failed, total, held = total } = pending;
+    const state = this.progress.get(uid);
+    clearTimeout(state.timer);
+    state.timer = null;
+    state.shownAt = performance.now();
+    const { loaded, failed, total, held = total } = state.latest;
     const button = this.entries.get(uid);
     if (!button) return;
     const progress = button.querySelector(".series-progress");
