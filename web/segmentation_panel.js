@@ -22,6 +22,7 @@
 // loaded: the benchmark's "overlay on screen".
 
 import { element, svgElement } from "./dom.js";
+import { markOnce } from "./marks.js";
 import { sourceDisplaySetUID } from "./mpr.js";
 
 export const OVERLAY_KINDS = ["seg", "rtstruct"];
@@ -165,7 +166,7 @@ export class SegmentationPanel {
     const entry = this.loaded.get(uid);
     if (!entry) return;
     entry.item.dataset.drawn = "true";
-    if (performance.getEntriesByName(SEGMENTATION_SHOWN_MARK, "mark").length === 0) performance.mark(SEGMENTATION_SHOWN_MARK);
+    markOnce(SEGMENTATION_SHOWN_MARK);
   }
 
   // ---------------------------------------------------------------- the panel
