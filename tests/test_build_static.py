@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
+from xml.etree import ElementTree
 
 import pytest
 from conftest import DIST_BASE_PATH as BASE
@@ -246,13 +247,20 @@ def test_codecs_listed_and_copied(dist: Path) -> None:
 
 
 def test_icons_are_the_listed_ones_with_their_licence(dist: Path) -> None:
-    """Only the icons the page shows, as lucide-static publishes them, and its licence."""
+    """Only the icons the page shows, as their elements (the shapes lucide-static
+    publishes), and its licence."""
     icons = dist / "vendor" / "icons"
     source = ROOT / "node_modules" / build_static.ICON_PACKAGE
-    assert sorted(p.name for p in icons.iterdir()) == sorted(
-        [*(f"{name}.svg" for name in build_static.ICONS), "LICENSE"])
-    for name in build_static.ICONS:
-        assert (icons / f"{name}.svg").read_bytes() == (source / "icons" / f"{name}.svg").read_bytes()
+    assert sorted(p.name for p in icons.iterdir()) == ["LICENSE", "icons.js"]
+    module = (icons / "icons.js").read_text()
+    shapes = json.loads(module[module.index("export default ") + 15:].rstrip().removesuffix(";"))
+    assert sorted(shapes) == sorted(build_static.ICONS)
+    for name, (tag, attributes, children) in shapes.items():
+        published = ElementTree.parse(source / "icons" / f"{name}.svg").getroot()
+        assert tag == "svg" and attributes["viewBox"] == "0 0 24 24", name
+        assert attributes["stroke"] == "currentColor" and "width" not in attributes, name
+        assert children == [[shape.tag.rpartition("}")[2], shape.attrib, []]
+                            for shape in published], name
     assert (icons / "LICENSE").read_bytes() == (source / "LICENSE").read_bytes()
     assert "ISC License" in (icons / "LICENSE").read_text()
 

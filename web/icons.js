@@ -1,19 +1,28 @@
-// The controls' icons: Lucide's SVGs (npm lucide-static, ISC licence), copied into
-// vendor/icons/ by scripts/build_static.py, whose ICONS lists every name the page uses.
+// The controls' icons: Lucide's SVGs (npm lucide-static, ISC licence), which
+// scripts/build_static.py writes as their elements into vendor/icons/icons.js; its ICONS
+// lists every name the page uses.
 //
-// An icon is a span masked by its SVG and painted in currentColor, so it takes the colour
-// of its control (theme, pressed, disabled) as text does. The mask is set through the
-// CSSOM: the app's Content-Security-Policy allows no style attribute and images from its
-// own origin only.
+// An icon is an inline SVG stroked in currentColor, so it takes the colour of its control
+// (theme, pressed, disabled) as text does. Inline, not an image or a CSS mask: each of those
+// is an SVG document of its own for the browser to fetch and parse, and the icons came to
+// a tenth of the page's work while Python started.
 
-import { element } from "./dom.js";
+import ICONS from "./vendor/icons/icons.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function build([tag, attributes, children]) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  node.append(...children.map(build));
+  return node;
+}
 
 export function icon(name) {
-  const node = element("span", "icon");
+  if (!Object.hasOwn(ICONS, name)) throw new Error(`no icon named ${name}: see ICONS in scripts/build_static.py`);
+  const node = build(ICONS[name]);
+  node.classList.add("icon");
   node.setAttribute("aria-hidden", "true");
   node.dataset.icon = name;
-  const url = `url("vendor/icons/${name}.svg")`; // relative to the page's <base href>
-  node.style.setProperty("-webkit-mask-image", url);
-  node.style.setProperty("mask-image", url);
   return node;
 }

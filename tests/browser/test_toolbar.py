@@ -9,10 +9,11 @@ active viewport does (its tool, its canvas's data attributes, a measurement draw
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import LoadedOrthanc
+from conftest import ROOT, LoadedOrthanc
 
 from .conftest import App
 
@@ -107,18 +108,18 @@ async def test_each_control_is_named_with_its_key_and_shows_a_vendored_icon(
     assert not any(c["item"] for c in shown)
     assert all(c["icons"] for c in shown if c["name"] != "Frames per second")
 
-    # The icons are the dist's own files (vendor/icons), each an icon's mask (the CSP
-    # allows it: test_deploy_nginx).
-    icons = await app.page.eval_on_selector_all(
-        ".icon", "icons => [...new Set(icons.map(i => i.dataset.icon))]")
-    for name in icons:
-        answer = await app.page.evaluate(
-            "url => fetch(url).then(r => [r.status, r.headers.get('content-type')])",
-            f"vendor/icons/{name}.svg")
-        assert answer == [200, "image/svg+xml"], name
-    mask = await app.page.eval_on_selector(
-        ".toolbar [aria-label='Invert'] .icon", "i => getComputedStyle(i).maskImage")
-    assert mask.endswith('/vendor/icons/contrast.svg")'), mask
+    # The icons are inline SVGs of Lucide's shapes (vendor/icons/icons.js), stroked in
+    # their control's colour: no image or mask for the page to fetch and parse.
+    published = json.loads((ROOT / "node_modules" / "lucide-static" / "icon-nodes.json").read_text())
+    invert = await app.page.eval_on_selector(".toolbar [aria-label='Invert'] .icon", """i => ({
+        tag: i.tagName, size: i.getBoundingClientRect().width,
+        shapes: [...i.children].map(c => [c.tagName, Object.fromEntries(
+            [...c.attributes].map(a => [a.name, a.value]))]),
+        stroke: getComputedStyle(i).stroke, color: getComputedStyle(i.closest('button')).color})""")
+    assert invert["tag"] == "svg" and invert["shapes"] == published["contrast"], invert
+    assert invert["stroke"] == invert["color"] and invert["size"] > 10, invert
+    assert await app.page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => /[.]svg/.test(e.name)).length") == 0
 
     # A key remapped in the preferences: the tooltips name the new one.
     await app.page.click(".toolbar [aria-label='Preferences']")
