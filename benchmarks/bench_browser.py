@@ -34,6 +34,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
 import make_test_data
 import numpy as np
 import pydicom
+from chromium_usage import settled_tab
 from orthanc import OrthancServer, start_orthanc
 from playwright.sync_api import Browser, Page, sync_playwright
 from pydicom.uid import generate_uid
@@ -148,11 +149,12 @@ def start_line(page: Page) -> str:
 
 def new_tab(page: Page) -> Page:
     """A new page of the same browser context (its cache and service worker), once the old
-    one is closed and gone."""
+    one is closed and gone, settled as a visitor's new tab is before they open a URL
+    (:func:`chromium_usage.settle`)."""
     context = page.context
     page.close()
     time.sleep(2)
-    return context.new_page()
+    return settled_tab(context)
 
 
 def wait_for_mark(page: Page, name: str) -> None:

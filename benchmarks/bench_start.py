@@ -9,6 +9,8 @@ and the worker's Resource Timing: Pyodide's runtime, stdlib, lock and wheels, wh
 started and ended). Three kinds of start:
 
 - cold: a fresh browser context (empty profile: no HTTP cache, no service worker);
+  each new tab is left to settle on ``about:blank`` first (Chromium loads its own
+  window UI then: ``chromium_usage.settle``);
 - warm, reload: the same URL again in the same tab, the service worker active;
 - warm, new tab: the first tab closed, the URL in a new tab of the same context (its
   HTTP cache, Cache Storage and service worker; Chromium's per-page WebAssembly cache
@@ -27,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_browser import chromium, new_tab, serving_ct, wait_for_mark
+from chromium_usage import settled_tab
 from playwright.sync_api import Browser, Page
 
 COLUMNS = {
@@ -74,7 +77,7 @@ def bench(browser: Browser, url: str, runs: int) -> dict[str, list[list[int | No
     results: dict[str, list[list[int | None]]] = {"cold": [], "warm, reload": [], "warm, new tab": []}
     for run in range(runs):
         context = browser.new_context(viewport={"width": 1200, "height": 800})
-        page = context.new_page()
+        page = settled_tab(context)
         results["cold"].append(start(page, url))
         print(line("cold", results["cold"][-1]))
         if run == 0:
